@@ -1,0 +1,21 @@
+//! Exit codes shared by every `ctx` subcommand, so scripts can branch on them.
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success (for `ctx load`: every threshold held) |
+//! | 1 | the command ran but the answer is negative: key not found (`get`, `del`), a threshold failed (`load`) |
+//! | 2 | usage error: bad flags or arguments (clap's own code) |
+//! | 3 | could not run: server unreachable, bad URL, a server that would not start |
+//! | 4 | the server answered with an error |
+
+use std::process::ExitCode;
+
+pub const OK: u8 = 0;
+pub const NEGATIVE: u8 = 1;
+pub const USAGE: u8 = 2;
+pub const COULD_NOT_RUN: u8 = 3;
+pub const SERVER_ERROR: u8 = 4;
+
+pub fn code(c: u8) -> ExitCode {
+    ExitCode::from(c)
+}
