@@ -1,1 +1,27 @@
-//! placeholder
+//! The shared context: a map from string keys to JSON values, a revisioned history of every
+//! change, and a live change feed — durable on disk. No HTTP lives here; the server crate
+//! puts an API on top of [`Store`].
+//!
+//! Design in one paragraph: every read is served from memory (a `BTreeMap` behind a
+//! read/write lock, so prefix scans come out sorted and reads never touch the disk). Every
+//! write goes through one committer thread ([`committer`]) which takes all writes waiting at
+//! that moment, writes them to redb in one transaction (one fsync for the whole group), and
+//! only then applies them to memory, publishes them on the change feed and answers the
+//! callers. One writer means `before` values are always right and revisions never go back;
+//! group commit means durability costs one fsync per batch, not per write.
+
+mod committer;
+mod config;
+mod disk;
+mod error;
+mod history;
+mod state;
+mod store;
+mod value;
+
+pub use config::{CommitStats, StoreConfig};
+pub use error::StoreError;
+pub use history::{HistoryPage, HistoryQuery};
+pub use state::{Change, Record};
+pub use store::{Snapshot, Store, Watch, WriteOutcome};
+pub use value::{JsonValue, Timestamp};

@@ -1,0 +1,222 @@
+//! The single writer. It drains every write waiting in its queue, commits them to disk in
+//! one transaction, then applies them to memory and the change feed, then answers.
+//!
+//! Because it is the only code that changes state, it can compute `before` values and
+//! assign revisions without any lock held across the disk write: readers keep reading the
+//! old state until the new one is durable, and never see a write that could still be lost.
+
+use crate::config::{CommitStats, StoreConfig};
+use crate::disk::Disk;
+use crate::error::StoreError;
+use crate::state::{Change, Record};
+use crate::store::{Shared, WriteOutcome};
+use crate::value::{JsonValue, Timestamp};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::{mpsc, oneshot};
+
+pub(crate) enum WriteOp {
+    Set {
+        key: String,
+        value: JsonValue,
+        who: String,
+    },
+    Delete {
+        key: String,
+        who: String,
+    },
+}
+
+impl WriteOp {
+    fn key(&self) -> &str {
+        match self {
+            WriteOp::Set { key, .. } | WriteOp::Delete { key, .. } => key,
+        }
+    }
+}
+
+pub(crate) type Reply = oneshot::Sender<Result<WriteOutcome, StoreError>>;
+
+pub(crate) enum Command {
+    Write(WriteOp, Reply),
+    /// Finish what is queued before this, close the database, then signal.
+    Shutdown(oneshot::Sender<()>),
+}
+
+pub(crate) fn spawn(
+    disk: Disk,
+    shared: Arc<Shared>,
+    config: StoreConfig,
+    rx: mpsc::Receiver<Command>,
+) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("ctx-store-committer".into())
+        .spawn(move || {
+            Committer {
+                disk,
+                shared,
+                config,
+            }
+            .run(rx)
+        })
+        .map(|_| ())
+}
+
+struct Committer {
+    disk: Disk,
+    shared: Arc<Shared>,
+    config: StoreConfig,
+}
+
+/// What a write in a batch will answer once the batch is durable.
+enum Pending {
+    Changed(usize),
+    Unchanged(WriteOutcome),
+}
+
+impl Committer {
+    fn run(self, mut rx: mpsc::Receiver<Command>) {
+        let mut batch = Vec::with_capacity(self.config.max_batch);
+        let mut shutdown = None;
+        while shutdown.is_none() {
+            match rx.blocking_recv() {
+                Some(Command::Write(op, reply)) => batch.push((op, reply)),
+                Some(Command::Shutdown(done)) => shutdown = Some(done),
+                None => break,
+            }
+            while shutdown.is_none() && batch.len() < self.config.max_batch {
+                match rx.try_recv() {
+                    Ok(Command::Write(op, reply)) => batch.push((op, reply)),
+                    Ok(Command::Shutdown(done)) => shutdown = Some(done),
+                    Err(_) => break,
+                }
+            }
+            if !batch.is_empty() {
+                self.commit_batch(std::mem::take(&mut batch));
+            }
+        }
+        rx.close();
+        while let Ok(command) = rx.try_recv() {
+            if let Command::Write(_, reply) = command {
+                let _ = reply.send(Err(StoreError::Closed));
+            }
+        }
+        drop(self.disk);
+        if let Some(done) = shutdown {
+            let _ = done.send(());
+        }
+    }
+
+    fn commit_batch(&self, batch: Vec<(WriteOp, Reply)>) {
+        let started = Instant::now();
+        let now = Timestamp::now();
+        let mut changes: Vec<Arc<Change>> = Vec::new();
+        let mut pending = Vec::with_capacity(batch.len());
+        let compact_through;
+        {
+            let state = self.shared.state.read();
+            // Values as this batch has left them so far, for writes to the same key.
+            let mut overlay: HashMap<&str, Option<Record>> = HashMap::new();
+            let mut revision = state.revision;
+            for (op, _) in &batch {
+                let current = match overlay.get(op.key()) {
+                    Some(value) => value.clone(),
+                    None => state.keys.get(op.key()).cloned(),
+                };
+                let (after, who) = match op {
+                    WriteOp::Set { value, who, .. } => (Some(value.clone()), who),
+                    WriteOp::Delete { who, .. } => (None, who),
+                };
+                let unchanged = match (&current, &after) {
+                    (Some(cur), Some(new)) => cur.value == *new,
+                    (None, None) => true,
+                    _ => false,
+                };
+                if unchanged {
+                    pending.push(Pending::Unchanged(WriteOutcome {
+                        revision: current.as_ref().map_or(revision, |r| r.revision),
+                        timestamp: current.as_ref().map_or(now, |r| r.timestamp),
+                        changed: false,
+                    }));
+                    continue;
+                }
+                revision += 1;
+                let key: Arc<str> = state
+                    .keys
+                    .get_key_value(op.key())
+                    .map(|(k, _)| k.clone())
+                    .unwrap_or_else(|| Arc::from(op.key()));
+                let change = Arc::new(Change {
+                    revision,
+                    timestamp: now,
+                    key,
+                    before: current.map(|r| r.value),
+                    after: after.clone(),
+                    who: Arc::from(who.as_str()),
+                });
+                overlay.insert(
+                    op.key(),
+                    after.map(|value| Record {
+                        value,
+                        revision,
+                        timestamp: now,
+                    }),
+                );
+                pending.push(Pending::Changed(changes.len()));
+                changes.push(change);
+            }
+            compact_through = self.compaction_point(&state.history, &changes);
+        }
+
+        let result = self.disk.commit(&changes, compact_through);
+        if let Err(e) = &result {
+            tracing::error!(error = %e, writes = batch.len(), "commit failed; writes rejected");
+        } else if !changes.is_empty() {
+            let mut state = self.shared.state.write();
+            for change in &changes {
+                state.apply(change, self.config.history_limit);
+                // Published under the write lock so a watcher that snapshots history and
+                // subscribes under the read lock sees each change exactly once.
+                let _ = self.shared.feed.send(change.clone());
+            }
+        }
+        if let Some(observer) = &self.config.commit_observer {
+            observer(CommitStats {
+                writes: batch.len(),
+                duration: started.elapsed(),
+            });
+        }
+
+        for ((_, reply), outcome) in batch.into_iter().zip(pending) {
+            let answer = match (&result, outcome) {
+                (Err(e), _) => Err(StoreError::Storage(e.to_string())),
+                (Ok(()), Pending::Unchanged(outcome)) => Ok(outcome),
+                (Ok(()), Pending::Changed(i)) => Ok(WriteOutcome {
+                    revision: changes[i].revision,
+                    timestamp: changes[i].timestamp,
+                    changed: true,
+                }),
+            };
+            let _ = reply.send(answer);
+        }
+    }
+
+    /// The highest revision to drop from history so that at most `history_limit` remain
+    /// after this batch, or `None` when nothing needs dropping.
+    fn compaction_point(
+        &self,
+        history: &std::collections::VecDeque<Arc<Change>>,
+        new: &[Arc<Change>],
+    ) -> Option<u64> {
+        let excess = (history.len() + new.len()).checked_sub(self.config.history_limit)?;
+        if excess == 0 {
+            return None;
+        }
+        history
+            .iter()
+            .chain(new.iter())
+            .nth(excess - 1)
+            .map(|c| c.revision)
+    }
+}

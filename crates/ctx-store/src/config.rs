@@ -1,0 +1,46 @@
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How a store is opened. `StoreConfig::new(dir)` gives the documented defaults.
+#[derive(Clone)]
+pub struct StoreConfig {
+    /// Directory holding the data file (`context.redb`); created if missing.
+    pub data_dir: PathBuf,
+    /// History entries kept (memory and disk); the oldest are compacted first.
+    pub history_limit: usize,
+    /// Longest key accepted, in bytes.
+    pub max_key_bytes: usize,
+    /// Changes buffered per live subscriber before it is told it lagged.
+    pub feed_capacity: usize,
+    /// Most writes committed in one transaction.
+    pub max_batch: usize,
+    /// redb's page cache. Reads are served from memory, so the cache only helps commits;
+    /// redb's own default (1 GiB) would dwarf the data we hold.
+    pub cache_bytes: usize,
+    /// Told about every commit, e.g. to feed `/metrics`.
+    pub commit_observer: Option<Arc<dyn Fn(CommitStats) + Send + Sync>>,
+}
+
+impl StoreConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            history_limit: 100_000,
+            max_key_bytes: 1024,
+            feed_capacity: 4096,
+            max_batch: 1024,
+            cache_bytes: 16 * 1024 * 1024,
+            commit_observer: None,
+        }
+    }
+}
+
+/// What one group commit did.
+#[derive(Clone, Copy, Debug)]
+pub struct CommitStats {
+    /// Write requests answered by this commit (no-op writes included).
+    pub writes: usize,
+    /// Time from starting the transaction to the end of its fsync.
+    pub duration: Duration,
+}

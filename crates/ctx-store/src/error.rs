@@ -1,0 +1,44 @@
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("invalid key: {0}")]
+    InvalidKey(String),
+    #[error("the data directory {path} is in use by another ctx server")]
+    AlreadyOpen { path: String },
+    #[error("storage error: {0}")]
+    Storage(String),
+    #[error("the data file is damaged: {0}")]
+    Corrupt(String),
+    #[error("the store is shut down")]
+    Closed,
+    #[error(
+        "changes after revision {requested} were compacted (history kept from {compacted_through}); resync from revision {current}"
+    )]
+    Compacted {
+        requested: u64,
+        compacted_through: u64,
+        current: u64,
+    },
+}
+
+impl From<redb::Error> for StoreError {
+    fn from(e: redb::Error) -> Self {
+        StoreError::Storage(e.to_string())
+    }
+}
+
+macro_rules! redb_errors {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self { StoreError::from(redb::Error::from(e)) }
+        }
+    )*};
+}
+redb_errors!(
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    redb::DatabaseError
+);

@@ -1,0 +1,205 @@
+//! The public handle. Cheap to clone; every clone talks to the same store.
+
+use crate::committer::{self, Command, WriteOp};
+use crate::config::StoreConfig;
+use crate::disk::Disk;
+use crate::error::StoreError;
+use crate::history::{HistoryPage, HistoryQuery};
+use crate::state::{Change, Record, State};
+use crate::value::{JsonValue, Timestamp};
+use parking_lot::RwLock;
+use std::ops::Bound;
+use std::sync::Arc;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+/// Writes waiting for the committer; past this, writers wait (backpressure) rather than
+/// queueing without bound.
+const WRITE_QUEUE: usize = 16 * 1024;
+
+pub(crate) struct Shared {
+    pub state: RwLock<State>,
+    pub feed: broadcast::Sender<Arc<Change>>,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    shared: Arc<Shared>,
+    writes: mpsc::Sender<Command>,
+    max_key_bytes: usize,
+}
+
+/// The answer to a write, given once it is durable.
+#[derive(Clone, Copy, Debug)]
+pub struct WriteOutcome {
+    /// The change's revision; for a write that changed nothing, the key's last change
+    /// (or, for deleting a missing key, the store's current revision).
+    pub revision: u64,
+    pub timestamp: Timestamp,
+    /// False when the value was already equal (set) or the key was absent (delete):
+    /// nothing was recorded.
+    pub changed: bool,
+}
+
+/// Keys and values at one revision, sorted by key.
+pub struct Snapshot {
+    pub records: Vec<(Arc<str>, Record)>,
+    pub revision: u64,
+}
+
+/// Changes after a revision, then the live feed from exactly where they stop.
+pub struct Watch {
+    pub backlog: Vec<Arc<Change>>,
+    /// Live changes. A receiver that falls more than `feed_capacity` behind gets
+    /// `RecvError::Lagged` and must resume from its last revision.
+    pub live: broadcast::Receiver<Arc<Change>>,
+    /// The store's revision when the watch began.
+    pub revision: u64,
+}
+
+impl Store {
+    /// Opens the store in `config.data_dir`, reloading keys, history and the revision.
+    pub fn open(config: StoreConfig) -> Result<Store, StoreError> {
+        let (disk, state) = Disk::open(&config)?;
+        tracing::info!(
+            keys = state.keys.len(),
+            history = state.history.len(),
+            revision = state.revision,
+            "store opened"
+        );
+        let (feed, _) = broadcast::channel(config.feed_capacity.max(1));
+        let shared = Arc::new(Shared {
+            state: RwLock::new(state),
+            feed,
+        });
+        let (writes, rx) = mpsc::channel(WRITE_QUEUE);
+        let max_key_bytes = config.max_key_bytes;
+        committer::spawn(disk, shared.clone(), config, rx)
+            .map_err(|e| StoreError::Storage(format!("cannot start committer thread: {e}")))?;
+        Ok(Store {
+            shared,
+            writes,
+            max_key_bytes,
+        })
+    }
+
+    /// Keys are non-empty UTF-8 without control characters, at most `max_key_bytes` long.
+    pub fn validate_key(&self, key: &str) -> Result<(), StoreError> {
+        if key.is_empty() {
+            return Err(StoreError::InvalidKey("the key is empty".into()));
+        }
+        if key.len() > self.max_key_bytes {
+            return Err(StoreError::InvalidKey(format!(
+                "the key is {} bytes; the limit is {}",
+                key.len(),
+                self.max_key_bytes
+            )));
+        }
+        if key.chars().any(char::is_control) {
+            return Err(StoreError::InvalidKey(
+                "the key contains a control character".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, key: &str) -> Option<Record> {
+        self.shared.state.read().keys.get(key).cloned()
+    }
+
+    pub fn revision(&self) -> u64 {
+        self.shared.state.read().revision
+    }
+
+    pub fn key_count(&self) -> usize {
+        self.shared.state.read().keys.len()
+    }
+
+    /// All keys (or those starting with `prefix`), sorted, with the revision they are at.
+    pub fn snapshot(&self, prefix: Option<&str>) -> Snapshot {
+        let state = self.shared.state.read();
+        let prefix = prefix.unwrap_or("");
+        let records = state
+            .keys
+            .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, r)| (k.clone(), r.clone()))
+            .collect();
+        Snapshot {
+            records,
+            revision: state.revision,
+        }
+    }
+
+    pub fn history(&self, query: &HistoryQuery) -> HistoryPage {
+        query.run(&self.shared.state.read())
+    }
+
+    /// Sets `key` to `value`; answers once the change is on disk.
+    pub async fn set(
+        &self,
+        key: &str,
+        value: &serde_json::Value,
+        who: &str,
+    ) -> Result<WriteOutcome, StoreError> {
+        self.validate_key(key)?;
+        let op = WriteOp::Set {
+            key: key.to_owned(),
+            value: JsonValue::new(value),
+            who: who.to_owned(),
+        };
+        self.write(op).await
+    }
+
+    /// Deletes `key` (recorded in history with `after: None`); answers once durable.
+    pub async fn delete(&self, key: &str, who: &str) -> Result<WriteOutcome, StoreError> {
+        self.validate_key(key)?;
+        let op = WriteOp::Delete {
+            key: key.to_owned(),
+            who: who.to_owned(),
+        };
+        self.write(op).await
+    }
+
+    async fn write(&self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.writes
+            .send(Command::Write(op, reply))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Every retained change after `since` (none when `None`), then the live feed, with no
+    /// gap and no overlap between the two. Fails with [`StoreError::Compacted`] when changes
+    /// after `since` were already compacted away: the caller must resync from a snapshot.
+    pub fn watch(&self, since: Option<u64>) -> Result<Watch, StoreError> {
+        let state = self.shared.state.read();
+        let backlog = match since {
+            Some(since) if since < state.compacted_through => {
+                return Err(StoreError::Compacted {
+                    requested: since,
+                    compacted_through: state.compacted_through,
+                    current: state.revision,
+                });
+            }
+            Some(since) => {
+                let start = state.history.partition_point(|c| c.revision <= since);
+                state.history.range(start..).cloned().collect()
+            }
+            None => Vec::new(),
+        };
+        Ok(Watch {
+            backlog,
+            live: self.shared.feed.subscribe(),
+            revision: state.revision,
+        })
+    }
+
+    /// Finishes queued writes and closes the database. Later writes fail with `Closed`.
+    pub async fn close(&self) {
+        let (done, closed) = oneshot::channel();
+        if self.writes.send(Command::Shutdown(done)).await.is_ok() {
+            let _ = closed.await;
+        }
+    }
+}

@@ -1,0 +1,290 @@
+use ctx_store::{HistoryQuery, Store, StoreConfig, StoreError};
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+fn open(dir: &std::path::Path) -> Store {
+    Store::open(StoreConfig::new(dir)).expect("open store")
+}
+
+#[tokio::test]
+async fn set_get_and_history_record_before_and_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let first = store.set("a", &json!({"x": 1}), "alice").await.unwrap();
+    let second = store.set("a", &json!([1, 2]), "bob").await.unwrap();
+    assert!(first.changed && second.changed);
+    assert_eq!((first.revision, second.revision), (1, 2));
+
+    let record = store.get("a").unwrap();
+    assert_eq!(record.value.as_str(), "[1,2]");
+    assert_eq!(record.revision, 2);
+
+    let page = store.history(&HistoryQuery::default());
+    assert_eq!(page.entries.len(), 2);
+    assert!(page.entries[0].before.is_none());
+    assert_eq!(
+        page.entries[0].after.as_ref().unwrap().as_str(),
+        r#"{"x":1}"#
+    );
+    assert_eq!(
+        page.entries[1].before.as_ref().unwrap().as_str(),
+        r#"{"x":1}"#
+    );
+    assert_eq!(&*page.entries[1].who, "bob");
+}
+
+#[tokio::test]
+async fn equal_value_adds_no_history_and_keeps_revision() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.set("k", &json!({"b": 1, "a": 2}), "w").await.unwrap();
+    // Same object, keys in another order: equal.
+    let again = store.set("k", &json!({"a": 2, "b": 1}), "w").await.unwrap();
+    assert!(!again.changed);
+    assert_eq!(again.revision, 1);
+    assert_eq!(store.history(&HistoryQuery::default()).total_entries, 1);
+    assert_eq!(store.revision(), 1);
+}
+
+#[tokio::test]
+async fn delete_is_recorded_and_missing_delete_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.set("k", &json!("v"), "w").await.unwrap();
+    let deleted = store.delete("k", "remover").await.unwrap();
+    assert!(deleted.changed);
+    assert!(store.get("k").is_none());
+    let missing = store.delete("k", "remover").await.unwrap();
+    assert!(!missing.changed);
+    let page = store.history(&HistoryQuery::default());
+    assert_eq!(page.entries.len(), 2);
+    assert!(page.entries[1].after.is_none());
+    assert_eq!(page.entries[1].before.as_ref().unwrap().as_str(), r#""v""#);
+}
+
+#[tokio::test]
+async fn reopen_restores_keys_history_and_revision() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        for i in 0..50 {
+            store
+                .set(&format!("key.{i}"), &json!(i), "w")
+                .await
+                .unwrap();
+        }
+        store.delete("key.7", "w").await.unwrap();
+        store.close().await;
+    }
+    let store = open(dir.path());
+    assert_eq!(store.revision(), 51);
+    assert_eq!(store.key_count(), 49);
+    assert_eq!(store.get("key.9").unwrap().value.as_str(), "9");
+    assert!(store.get("key.7").is_none());
+    assert_eq!(store.history(&HistoryQuery::default()).total_entries, 51);
+    let next = store.set("new", &json!(true), "w").await.unwrap();
+    assert_eq!(next.revision, 52, "revisions never go back across restarts");
+}
+
+#[tokio::test]
+async fn history_is_compacted_at_its_limit_in_memory_and_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = || {
+        let mut c = StoreConfig::new(dir.path());
+        c.history_limit = 10;
+        c
+    };
+    {
+        let store = Store::open(config()).unwrap();
+        for i in 0..25 {
+            store.set("k", &json!(i), "w").await.unwrap();
+        }
+        let page = store.history(&HistoryQuery::default());
+        assert_eq!(page.total_entries, 10);
+        assert_eq!(page.entries[0].revision, 16);
+        assert!(matches!(
+            store.watch(Some(3)),
+            Err(StoreError::Compacted { current: 25, .. })
+        ));
+        store.close().await;
+    }
+    let store = Store::open(config()).unwrap();
+    let page = store.history(&HistoryQuery::default());
+    assert_eq!(page.total_entries, 10);
+    assert_eq!(page.entries[0].revision, 16);
+    assert!(store.watch(Some(15)).is_ok());
+    assert!(store.watch(Some(14)).is_err());
+}
+
+#[tokio::test]
+async fn history_filters_and_paging() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    for i in 0..10 {
+        let who = if i % 2 == 0 { "even" } else { "odd" };
+        let key = if i < 5 { "a.one" } else { "b.two" };
+        store.set(key, &json!(i), who).await.unwrap();
+    }
+    let by = |q: HistoryQuery| -> Vec<u64> {
+        store
+            .history(&q)
+            .entries
+            .iter()
+            .map(|c| c.revision)
+            .collect()
+    };
+    assert_eq!(
+        by(HistoryQuery {
+            who: Some("odd".into()),
+            ..Default::default()
+        }),
+        vec![2, 4, 6, 8, 10]
+    );
+    assert_eq!(
+        by(HistoryQuery {
+            prefix: Some("b.".into()),
+            ..Default::default()
+        }),
+        vec![6, 7, 8, 9, 10]
+    );
+    assert_eq!(
+        by(HistoryQuery {
+            limit: Some(3),
+            ..Default::default()
+        }),
+        vec![8, 9, 10],
+        "without since_revision, the newest N oldest first"
+    );
+    assert_eq!(
+        by(HistoryQuery {
+            since_revision: Some(4),
+            limit: Some(3),
+            ..Default::default()
+        }),
+        vec![5, 6, 7],
+        "with since_revision, the first N after it"
+    );
+    let page = store.history(&HistoryQuery {
+        key: Some("a.one".into()),
+        limit: Some(2),
+        ..Default::default()
+    });
+    assert_eq!(
+        (
+            page.total_entries,
+            page.filtered_entries,
+            page.entries.len()
+        ),
+        (10, 5, 2)
+    );
+}
+
+#[tokio::test]
+async fn invalid_keys_are_rejected_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    for key in ["", "a\u{0}b", "line\nbreak", &"x".repeat(1025)] {
+        assert!(matches!(
+            store.set(key, &json!(1), "w").await,
+            Err(StoreError::InvalidKey(_))
+        ));
+    }
+    assert_eq!(store.revision(), 0);
+}
+
+#[tokio::test]
+async fn watch_replays_then_streams_without_gap_or_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    for i in 0..5 {
+        store.set("k", &json!(i), "w").await.unwrap();
+    }
+    let mut watch = store.watch(Some(2)).unwrap();
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for i in 5..20 {
+                store.set("k", &json!(i), "w").await.unwrap();
+            }
+        })
+    };
+    let mut seen: Vec<u64> = watch.backlog.iter().map(|c| c.revision).collect();
+    while seen.last() != Some(&20) {
+        seen.push(watch.live.recv().await.unwrap().revision);
+    }
+    writer.await.unwrap();
+    assert_eq!(seen, (3..=20).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_closed_store_refuses_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.close().await;
+    assert!(matches!(
+        store.set("k", &json!(1), "w").await,
+        Err(StoreError::Closed)
+    ));
+}
+
+#[tokio::test]
+async fn a_second_open_of_the_same_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let _store = open(dir.path());
+    assert!(matches!(
+        Store::open(StoreConfig::new(dir.path())),
+        Err(StoreError::AlreadyOpen { .. })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_leave_a_consistent_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let tasks: Vec<_> = (0..16)
+        .map(|t| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for i in 0..200 {
+                    let key = if i % 2 == 0 {
+                        format!("own.{t}.{i}")
+                    } else {
+                        format!("shared.{}", i % 7)
+                    };
+                    store
+                        .set(&key, &json!({"t": t, "i": i}), &format!("task{t}"))
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    for t in 0..16 {
+        for i in (0..200).step_by(2) {
+            assert!(store.get(&format!("own.{t}.{i}")).is_some());
+        }
+    }
+    let page = store.history(&HistoryQuery::default());
+    let mut last: HashMap<Arc<str>, Option<String>> = HashMap::new();
+    for (n, change) in page.entries.iter().enumerate() {
+        assert_eq!(change.revision, n as u64 + 1, "revisions have no gaps");
+        let before = change.before.as_ref().map(|v| v.as_str().to_owned());
+        let previous = last.get(&change.key).cloned().unwrap_or(None);
+        assert_eq!(
+            before, previous,
+            "before of {} equals the previous after",
+            change.key
+        );
+        last.insert(
+            change.key.clone(),
+            change.after.as_ref().map(|v| v.as_str().to_owned()),
+        );
+    }
+    for (key, after) in last {
+        assert_eq!(store.get(&key).map(|r| r.value.as_str().to_owned()), after);
+    }
+}
