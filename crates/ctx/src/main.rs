@@ -12,6 +12,8 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    client: cmd::client::ClientOptions,
 }
 
 #[derive(Subcommand)]
@@ -20,6 +22,8 @@ enum Command {
     Serve(cmd::serve::ServeArgs),
     /// Run the performance and load suite (starts its own server unless --target is given).
     Load(cmd::load::LoadArgs),
+    #[command(flatten)]
+    Client(cmd::client::ClientCommand),
 }
 
 fn main() -> ExitCode {
@@ -27,5 +31,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => cmd::serve::run(args),
         Command::Load(args) => cmd::load::run(args),
+        Command::Client(command) => cmd::client::run(cli.client, command),
     }
 }

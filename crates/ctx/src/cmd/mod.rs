@@ -1,2 +1,3 @@
+pub mod client;
 pub mod load;
 pub mod serve;
