@@ -1,1 +1,117 @@
-//! placeholder
+//! The ctx HTTP API on top of [`ctx_store`]: routes, dumps, metrics, configuration, and
+//! a [`Server`] that binds, serves and shuts down gracefully.
+
+mod app;
+mod auth;
+pub mod config;
+mod dump;
+mod error;
+mod metrics;
+mod routes;
+
+pub use config::{AuthScope, ConfigFile, ServerConfig};
+
+use app::App;
+use axum::serve::ListenerExt;
+use ctx_store::{Store, StoreConfig};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::net::TcpListener;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot open the data directory: {0}")]
+    Store(#[from] ctx_store::StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A bound, ready server. Binding and serving are separate steps so a caller can learn
+/// the real address (with port 0) before traffic starts.
+pub struct Server {
+    listener: TcpListener,
+    app: Arc<App>,
+}
+
+impl Server {
+    /// Opens the store (reloading everything on disk) and binds the listening socket.
+    pub async fn bind(config: ServerConfig) -> Result<Server, ServeError> {
+        let metrics = Arc::new(metrics::Metrics::new());
+        let mut store_config = StoreConfig::new(&config.data_dir);
+        store_config.history_limit = config.history_limit;
+        store_config.max_key_bytes = config.max_key_bytes;
+        let observer = metrics.clone();
+        store_config.commit_observer = Some(Arc::new(move |stats| observer.observe_commit(stats)));
+        // Reloading a large store is blocking work; keep it off the async workers.
+        let store = tokio::task::spawn_blocking(move || Store::open(store_config))
+            .await
+            .map_err(|e| ServeError::Io(std::io::Error::other(e)))??;
+
+        let addr = format!("{}:{}", config.host, config.port);
+        let listener = TcpListener::bind(&addr)
+            .await
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        let app = Arc::new(App {
+            store,
+            dumps: dump::DumpDir::new(config.dump_dir.clone()),
+            metrics,
+            config,
+            started: Instant::now(),
+            clients: Default::default(),
+        });
+        Ok(Server { listener, app })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, lets in-flight requests finish, then flushes
+    /// and closes the store.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        let router = routes::router(self.app.clone());
+        let listener = self.listener.tap_io(|tcp| {
+            // Small request/response pairs: Nagle's delay would dominate latency.
+            let _ = tcp.set_nodelay(true);
+        });
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        self.app.store.close().await;
+        tracing::info!("store closed");
+        served.map_err(ServeError::Io)
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

@@ -114,6 +114,11 @@ impl Store {
         self.shared.state.read().keys.len()
     }
 
+    /// History entries retained.
+    pub fn history_len(&self) -> usize {
+        self.shared.state.read().history.len()
+    }
+
     /// All keys (or those starting with `prefix`), sorted, with the revision they are at.
     pub fn snapshot(&self, prefix: Option<&str>) -> Snapshot {
         let state = self.shared.state.read();

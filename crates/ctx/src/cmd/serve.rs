@@ -1,9 +1,128 @@
+//! `ctx serve`: run the context server.
+//!
+//! Settings come from flags, then the environment (`CONTEXT_SERVER_HOST` /
+//! `CONTEXT_SERVER_PORT`, kept for Framework0 compatibility), then `--config FILE`
+//! (TOML, same names as the flags with `_`), then the defaults.
+
+use crate::exit;
+use ctx_server::{AuthScope, ConfigFile, Server, ServerConfig};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1].
+    #[arg(long, env = "CONTEXT_SERVER_HOST")]
+    host: Option<String>,
+    /// Port to listen on; 0 picks a free one [default: 8080].
+    #[arg(long, env = "CONTEXT_SERVER_PORT")]
+    port: Option<u16>,
+    /// Directory for the durable store [default: ./ctx-data].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Directory for dumps [default: <data-dir>/dumps].
+    #[arg(long)]
+    dump_dir: Option<PathBuf>,
+    /// History entries kept before the oldest are compacted [default: 100000].
+    #[arg(long)]
+    history_limit: Option<usize>,
+    /// Largest request body in bytes [default: 1048576].
+    #[arg(long)]
+    max_body: Option<usize>,
+    /// Longest key in bytes [default: 1024].
+    #[arg(long)]
+    max_key_bytes: Option<usize>,
+    /// Seconds before a request is answered 408 [default: 30].
+    #[arg(long)]
+    request_timeout_secs: Option<u64>,
+    /// Require this API key (Authorization: Bearer KEY or X-API-Key) for writes, or for all.
+    #[arg(long, env = "CTX_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// What the API key guards: `writes` or `all` [default: writes].
+    #[arg(long)]
+    auth_scope: Option<AuthScope>,
+    /// Allow this browser origin (CORS); repeatable. None by default.
+    #[arg(long = "cors-origin")]
+    cors_origins: Vec<String>,
+    /// TOML file with any of the settings above.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
 
-pub fn run(_args: ServeArgs) -> ExitCode {
-    eprintln!("ctx serve: not implemented yet");
-    crate::exit::code(crate::exit::COULD_NOT_RUN)
+impl ServeArgs {
+    fn into_config(self) -> Result<ServerConfig, String> {
+        let file = match &self.config {
+            Some(path) => ConfigFile::load(path)?,
+            None => ConfigFile::default(),
+        };
+        let overrides = ConfigFile {
+            host: self.host,
+            port: self.port,
+            data_dir: self.data_dir,
+            dump_dir: self.dump_dir,
+            history_limit: self.history_limit,
+            max_body: self.max_body,
+            max_key_bytes: self.max_key_bytes,
+            request_timeout_secs: self.request_timeout_secs,
+            api_key: self.api_key,
+            auth_scope: self.auth_scope,
+            cors_origins: (!self.cors_origins.is_empty()).then_some(self.cors_origins),
+        };
+        Ok(ServerConfig::resolve(overrides, file))
+    }
+}
+
+pub fn run(args: ServeArgs) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let config = match args.into_config() {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("ctx serve: {message}");
+            return exit::code(exit::USAGE);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("ctx serve: cannot start the async runtime: {e}");
+            return exit::code(exit::COULD_NOT_RUN);
+        }
+    };
+    runtime.block_on(async move {
+        let data_dir = config.data_dir.clone();
+        let server = match Server::bind(config).await {
+            Ok(server) => server,
+            Err(e) => {
+                eprintln!("ctx serve: {e}");
+                return exit::code(exit::COULD_NOT_RUN);
+            }
+        };
+        match server.local_addr() {
+            Ok(addr) => {
+                // One line on stdout that scripts (and `ctx load`) wait for.
+                println!("listening on http://{addr}");
+                let _ = std::io::stdout().flush();
+                tracing::info!(%addr, data_dir = %data_dir.display(), "serving");
+            }
+            Err(e) => {
+                eprintln!("ctx serve: {e}");
+                return exit::code(exit::COULD_NOT_RUN);
+            }
+        }
+        match server.run(ctx_server::shutdown_signal()).await {
+            Ok(()) => exit::code(exit::OK),
+            Err(e) => {
+                eprintln!("ctx serve: {e}");
+                exit::code(exit::COULD_NOT_RUN)
+            }
+        }
+    })
 }

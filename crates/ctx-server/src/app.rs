@@ -1,0 +1,27 @@
+//! What every handler shares.
+
+use crate::config::ServerConfig;
+use crate::dump::DumpDir;
+use crate::metrics::Metrics;
+use ctx_store::Store;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+pub struct App {
+    pub store: Store,
+    pub dumps: DumpDir,
+    pub metrics: Arc<Metrics>,
+    pub config: ServerConfig,
+    pub started: Instant,
+    /// Live WebSocket and Socket.IO connections.
+    pub clients: AtomicUsize,
+}
+
+pub type AppState = Arc<App>;
+
+impl App {
+    pub fn connected_clients(&self) -> usize {
+        self.clients.load(Ordering::Relaxed)
+    }
+}

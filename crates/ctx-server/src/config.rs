@@ -1,0 +1,139 @@
+//! Server settings: the resolved [`ServerConfig`] and the optional TOML [`ConfigFile`].
+//!
+//! Precedence is flag > environment > file > default; the CLI resolves flags and the
+//! environment, then fills the gaps from the file with [`ServerConfig::resolve`].
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub host: String,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    /// Where dumps are written; `<data_dir>/dumps` by default.
+    pub dump_dir: PathBuf,
+    pub history_limit: usize,
+    /// Largest request body accepted, in bytes (413 beyond).
+    pub max_body: usize,
+    pub max_key_bytes: usize,
+    /// A request (body included) that takes longer than this is answered 408.
+    pub request_timeout: Duration,
+    /// When set, requests must carry `Authorization: Bearer <key>` or `X-API-Key: <key>`.
+    pub api_key: Option<String>,
+    /// With an API key: guard every request (`all`) or only writes (`writes`, the default).
+    pub auth_scope: AuthScope,
+    /// Origins allowed by CORS; empty sends no CORS headers (browsers then refuse).
+    pub cors_origins: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthScope {
+    #[default]
+    Writes,
+    All,
+}
+
+impl std::str::FromStr for AuthScope {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "writes" => Ok(AuthScope::Writes),
+            "all" => Ok(AuthScope::All),
+            other => Err(format!(
+                "auth scope must be `writes` or `all`, not `{other}`"
+            )),
+        }
+    }
+}
+
+pub const DEFAULT_HOST: &str = "127.0.0.1";
+pub const DEFAULT_PORT: u16 = 8080;
+pub const DEFAULT_DATA_DIR: &str = "./ctx-data";
+pub const DEFAULT_HISTORY_LIMIT: usize = 100_000;
+pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
+pub const DEFAULT_MAX_KEY_BYTES: usize = 1024;
+pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
+
+/// The TOML file: every field optional, unknown fields refused (a typo should not be
+/// silently ignored).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub data_dir: Option<PathBuf>,
+    pub dump_dir: Option<PathBuf>,
+    pub history_limit: Option<usize>,
+    pub max_body: Option<usize>,
+    pub max_key_bytes: Option<usize>,
+    pub request_timeout_secs: Option<u64>,
+    pub api_key: Option<String>,
+    pub auth_scope: Option<AuthScope>,
+    pub cors_origins: Option<Vec<String>>,
+}
+
+impl ConfigFile {
+    pub fn load(path: &Path) -> Result<ConfigFile, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))
+    }
+}
+
+impl ServerConfig {
+    /// Fills every setting `overrides` leaves unset from `file`, then from the defaults.
+    pub fn resolve(overrides: ConfigFile, file: ConfigFile) -> ServerConfig {
+        let data_dir = overrides
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        ServerConfig {
+            host: overrides
+                .host
+                .or(file.host)
+                .unwrap_or_else(|| DEFAULT_HOST.to_owned()),
+            port: overrides.port.or(file.port).unwrap_or(DEFAULT_PORT),
+            dump_dir: overrides
+                .dump_dir
+                .or(file.dump_dir)
+                .unwrap_or_else(|| data_dir.join("dumps")),
+            data_dir,
+            history_limit: overrides
+                .history_limit
+                .or(file.history_limit)
+                .unwrap_or(DEFAULT_HISTORY_LIMIT),
+            max_body: overrides
+                .max_body
+                .or(file.max_body)
+                .unwrap_or(DEFAULT_MAX_BODY),
+            max_key_bytes: overrides
+                .max_key_bytes
+                .or(file.max_key_bytes)
+                .unwrap_or(DEFAULT_MAX_KEY_BYTES),
+            request_timeout: Duration::from_secs(
+                overrides
+                    .request_timeout_secs
+                    .or(file.request_timeout_secs)
+                    .unwrap_or(DEFAULT_REQUEST_TIMEOUT_SECS),
+            ),
+            api_key: overrides.api_key.or(file.api_key),
+            auth_scope: overrides.auth_scope.or(file.auth_scope).unwrap_or_default(),
+            cors_origins: overrides
+                .cors_origins
+                .or(file.cors_origins)
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Defaults with a given data directory: handy for tests and embedding.
+    pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> ServerConfig {
+        let overrides = ConfigFile {
+            data_dir: Some(data_dir.into()),
+            ..ConfigFile::default()
+        };
+        ServerConfig::resolve(overrides, ConfigFile::default())
+    }
+}

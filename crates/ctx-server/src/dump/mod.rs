@@ -1,0 +1,11 @@
+//! Dumps: the context written to a file in one of Framework0's four layouts.
+//!
+//! `format` renders the bytes (pure, no I/O); `files` owns the dump directory: names,
+//! uniqueness, listing and download. Both layouts and naming rules are described in
+//! `docs/dumps.md`.
+
+mod files;
+mod format;
+
+pub use files::{DumpDir, DumpError, DumpInfo};
+pub use format::{DumpContent, DumpFormat};

@@ -1,0 +1,74 @@
+//! The route table. Handlers stay thin: parse, call the store, shape the answer.
+
+mod all;
+mod dump;
+mod history;
+mod read;
+mod status;
+mod write;
+
+use crate::app::AppState;
+use crate::error::{ApiError, json_errors};
+use crate::{auth, metrics};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::routing::get;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::timeout::TimeoutLayer;
+
+pub fn router(app: AppState) -> Router {
+    let config = &app.config;
+    let mut router = Router::new()
+        .route("/ctx", get(read::by_query).post(write::set))
+        .route("/ctx/all", get(all::all))
+        .route("/ctx/history", get(history::history))
+        .route("/ctx/status", get(status::status))
+        .route("/ctx/dump", axum::routing::post(dump::create))
+        .route("/ctx/dump/list", get(dump::list))
+        .route("/ctx/dump/{filename}", get(dump::download))
+        // A wildcard so keys written with unescaped `/` still read back.
+        .route("/ctx/{*key}", get(read::by_path).delete(write::delete))
+        .route("/health", get(status::health))
+        .route("/metrics", get(status::metrics))
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed on this route",
+            )
+        })
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            auth::check,
+        ))
+        .layer(DefaultBodyLimit::max(config.max_body))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            config.request_timeout,
+        ));
+    if !config.cors_origins.is_empty() {
+        let origins: Vec<HeaderValue> = config
+            .cors_origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect();
+        router = router.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(origins))
+                .allow_methods([Method::GET, Method::POST, Method::DELETE])
+                .allow_headers([
+                    axum::http::header::CONTENT_TYPE,
+                    axum::http::header::AUTHORIZATION,
+                    HeaderName::from_static("x-api-key"),
+                ]),
+        );
+    }
+    router
+        .layer(axum::middleware::map_response(json_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            app.metrics.clone(),
+            metrics::track,
+        ))
+        .with_state(app)
+}

@@ -1,0 +1,99 @@
+//! `POST /ctx` and `DELETE /ctx/{key}`. Both answer only once the change is durable.
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use ctx_store::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Framework0's default writer name.
+const DEFAULT_WHO: &str = "api_client";
+
+#[derive(Serialize)]
+pub struct SetAnswer {
+    status: &'static str,
+    key: String,
+    value: Value,
+    who: String,
+    revision: u64,
+    timestamp: Timestamp,
+    /// False when the value was already equal: nothing was recorded.
+    changed: bool,
+}
+
+/// Validated by hand rather than by a typed extractor so that every field problem is a
+/// 400 with a sentence naming the field, as Framework0 answered.
+pub async fn set(
+    State(app): State<AppState>,
+    Json(body): Json<Value>,
+) -> Result<Json<SetAnswer>, ApiError> {
+    let Value::Object(mut fields) = body else {
+        return Err(ApiError::bad_request(
+            "the body must be a JSON object with `key` and `value`",
+        ));
+    };
+    let key = match fields.remove("key") {
+        Some(Value::String(key)) if !key.is_empty() => key,
+        _ => {
+            return Err(ApiError::bad_request(
+                "`key` is required and must be a non-empty string",
+            ));
+        }
+    };
+    let value = match fields.remove("value") {
+        Some(Value::Null) | None => {
+            return Err(ApiError::bad_request(
+                "`value` is required and must not be null",
+            ));
+        }
+        Some(value) => value,
+    };
+    let who = match fields.remove("who") {
+        None | Some(Value::Null) => DEFAULT_WHO.to_owned(),
+        Some(Value::String(who)) => who,
+        Some(_) => return Err(ApiError::bad_request("`who` must be a string")),
+    };
+    let outcome = app.store.set(&key, &value, &who).await?;
+    Ok(Json(SetAnswer {
+        status: "success",
+        key,
+        value,
+        who,
+        revision: outcome.revision,
+        timestamp: outcome.timestamp,
+        changed: outcome.changed,
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct DeleteQuery {
+    who: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct DeleteAnswer {
+    status: &'static str,
+    key: String,
+    /// False when the key did not exist (not an error: deleting is idempotent).
+    deleted: bool,
+    revision: u64,
+    timestamp: Timestamp,
+}
+
+pub async fn delete(
+    State(app): State<AppState>,
+    Path(key): Path<String>,
+    Query(query): Query<DeleteQuery>,
+) -> Result<Json<DeleteAnswer>, ApiError> {
+    let who = query.who.unwrap_or_else(|| DEFAULT_WHO.to_owned());
+    let outcome = app.store.delete(&key, &who).await?;
+    Ok(Json(DeleteAnswer {
+        status: "success",
+        key,
+        deleted: outcome.changed,
+        revision: outcome.revision,
+        timestamp: outcome.timestamp,
+    }))
+}
