@@ -1,0 +1,364 @@
+//! The HTTP API over real loopback HTTP, against a real on-disk store.
+
+mod common;
+
+use common::{TestServer, assert_error};
+use hyper::{Method, StatusCode};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn both_read_forms_and_the_missing_key_rule() {
+    let server = TestServer::start().await;
+    for path in ["/ctx/never.written", "/ctx?key=never.written"] {
+        let answer = server.get(path).await;
+        assert_eq!(answer.status, StatusCode::OK);
+        let body = answer.json();
+        assert_eq!(body["value"], Value::Null);
+        assert_eq!(body["found"], false);
+        assert_eq!(body["key"], "never.written");
+    }
+    server
+        .set("config.database_url", json!("postgres://db"))
+        .await;
+    for path in ["/ctx/config.database_url", "/ctx?key=config.database_url"] {
+        let body = server.get(path).await.json();
+        assert_eq!(body["value"], "postgres://db");
+        assert_eq!(body["found"], true);
+        assert_eq!(body["revision"], 1);
+        let stamp = body["timestamp"].as_str().unwrap();
+        assert!(
+            stamp.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(stamp).is_ok(),
+            "{stamp}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn keys_with_slashes_spaces_and_route_words() {
+    let server = TestServer::start().await;
+    server.set("a/b c/é", json!(1)).await;
+    assert_eq!(server.get("/ctx/a/b%20c/%C3%A9").await.json()["value"], 1);
+    assert_eq!(
+        server.get("/ctx/a%2Fb%20c%2F%C3%A9").await.json()["value"],
+        1
+    );
+    server.set("all", json!("a route word")).await;
+    assert_eq!(
+        server.get("/ctx?key=all").await.json()["value"],
+        "a route word"
+    );
+    assert!(server.get("/ctx/all").await.json()["context"].is_object());
+}
+
+#[tokio::test]
+async fn write_read_history_and_the_equal_value_rule() {
+    let server = TestServer::start().await;
+    let first = server
+        .post(
+            "/ctx",
+            &json!({"key": "k", "value": {"n": 1}, "who": "runner-1"}),
+        )
+        .await
+        .json();
+    assert_eq!(first["status"], "success");
+    assert_eq!(first["who"], "runner-1");
+    assert_eq!(first["revision"], 1);
+    let default_who = server
+        .post("/ctx", &json!({"key": "k", "value": {"n": 2}}))
+        .await
+        .json();
+    assert_eq!(default_who["who"], "api_client");
+    let unchanged = server
+        .post("/ctx", &json!({"key": "k", "value": {"n": 2}}))
+        .await
+        .json();
+    assert_eq!(unchanged["status"], "success");
+    assert_eq!(unchanged["changed"], false);
+    assert_eq!(unchanged["revision"], 2);
+
+    let history = server.get("/ctx/history?key=k").await.json();
+    let entries = history["history"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "the equal write added nothing");
+    assert_eq!(entries[0]["before"], Value::Null);
+    assert_eq!(entries[0]["after"], json!({"n": 1}));
+    assert_eq!(entries[1]["before"], json!({"n": 1}));
+    assert_eq!(entries[1]["after"], json!({"n": 2}));
+    assert_eq!(entries[1]["who"], "api_client");
+    assert_eq!(entries[1]["revision"], 2);
+}
+
+#[tokio::test]
+async fn history_filters_over_http() {
+    let server = TestServer::start().await;
+    for i in 0..6 {
+        let who = if i % 2 == 0 { "even" } else { "odd" };
+        server
+            .post(
+                "/ctx",
+                &json!({"key": format!("p{}.k{i}", i % 2), "value": i, "who": who}),
+            )
+            .await;
+    }
+    let revisions = |body: Value| -> Vec<u64> {
+        body["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["revision"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(
+        revisions(server.get("/ctx/history?who=odd").await.json()),
+        vec![2, 4, 6]
+    );
+    assert_eq!(
+        revisions(server.get("/ctx/history?prefix=p0.").await.json()),
+        vec![1, 3, 5]
+    );
+    assert_eq!(
+        revisions(server.get("/ctx/history?limit=2").await.json()),
+        vec![5, 6]
+    );
+    let page = server
+        .get("/ctx/history?since_revision=2&limit=2")
+        .await
+        .json();
+    assert_eq!(revisions(page.clone()), vec![3, 4]);
+    assert_eq!(page["total_entries"], 6);
+    assert_eq!(page["filtered_entries"], 4);
+    assert_error(
+        &server.get("/ctx/history?limit=lots").await,
+        StatusCode::BAD_REQUEST,
+    );
+}
+
+#[tokio::test]
+async fn delete_is_recorded_and_idempotent() {
+    let server = TestServer::start().await;
+    server.set("gone", json!([1])).await;
+    let deleted = server.delete("/ctx/gone?who=cleaner").await.json();
+    assert_eq!(deleted["deleted"], true);
+    assert_eq!(server.get("/ctx/gone").await.json()["found"], false);
+    assert_eq!(server.delete("/ctx/gone").await.json()["deleted"], false);
+    let history = server.get("/ctx/history?key=gone").await.json();
+    let last = &history["history"][1];
+    assert_eq!(last["after"], Value::Null);
+    assert_eq!(last["before"], json!([1]));
+    assert_eq!(last["who"], "cleaner");
+}
+
+#[tokio::test]
+async fn all_counts_and_prefix_filter() {
+    let server = TestServer::start().await;
+    for key in ["app.a", "app.b", "db.url"] {
+        server.set(key, json!(key)).await;
+    }
+    let all = server.get("/ctx/all").await.json();
+    assert_eq!(all["key_count"], 3);
+    assert_eq!(all["revision"], 3);
+    assert_eq!(all["history_count"], 3);
+    assert_eq!(all["connected_clients"], 0);
+    assert_eq!(all["context"]["db.url"], "db.url");
+    let app = server.get("/ctx/all?prefix=app.").await.json();
+    assert_eq!(app["key_count"], 2);
+    assert_eq!(app["context"], json!({"app.a": "app.a", "app.b": "app.b"}));
+}
+
+#[tokio::test]
+async fn bad_requests_get_json_errors_with_the_right_code() {
+    let server = TestServer::start_with(|c| c.max_body = 4096).await;
+    let post = |body: &'static str, ct: Option<&'static str>| {
+        server.request(Method::POST, "/ctx", ct, body)
+    };
+    assert_error(
+        &post("{not json", Some("application/json")).await,
+        StatusCode::BAD_REQUEST,
+    );
+    assert_error(
+        &post(r#"{"key":"k","value":1}"#, Some("text/plain")).await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+    );
+    assert_error(
+        &server.post("/ctx", &json!({"value": 1})).await,
+        StatusCode::BAD_REQUEST,
+    );
+    assert_error(
+        &server.post("/ctx", &json!({"key": "", "value": 1})).await,
+        StatusCode::BAD_REQUEST,
+    );
+    assert_error(
+        &server.post("/ctx", &json!({"key": "k"})).await,
+        StatusCode::BAD_REQUEST,
+    );
+    assert_error(
+        &server
+            .post("/ctx", &json!({"key": "k", "value": null}))
+            .await,
+        StatusCode::BAD_REQUEST,
+    );
+    assert_error(
+        &server.post("/ctx", &json!([1, 2])).await,
+        StatusCode::BAD_REQUEST,
+    );
+    assert_error(
+        &server
+            .post("/ctx", &json!({"key": "k", "value": 1, "who": 7}))
+            .await,
+        StatusCode::BAD_REQUEST,
+    );
+    assert_error(
+        &server
+            .post("/ctx", &json!({"key": "x".repeat(1025), "value": 1}))
+            .await,
+        StatusCode::BAD_REQUEST,
+    );
+    assert_error(
+        &server
+            .post("/ctx", &json!({"key": "tab\there", "value": 1}))
+            .await,
+        StatusCode::BAD_REQUEST,
+    );
+    assert_error(
+        &server
+            .post("/ctx", &json!({"key": "big", "value": "a".repeat(5000)}))
+            .await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+    );
+    assert_error(&server.get("/no/such/route").await, StatusCode::NOT_FOUND);
+    assert_error(
+        &server.request(Method::PUT, "/ctx/all", None, "").await,
+        StatusCode::METHOD_NOT_ALLOWED,
+    );
+    assert_error(&server.get("/ctx").await, StatusCode::BAD_REQUEST);
+    // Nothing above was written.
+    assert_eq!(server.get("/ctx/all").await.json()["revision"], 0);
+}
+
+#[tokio::test]
+async fn status_health_and_metrics() {
+    let server = TestServer::start().await;
+    server.set("k", json!(1)).await;
+    let status = server.get("/ctx/status").await.json();
+    assert_eq!(status["status"], "running");
+    assert_eq!(status["key_count"], 1);
+    assert_eq!(status["revision"], 1);
+    assert!(status["version"].is_string());
+    assert!(status["uptime_seconds"].is_u64());
+    assert_eq!(server.get("/health").await.status, StatusCode::OK);
+    let metrics = server.get("/metrics").await.text();
+    for needle in [
+        "ctx_http_requests_total{route=\"/ctx\",method=\"POST\",status=\"200\"} 1",
+        "ctx_keys 1",
+        "ctx_revision 1",
+        "ctx_connected_clients 0",
+        "ctx_store_commit_duration_seconds_count",
+        "ctx_http_request_duration_seconds_bucket",
+    ] {
+        assert!(
+            metrics.contains(needle),
+            "metrics lack {needle}:\n{metrics}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_graceful_restart_keeps_everything() {
+    let server = TestServer::start().await;
+    for i in 0..20 {
+        server.set(&format!("k{i}"), json!({"i": i})).await;
+    }
+    server.delete("/ctx/k3").await;
+    let dir = server.stop().await;
+    let server = TestServer::start_in(dir, |_| {}).await;
+    let all = server.get("/ctx/all").await.json();
+    assert_eq!(all["key_count"], 19);
+    assert_eq!(all["revision"], 21);
+    assert_eq!(server.get("/ctx/k7").await.json()["value"], json!({"i": 7}));
+    assert_eq!(server.set("next", json!(0)).await["revision"], 22);
+}
+
+#[tokio::test]
+async fn api_key_guards_writes_or_everything() {
+    let server = TestServer::start_with(|c| c.api_key = Some("s3cret".into())).await;
+    assert_error(
+        &server.post("/ctx", &json!({"key": "k", "value": 1})).await,
+        StatusCode::UNAUTHORIZED,
+    );
+    assert_eq!(
+        server.get("/ctx/k").await.status,
+        StatusCode::OK,
+        "reads stay open with scope `writes`"
+    );
+    let body = json!({"key": "k", "value": 1}).to_string();
+    let request = hyper::Request::builder()
+        .method(Method::POST)
+        .uri(format!("{}/ctx", server.base))
+        .header("content-type", "application/json")
+        .header("authorization", "Bearer s3cret")
+        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+        .unwrap();
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http();
+    assert_eq!(
+        client.request(request).await.unwrap().status(),
+        StatusCode::OK
+    );
+
+    let locked = TestServer::start_with(|c| {
+        c.api_key = Some("s3cret".into());
+        c.auth_scope = ctx_server::AuthScope::All;
+    })
+    .await;
+    assert_error(&locked.get("/ctx/k").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(locked.get("/health").await.status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_over_http_leave_consistent_history() {
+    let server = std::sync::Arc::new(TestServer::start().await);
+    let tasks: Vec<_> = (0..16)
+        .map(|t| {
+            let server = server.clone();
+            tokio::spawn(async move {
+                for i in 0..200 {
+                    let key = if i % 2 == 0 {
+                        format!("own.{t}.{i}")
+                    } else {
+                        format!("shared.{}", i % 5)
+                    };
+                    let answer = server
+                        .post(
+                            "/ctx",
+                            &json!({"key": key, "value": [t, i], "who": format!("t{t}")}),
+                        )
+                        .await;
+                    assert_eq!(answer.status, StatusCode::OK);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let all = server.get("/ctx/all").await.json();
+    assert_eq!(all["key_count"], 16 * 100 + 5);
+    let history = server.get("/ctx/history?limit=100000").await.json();
+    let entries = history["history"].as_array().unwrap();
+    assert_eq!(entries.len(), 3200, "every write changed its key");
+    let mut last: std::collections::HashMap<String, Value> = Default::default();
+    for (n, entry) in entries.iter().enumerate() {
+        assert_eq!(entry["revision"], n as u64 + 1);
+        let key = entry["key"].as_str().unwrap().to_owned();
+        let previous = last.get(&key).cloned().unwrap_or(Value::Null);
+        assert_eq!(
+            entry["before"],
+            previous,
+            "before of {key} at revision {}",
+            n + 1
+        );
+        last.insert(key, entry["after"].clone());
+    }
+    for (key, value) in last {
+        assert_eq!(all["context"][&key], value);
+    }
+}
