@@ -1,25 +1,638 @@
 //! Client commands (`ctx get`, `ctx set`, ...): talk to a running server over HTTP.
+//!
+//! Every command is one request through [`Client::request`]; every failure is a
+//! [`Failure`] whose [`Failure::exit_code`] is the single place where errors become
+//! exit codes. Human output by default, the server's own JSON answer with `--json`.
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Method, Request, StatusCode, Uri, header};
+use hyper_util::client::legacy::{Client as HttpClient, connect::HttpConnector};
+use hyper_util::rt::TokioExecutor;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::{Value, json};
+use std::fmt::{self, Write as _};
+use std::io::Write as _;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::exit;
 
 /// Options shared by every client command.
 #[derive(clap::Args)]
 pub struct ClientOptions {
     /// Server base URL.
-    #[arg(long, global = true, env = "CTX_SERVER", default_value = "http://127.0.0.1:8080")]
+    #[arg(
+        long,
+        global = true,
+        env = "CTX_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
     pub server: String,
-    /// Print machine-readable JSON instead of text.
+    /// Print the server's JSON answer (one line) instead of text.
     #[arg(long, global = true)]
     pub json: bool,
 }
 
 #[derive(clap::Subcommand)]
 pub enum ClientCommand {
+    /// Print a key's value (strings raw, anything else as compact JSON). Exit 1 if absent.
+    Get {
+        /// The key (use `--` before it if it starts with `-`).
+        key: String,
+    },
+    /// Write a key. VALUE is parsed as JSON; if that fails it is stored as a plain string.
+    Set {
+        key: String,
+        /// JSON (`42`, `true`, `{"a":1}`, `'"42"'` for the string "42") or plain text.
+        value: String,
+        /// Who made the change, as recorded in the history.
+        #[arg(long, default_value = DEFAULT_WHO)]
+        who: String,
+    },
+    /// Delete a key. Exit 1 if it did not exist.
+    Del {
+        key: String,
+        /// Who made the change, as recorded in the history.
+        #[arg(long, default_value = DEFAULT_WHO)]
+        who: String,
+    },
+    /// Print `key=value` lines, sorted by key.
+    List {
+        /// Only keys starting with this prefix.
+        #[arg(long)]
+        prefix: Option<String>,
+    },
+    /// Print the change history, oldest first, one change per line.
+    History {
+        /// Only changes to this exact key.
+        #[arg(long)]
+        key: Option<String>,
+        /// Only changes made by this writer.
+        #[arg(long)]
+        who: Option<String>,
+        /// Only changes to keys starting with this prefix.
+        #[arg(long)]
+        prefix: Option<String>,
+        /// Only changes after this revision (then --limit pages forward).
+        #[arg(long)]
+        since: Option<u64>,
+        /// At most this many entries (the newest ones, unless --since is given).
+        #[arg(long)]
+        limit: Option<u64>,
+    },
+    /// Ask the server to write a dump file into its dump directory.
+    Dump {
+        #[arg(long, value_enum)]
+        format: DumpFormat,
+        /// File name inside the dump directory (default: a timestamped name).
+        #[arg(long)]
+        filename: Option<String>,
+        /// Include the change history (json and pretty formats only).
+        #[arg(long)]
+        include_history: bool,
+        /// Who asked for the dump, as recorded by the server.
+        #[arg(long, default_value = DEFAULT_WHO)]
+        who: String,
+    },
     /// Show the server's status.
     Status,
 }
 
-pub fn run(_options: ClientOptions, _command: ClientCommand) -> ExitCode {
-    eprintln!("ctx: client commands are not implemented yet");
-    crate::exit::code(crate::exit::COULD_NOT_RUN)
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum DumpFormat {
+    Json,
+    Csv,
+    Txt,
+    Pretty,
+}
+
+/// Recorded as the writer when `--who` is not given, so CLI changes stand out in the history.
+const DEFAULT_WHO: &str = "ctx-cli";
+
+/// Long enough for a big `list` or dump on a slow link, short enough that a script never hangs.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Everything but unreserved characters, and `.` too so that keys like `..` are never
+/// taken for dot segments by anything between us and the server.
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'~');
+
+/// Path words the server routes itself; a key spelled like one must not be sent verbatim
+/// in `/ctx/{key}` (it would hit that route instead of the key).
+const ROUTE_WORDS: [&str; 4] = ["all", "history", "dump", "status"];
+
+pub fn run(options: ClientOptions, command: ClientCommand) -> ExitCode {
+    let result = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(execute(&options, command)),
+        Err(err) => Err(Failure::Runtime(err.to_string())),
+    };
+    match result {
+        Ok(report) => {
+            // A closed stdout (`ctx list | head`) is not worth a complaint.
+            let _ = std::io::stdout().lock().write_all(report.stdout.as_bytes());
+            match report.negative {
+                Some(message) => {
+                    let _ = writeln!(std::io::stderr(), "ctx: {message}");
+                    exit::code(exit::NEGATIVE)
+                }
+                None => exit::code(exit::OK),
+            }
+        }
+        Err(failure) => {
+            let _ = writeln!(std::io::stderr(), "ctx: {failure}");
+            exit::code(failure.exit_code())
+        }
+    }
+}
+
+/// What a command that reached the server prints, and whether the answer was negative.
+struct Report {
+    stdout: String,
+    /// Set when the key was absent (`get`, `del`): the one-line stderr message for exit 1.
+    negative: Option<String>,
+}
+
+async fn execute(options: &ClientOptions, command: ClientCommand) -> Result<Report, Failure> {
+    let client = Client::new(&options.server)?;
+    let (answer, human, negative) = match command {
+        ClientCommand::Get { key } => {
+            let answer = client
+                .request(
+                    Method::GET,
+                    &format!("/ctx{}", query(&[("key", Some(&key))])),
+                    None,
+                )
+                .await?;
+            let value = answer.get("value").unwrap_or(&Value::Null);
+            let found = answer
+                .get("found")
+                .and_then(Value::as_bool)
+                .unwrap_or(!value.is_null());
+            let human = if found {
+                format!("{}\n", plain(value))
+            } else {
+                String::new()
+            };
+            let negative = (!found).then(|| format!("key not found: {key}"));
+            (answer, human, negative)
+        }
+        ClientCommand::Set { key, value, who } => {
+            let value = serde_json::from_str(&value).unwrap_or(Value::String(value));
+            let body = json!({ "key": key, "value": value, "who": who });
+            let answer = client.request(Method::POST, "/ctx", Some(&body)).await?;
+            // An equal value is not a change (no history entry); say so rather than "set".
+            let verb = match answer.get("changed") {
+                Some(Value::Bool(false)) => "unchanged",
+                _ => "set",
+            };
+            let human = format!("{verb} {key}{}\n", revision_suffix(&answer));
+            (answer, human, None)
+        }
+        ClientCommand::Del { key, who } => {
+            let path = format!(
+                "/ctx/{}{}",
+                key_segment(&key),
+                query(&[("who", Some(&who))])
+            );
+            let answer = client.request(Method::DELETE, &path, None).await?;
+            let deleted = answer
+                .get("deleted")
+                .and_then(Value::as_bool)
+                .unwrap_or(true);
+            let human = if deleted {
+                format!("deleted {key}{}\n", revision_suffix(&answer))
+            } else {
+                String::new()
+            };
+            let negative = (!deleted).then(|| format!("key not found: {key}"));
+            (answer, human, negative)
+        }
+        ClientCommand::List { prefix } => {
+            let answer = client
+                .request(
+                    Method::GET,
+                    &format!("/ctx/all{}", query(&[("prefix", prefix.as_deref())])),
+                    None,
+                )
+                .await?;
+            let human = render_list(&answer);
+            (answer, human, None)
+        }
+        ClientCommand::History {
+            key,
+            who,
+            prefix,
+            since,
+            limit,
+        } => {
+            let (since, limit) = (since.map(|n| n.to_string()), limit.map(|n| n.to_string()));
+            let params = [
+                ("key", key.as_deref()),
+                ("who", who.as_deref()),
+                ("prefix", prefix.as_deref()),
+                ("since_revision", since.as_deref()),
+                ("limit", limit.as_deref()),
+            ];
+            let answer = client
+                .request(
+                    Method::GET,
+                    &format!("/ctx/history{}", query(&params)),
+                    None,
+                )
+                .await?;
+            let human = render_history(&answer);
+            (answer, human, None)
+        }
+        ClientCommand::Dump {
+            format,
+            filename,
+            include_history,
+            who,
+        } => {
+            let format =
+                clap::ValueEnum::to_possible_value(&format).map(|v| v.get_name().to_owned());
+            let mut body =
+                json!({ "format": format, "who": who, "include_history": include_history });
+            if let Some(filename) = filename {
+                body["filename"] = Value::String(filename);
+            }
+            let answer = client
+                .request(Method::POST, "/ctx/dump", Some(&body))
+                .await?;
+            let human = format!(
+                "dumped {} keys to {} ({}, {} bytes)\n",
+                plain(field(&answer, "key_count")),
+                plain(field(&answer, "path")),
+                plain(field(&answer, "filename")),
+                plain(field(&answer, "file_size")),
+            );
+            (answer, human, None)
+        }
+        ClientCommand::Status => {
+            let answer = client.request(Method::GET, "/ctx/status", None).await?;
+            let human = render_status(&client.server, &answer);
+            (answer, human, None)
+        }
+    };
+    let stdout = if options.json {
+        format!("{answer}\n")
+    } else {
+        human
+    };
+    Ok(Report { stdout, negative })
+}
+
+/// Why a command could not produce its answer.
+#[derive(Debug)]
+enum Failure {
+    BadUrl {
+        server: String,
+        reason: String,
+    },
+    Unreachable {
+        server: String,
+        reason: String,
+    },
+    Timeout {
+        server: String,
+    },
+    /// The server answered, but with an error status (its `error` field) or something unreadable.
+    Server {
+        status: StatusCode,
+        message: String,
+    },
+    Runtime(String),
+}
+
+impl Failure {
+    /// The one mapping from failures to the documented exit codes.
+    fn exit_code(&self) -> u8 {
+        match self {
+            Failure::BadUrl { .. }
+            | Failure::Unreachable { .. }
+            | Failure::Timeout { .. }
+            | Failure::Runtime(_) => exit::COULD_NOT_RUN,
+            Failure::Server { .. } => exit::SERVER_ERROR,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::BadUrl { server, reason } => {
+                write!(
+                    f,
+                    "bad server URL {server:?}: {reason}; expected e.g. http://127.0.0.1:8080"
+                )
+            }
+            Failure::Unreachable { server, reason } => write!(
+                f,
+                "cannot reach the server at {server} ({reason}); is `ctx serve` running? Use --server or CTX_SERVER."
+            ),
+            Failure::Timeout { server } => {
+                write!(
+                    f,
+                    "no answer from the server at {server} within {} s",
+                    REQUEST_TIMEOUT.as_secs()
+                )
+            }
+            Failure::Server { status, message } => write!(f, "server error ({status}): {message}"),
+            Failure::Runtime(reason) => write!(f, "cannot start the async runtime: {reason}"),
+        }
+    }
+}
+
+/// A validated server base URL plus a connection pool.
+struct Client {
+    /// The base URL as the user gave it, for messages.
+    server: String,
+    /// `scheme://authority[/prefix]` without a trailing slash; request paths are appended.
+    base: String,
+    http: HttpClient<HttpConnector, Full<Bytes>>,
+}
+
+impl Client {
+    fn new(server: &str) -> Result<Client, Failure> {
+        let bad = |reason: &str| Failure::BadUrl {
+            server: server.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let uri: Uri = server
+            .parse()
+            .map_err(|err: hyper::http::uri::InvalidUri| bad(&err.to_string()))?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some("https") => {
+                return Err(bad(
+                    "https is not supported; use http:// (or a local TLS-terminating proxy)",
+                ));
+            }
+            Some(_) => return Err(bad("the scheme must be http://")),
+            None => return Err(bad("missing http:// scheme")),
+        }
+        let Some(authority) = uri.authority() else {
+            return Err(bad("missing host"));
+        };
+        if authority.host().is_empty() {
+            return Err(bad("missing host"));
+        }
+        if uri.query().is_some() {
+            return Err(bad("a query string is not allowed"));
+        }
+        let base = format!("http://{authority}{}", uri.path().trim_end_matches('/'));
+        let http = HttpClient::builder(TokioExecutor::new()).build_http();
+        Ok(Client {
+            server: server.to_owned(),
+            base,
+            http,
+        })
+    }
+
+    /// Sends one request with an optional JSON body and returns the JSON answer;
+    /// any non-2xx status becomes [`Failure::Server`] carrying the server's `error` field.
+    async fn request(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, Failure> {
+        let uri: Uri = format!("{}{path_and_query}", self.base).parse().map_err(
+            |err: hyper::http::uri::InvalidUri| Failure::BadUrl {
+                server: self.server.clone(),
+                reason: err.to_string(),
+            },
+        )?;
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::ACCEPT, "application/json")
+            .header(
+                header::USER_AGENT,
+                concat!("ctx/", env!("CARGO_PKG_VERSION")),
+            );
+        let payload = match body {
+            Some(body) => {
+                builder = builder.header(header::CONTENT_TYPE, "application/json");
+                Bytes::from(body.to_string())
+            }
+            None => Bytes::new(),
+        };
+        let request = builder
+            .body(Full::new(payload))
+            .map_err(|err| Failure::BadUrl {
+                server: self.server.clone(),
+                reason: err.to_string(),
+            })?;
+
+        let exchange = async {
+            let response = self
+                .http
+                .request(request)
+                .await
+                .map_err(|err| self.unreachable(&err))?;
+            let status = response.status();
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|err| self.unreachable(&err))?
+                .to_bytes();
+            Ok::<_, Failure>((status, bytes))
+        };
+        let (status, bytes) = tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+            .await
+            .map_err(|_| Failure::Timeout {
+                server: self.server.clone(),
+            })??;
+
+        let parsed = serde_json::from_slice::<Value>(&bytes);
+        if !status.is_success() {
+            let message = match &parsed {
+                Ok(answer) => answer
+                    .get("error")
+                    .map(plain)
+                    .unwrap_or_else(|| answer.to_string()),
+                Err(_) => snippet(&bytes),
+            };
+            return Err(Failure::Server { status, message });
+        }
+        parsed.map_err(|_| Failure::Server {
+            status,
+            message: format!("the answer is not JSON: {}", snippet(&bytes)),
+        })
+    }
+
+    fn unreachable(&self, err: &(dyn std::error::Error + 'static)) -> Failure {
+        Failure::Unreachable {
+            server: self.server.clone(),
+            reason: root_cause(err),
+        }
+    }
+}
+
+/// The most telling part of an error chain: the OS error's kind ("connection refused")
+/// when there is one, else the innermost message (e.g. a DNS failure).
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = err;
+    loop {
+        if let Some(io) = current.downcast_ref::<std::io::Error>() {
+            return match io.raw_os_error() {
+                Some(_) => io.kind().to_string(),
+                None => io.to_string(),
+            };
+        }
+        match current.source() {
+            Some(source) => current = source,
+            None => return current.to_string(),
+        }
+    }
+}
+
+/// `?a=x&b=y` for the parameters that are set, or an empty string.
+fn query(params: &[(&str, Option<&str>)]) -> String {
+    let mut out = String::new();
+    for (name, value) in params {
+        if let Some(value) = value {
+            out.push(if out.is_empty() { '?' } else { '&' });
+            let _ = write!(out, "{name}={}", utf8_percent_encode(value, COMPONENT));
+        }
+    }
+    out
+}
+
+/// A key as one path segment. A key spelled like a route word gets its first letter
+/// percent-encoded: routing sees a different raw path, the server still decodes the key.
+fn key_segment(key: &str) -> String {
+    let encoded = utf8_percent_encode(key, COMPONENT).to_string();
+    match encoded.chars().next() {
+        Some(first) if ROUTE_WORDS.contains(&encoded.as_str()) => {
+            format!("%{:02X}{}", first as u32, &encoded[first.len_utf8()..])
+        }
+        _ => encoded,
+    }
+}
+
+/// The start of a non-JSON body (e.g. an HTML page from a proxy), on one line.
+fn snippet(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match line.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None if line.is_empty() => "(empty body)".to_owned(),
+        None => line,
+    }
+}
+
+fn field<'a>(answer: &'a Value, name: &str) -> &'a Value {
+    answer.get(name).unwrap_or(&Value::Null)
+}
+
+/// Strings raw, anything else as compact JSON: what a shell script wants to capture.
+fn plain(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn revision_suffix(answer: &Value) -> String {
+    answer
+        .get("revision")
+        .map(|rev| format!(" (revision {rev})"))
+        .unwrap_or_default()
+}
+
+fn render_list(answer: &Value) -> String {
+    let Some(context) = answer.get("context").and_then(Value::as_object) else {
+        return String::new();
+    };
+    // Sorted here rather than trusting the map's order (serde_json may preserve insertion order).
+    let mut entries: Vec<_> = context.iter().collect();
+    entries.sort_by(|a, b| a.0.cmp(b.0));
+    entries
+        .iter()
+        .map(|(key, value)| format!("{key}={}\n", plain(value)))
+        .collect()
+}
+
+/// `REV  TIMESTAMP  WHO  KEY: BEFORE → AFTER`, both sides as JSON so `null` (absent) and
+/// `"null"` (a string) stay distinct.
+fn render_history(answer: &Value) -> String {
+    let Some(entries) = answer.get("history").and_then(Value::as_array) else {
+        return String::new();
+    };
+    entries
+        .iter()
+        .map(|entry| {
+            format!(
+                "{}  {}  {}  {}: {} → {}\n",
+                plain(field(entry, "revision")),
+                plain(field(entry, "timestamp")),
+                plain(field(entry, "who")),
+                plain(field(entry, "key")),
+                field(entry, "before"),
+                field(entry, "after"),
+            )
+        })
+        .collect()
+}
+
+/// `name: value` lines; every top-level field is shown so new server fields need no client change.
+fn render_status(server: &str, answer: &Value) -> String {
+    let mut out = format!("server: {server}\n");
+    if let Some(fields) = answer.as_object() {
+        let mut fields: Vec<_> = fields.iter().collect();
+        fields.sort_by_key(|(name, _)| (name.as_str() != "status", name.as_str()));
+        for (name, value) in fields {
+            let _ = writeln!(out, "{name}: {}", plain(value));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_encoded_as_one_segment_and_route_words_are_disguised() {
+        assert_eq!(key_segment("a/b?c#d e é"), "a%2Fb%3Fc%23d%20e%20%C3%A9");
+        assert_eq!(key_segment(".."), "%2E%2E");
+        assert_eq!(key_segment("status"), "%73tatus");
+        assert_eq!(key_segment("statuses"), "statuses");
+    }
+
+    #[test]
+    fn query_skips_unset_parameters_and_encodes_values() {
+        assert_eq!(
+            query(&[("key", None), ("prefix", Some("a&b=c+d"))]),
+            "?prefix=a%26b%3Dc%2Bd"
+        );
+        assert_eq!(query(&[("key", None)]), "");
+    }
+
+    #[test]
+    fn bad_server_urls_are_rejected_before_any_request() {
+        for url in [
+            "not a url",
+            "ftp://x",
+            "https://x",
+            "127.0.0.1:8080",
+            "http://",
+            "http://h/?q=1",
+        ] {
+            assert!(
+                matches!(Client::new(url), Err(Failure::BadUrl { .. })),
+                "{url}"
+            );
+        }
+        assert_eq!(
+            Client::new("http://h:1/base/").map(|c| c.base).ok(),
+            Some("http://h:1/base".to_owned())
+        );
+    }
 }

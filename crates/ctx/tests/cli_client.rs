@@ -1,0 +1,415 @@
+//! The client commands end to end: a real `ctx serve` child on a free loopback port and a
+//! real data dir, driven by `ctx` child processes, checking stdout, stderr and exit codes.
+
+use serde_json::Value;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+use tempfile::TempDir;
+
+const CTX: &str = env!("CARGO_BIN_EXE_ctx");
+
+/// A `ctx serve --port 0` child; killed when dropped so a failing test leaves nothing behind.
+struct Server {
+    child: Child,
+    url: String,
+    dir: TempDir,
+}
+
+impl Server {
+    fn start() -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = dir.path().join("server.log");
+        let mut child = Command::new(CTX)
+            .args(["serve", "--port", "0", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .env_remove("CONTEXT_SERVER_HOST")
+            .env_remove("CONTEXT_SERVER_PORT")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(File::create(&log).expect("log file"))
+            .spawn()
+            .expect("spawn ctx serve");
+        let stdout = child.stdout.take().expect("piped stdout");
+        // Read stdout on a thread: it sends the address, then keeps draining so the
+        // server never blocks on a full pipe. The timeout only bounds a broken server.
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+            let url = lines
+                .by_ref()
+                .find_map(|line| line.trim().strip_prefix("listening on ").map(str::to_owned));
+            if let Some(url) = url {
+                let _ = tx.send(url);
+            }
+            lines.for_each(drop);
+        });
+        let mut server = Server {
+            child,
+            url: String::new(),
+            dir,
+        };
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(url) => server.url = url,
+            Err(err) => {
+                let status = server.child.try_wait();
+                let log = std::fs::read_to_string(&log).unwrap_or_default();
+                panic!(
+                    "no `listening on` line from ctx serve ({err}; exit {status:?}); log:\n{log}"
+                );
+            }
+        }
+        server
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn ctx(&self, args: &[&str]) -> Run {
+        ctx_at(&self.url, args)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One finished `ctx` invocation, with its output decoded for assertions.
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    fn ok(self) -> String {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "stdout: {}\nstderr: {}",
+            self.stdout,
+            self.stderr
+        );
+        self.stdout
+    }
+
+    #[track_caller]
+    fn json(self) -> Value {
+        let stdout = self.ok();
+        assert_eq!(
+            stdout.lines().count(),
+            1,
+            "--json prints one line: {stdout}"
+        );
+        serde_json::from_str(&stdout).expect("--json output parses")
+    }
+
+    /// Asserts the exit code and that stderr is exactly one line; returns that line.
+    #[track_caller]
+    fn fails(self, code: i32) -> String {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "stdout: {}\nstderr: {}",
+            self.stdout,
+            self.stderr
+        );
+        assert_eq!(
+            self.stderr.lines().count(),
+            1,
+            "one stderr line: {:?}",
+            self.stderr
+        );
+        self.stderr
+    }
+}
+
+fn ctx_at(server: &str, args: &[&str]) -> Run {
+    let output: Output = Command::new(CTX)
+        .arg("--server")
+        .arg(server)
+        .args(args)
+        .env_remove("CTX_SERVER")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ctx");
+    Run {
+        code: output.status.code(),
+        stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),
+        stderr: String::from_utf8(output.stderr).expect("utf-8 stderr"),
+    }
+}
+
+#[test]
+fn set_then_get_json_values_and_plain_strings() {
+    let server = Server::start();
+    server.ctx(&["set", "n", "42"]).ok();
+    server
+        .ctx(&["set", "obj", r#"{"b": [1, true, null], "a": "x"}"#])
+        .ok();
+    server.ctx(&["set", "text", "hello world"]).ok();
+    assert!(
+        server
+            .ctx(&["set", "quoted", r#""42""#])
+            .ok()
+            .starts_with("set quoted")
+    );
+    let again = server.ctx(&["set", "quoted", r#""42""#]).ok();
+    assert!(again.starts_with("unchanged quoted"), "{again}");
+
+    assert_eq!(server.ctx(&["get", "n"]).ok(), "42\n");
+    let obj: Value = serde_json::from_str(&server.ctx(&["get", "obj"]).ok()).expect("compact JSON");
+    assert_eq!(obj, serde_json::json!({"a": "x", "b": [1, true, null]}));
+    assert_eq!(server.ctx(&["get", "text"]).ok(), "hello world\n");
+    assert_eq!(server.ctx(&["get", "quoted"]).ok(), "42\n");
+
+    let answer = server.ctx(&["--json", "get", "quoted"]).json();
+    assert_eq!(
+        answer["value"], "42",
+        "a quoted VALUE is stored as a string"
+    );
+    assert_eq!(server.ctx(&["--json", "get", "n"]).json()["value"], 42);
+}
+
+#[test]
+fn awkward_keys_round_trip_through_every_command() {
+    let server = Server::start();
+    for key in [
+        "a/b?c#d e é",
+        "x&y=z+1",
+        "%41",
+        "..",
+        "all",
+        "history",
+        "dump",
+        "status",
+        "dump/list",
+    ] {
+        server.ctx(&["set", key, "v"]).ok();
+        assert_eq!(server.ctx(&["get", key]).ok(), "v\n", "get {key:?}");
+        let listed = server.ctx(&["list", "--prefix", key]).ok();
+        assert!(
+            listed.lines().any(|l| l == format!("{key}=v")),
+            "list {key:?}: {listed}"
+        );
+        let history = server.ctx(&["--json", "history", "--key", key]).json();
+        assert_eq!(history["history"][0]["key"], key, "history {key:?}");
+        server.ctx(&["del", key]).ok();
+        server.ctx(&["get", key]).fails(1);
+    }
+}
+
+#[test]
+fn missing_key_exits_1_with_one_line() {
+    let server = Server::start();
+    let run = server.ctx(&["get", "nobody/wrote/this"]);
+    assert_eq!(run.stdout, "");
+    assert!(run.fails(1).contains("nobody/wrote/this"));
+
+    let answer = ctx_json_exit(&server, &["--json", "get", "missing"], 1);
+    assert_eq!(answer["found"], false);
+    assert_eq!(answer["value"], Value::Null);
+}
+
+fn ctx_json_exit(server: &Server, args: &[&str], code: i32) -> Value {
+    let run = server.ctx(args);
+    assert_eq!(run.code, Some(code), "stderr: {}", run.stderr);
+    serde_json::from_str(&run.stdout).expect("--json output parses")
+}
+
+#[test]
+fn del_removes_the_key_and_a_second_del_exits_1() {
+    let server = Server::start();
+    server.ctx(&["set", "gone", "1"]).ok();
+    assert!(
+        server
+            .ctx(&["del", "gone"])
+            .ok()
+            .starts_with("deleted gone")
+    );
+    server.ctx(&["get", "gone"]).fails(1);
+    assert!(server.ctx(&["del", "gone"]).fails(1).contains("gone"));
+
+    let history = server.ctx(&["--json", "history", "--key", "gone"]).json();
+    let entries = history["history"].as_array().expect("history array");
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[1]["before"], 1);
+    assert_eq!(entries[1]["after"], Value::Null);
+    assert_eq!(entries[1]["who"], "ctx-cli");
+
+    server.ctx(&["set", "again", "1"]).ok();
+    server.ctx(&["del", "again", "--who", "cleaner"]).ok();
+    let history = server.ctx(&["--json", "history", "--key", "again"]).json();
+    assert_eq!(history["history"][1]["who"], "cleaner");
+}
+
+#[test]
+fn list_prints_sorted_lines_and_filters_by_prefix() {
+    let server = Server::start();
+    for (key, value) in [
+        ("job/b", "2"),
+        ("job/a", "one"),
+        ("other", "true"),
+        ("job/c", r#"{"x":1}"#),
+    ] {
+        server.ctx(&["set", key, value]).ok();
+    }
+    assert_eq!(
+        server.ctx(&["list", "--prefix", "job/"]).ok(),
+        "job/a=one\njob/b=2\njob/c={\"x\":1}\n"
+    );
+    assert_eq!(server.ctx(&["list"]).ok().lines().count(), 4);
+    let answer = server.ctx(&["--json", "list", "--prefix", "job/"]).json();
+    assert_eq!(answer["context"].as_object().map(|c| c.len()), Some(3));
+    assert_eq!(server.ctx(&["list", "--prefix", "none/"]).ok(), "");
+}
+
+#[test]
+fn history_prints_one_line_per_change_and_passes_filters() {
+    let server = Server::start();
+    server.ctx(&["set", "h/k", "1", "--who", "alice"]).ok();
+    server.ctx(&["set", "h/k", "two", "--who", "bob"]).ok();
+    server.ctx(&["set", "h/other", "3", "--who", "alice"]).ok();
+    server
+        .ctx(&["set", "elsewhere", "4", "--who", "alice"])
+        .ok();
+
+    let lines = server.ctx(&["history", "--key", "h/k"]).ok();
+    let lines: Vec<_> = lines.lines().collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[0].contains("alice") && lines[0].contains("h/k") && lines[0].ends_with("null → 1"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].contains("bob") && lines[1].ends_with("1 → \"two\""),
+        "{}",
+        lines[1]
+    );
+
+    let by_alice = server
+        .ctx(&["history", "--who", "alice", "--prefix", "h/"])
+        .ok();
+    assert_eq!(by_alice.lines().count(), 2, "{by_alice}");
+
+    let all = server.ctx(&["--json", "history"]).json();
+    let revisions: Vec<u64> = all["history"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|e| e["revision"].as_u64())
+        .collect();
+    assert_eq!(revisions.len(), 4);
+    let since = revisions[1].to_string();
+    let page = server
+        .ctx(&["--json", "history", "--since", &since, "--limit", "1"])
+        .json();
+    assert_eq!(page["history"][0]["revision"].as_u64(), Some(revisions[2]));
+    let newest = server.ctx(&["--json", "history", "--limit", "1"]).json();
+    assert_eq!(
+        newest["history"][0]["revision"].as_u64(),
+        Some(revisions[3])
+    );
+}
+
+#[test]
+fn dump_creates_a_file_in_the_data_dir() {
+    let server = Server::start();
+    server.ctx(&["set", "d/a", "1"]).ok();
+    server.ctx(&["set", "d/b", "x"]).ok();
+    let printed = server
+        .ctx(&["dump", "--format", "csv", "--filename", "mine"])
+        .ok();
+    assert!(
+        printed.contains("2 keys") && printed.contains("mine.csv"),
+        "{printed}"
+    );
+    let file = server.data_dir().join("dumps").join("mine.csv");
+    let csv = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    assert!(
+        csv.starts_with("Key,Value,Type,Dump_Timestamp,Requested_By"),
+        "{csv}"
+    );
+
+    let answer = server
+        .ctx(&["--json", "dump", "--format", "json", "--include-history"])
+        .json();
+    assert_eq!(answer["format"], "json");
+    assert_eq!(answer["key_count"], 2);
+    let path = Path::new(answer["path"].as_str().expect("path"));
+    let dump: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("dump file"))
+        .expect("json dump");
+    assert_eq!(dump["context"]["d/b"], "x");
+    assert!(dump["history"].is_array());
+}
+
+#[test]
+fn server_errors_exit_4_with_the_servers_message() {
+    let server = Server::start();
+    let line = server.ctx(&["set", "k", "null"]).fails(4);
+    assert!(line.starts_with("ctx: server error (400"), "{line}");
+    let line = server
+        .ctx(&["dump", "--format", "txt", "--filename", "../escape"])
+        .fails(4);
+    assert!(line.starts_with("ctx: server error (400"), "{line}");
+}
+
+#[test]
+fn status_shows_the_server_running() {
+    let server = Server::start();
+    server.ctx(&["set", "s", "1"]).ok();
+    let text = server.ctx(&["status"]).ok();
+    assert!(text.contains("status: running"), "{text}");
+    assert!(text.contains("key_count: 1"), "{text}");
+    let answer = server.ctx(&["--json", "status"]).json();
+    assert_eq!(answer["status"], "running");
+    assert!(answer["revision"].as_u64().is_some_and(|r| r >= 1));
+}
+
+#[test]
+fn ctx_server_environment_variable_is_honoured() {
+    let server = Server::start();
+    let output = Command::new(CTX)
+        .args(["set", "env", "yes"])
+        .env("CTX_SERVER", &server.url)
+        .output()
+        .expect("run ctx");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(server.ctx(&["get", "env"]).ok(), "yes\n");
+}
+
+#[test]
+fn unreachable_server_exits_3_with_one_line() {
+    let line = ctx_at("http://127.0.0.1:1", &["get", "k"]).fails(3);
+    assert!(
+        line.starts_with("ctx: cannot reach the server at http://127.0.0.1:1"),
+        "{line}"
+    );
+    assert!(line.contains("CTX_SERVER"), "{line}");
+}
+
+#[test]
+fn bad_server_url_exits_3_with_one_line() {
+    for url in [
+        "not a url",
+        "ftp://example.com",
+        "localhost:8080",
+        "http://",
+    ] {
+        let line = ctx_at(url, &["status"]).fails(3);
+        assert!(line.starts_with("ctx: bad server URL"), "{url}: {line}");
+    }
+}
