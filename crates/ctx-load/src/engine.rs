@@ -1,0 +1,723 @@
+//! The load engine: N concurrent clients, each a tokio task with its own
+//! keep-alive HTTP/1.1 connection, driving requests from a generator.
+//!
+//! Why hand-rolled on `hyper::client::conn::http1` instead of a pooled client
+//! (reqwest, hyper-util's legacy client)? A pool adds a lock, a map lookup and
+//! an extra task hop per request, and hides which connection a request rode on.
+//! One connection per client task keeps the hot loop to "build request, send,
+//! drain body, record", which matters when the engine must not be the
+//! bottleneck it is trying to measure.
+//!
+//! Two modes:
+//! - **Closed loop** (the seed's model): each client sends its next request as
+//!   soon as the previous answer arrived. Latency is measured from the actual
+//!   send. Simple, but it hides queueing: if the server stalls for a second,
+//!   the clients simply stop sending and the stall shows up as *one* slow
+//!   request per client instead of the hundreds a real user population would
+//!   have seen ("coordinated omission").
+//! - **Open loop** (the wrk2 method): requests are scheduled at a fixed total
+//!   arrival rate, and each one is timed from its *intended* send time. A stall
+//!   then makes every request that should have been sent during it late, and
+//!   the corrected histogram shows that. The uncorrected histogram (from the
+//!   actual send) is kept alongside so the two can be compared.
+//!
+//! Latencies go into per-worker [`hdrhistogram::Histogram`]s (microseconds,
+//! 3 significant digits) that are merged at the end: fixed memory however long
+//! the run, and mergeable across workers and runs.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use http_body_util::{BodyExt, Full};
+use hyper::Method;
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{CONTENT_TYPE, HOST, HeaderValue, USER_AGENT};
+use hyper_util::rt::TokioIo;
+use serde::Serialize;
+use tokio::net::TcpStream;
+
+use crate::error::LoadError;
+
+/// Highest latency the histograms can hold (one hour, in microseconds);
+/// anything above is clamped (`saturating_record`).
+const MAX_TRACKABLE_US: u64 = 3_600_000_000;
+
+/// A new empty latency histogram: microseconds, 1 µs .. 1 h, 3 significant digits.
+pub fn new_histogram() -> Histogram<u64> {
+    // The bounds are constants that hdrhistogram accepts; this cannot fail.
+    Histogram::new_with_bounds(1, MAX_TRACKABLE_US, 3).expect("constant histogram bounds are valid")
+}
+
+/// One HTTP request as produced by a generator. The path is relative to the
+/// target's base URL and may carry a query string.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub method: Method,
+    pub path: String,
+    pub body: Option<Bytes>,
+}
+
+impl Request {
+    /// A `GET` without a body.
+    pub fn get(path: impl Into<String>) -> Self {
+        Request {
+            method: Method::GET,
+            path: path.into(),
+            body: None,
+        }
+    }
+
+    /// A `POST` with a JSON body.
+    pub fn post_json(path: impl Into<String>, body: &serde_json::Value) -> Self {
+        Request {
+            method: Method::POST,
+            path: path.into(),
+            body: Some(Bytes::from(body.to_string())),
+        }
+    }
+}
+
+/// Maps `(client_id, op_id)` to the request that client sends as its op-th
+/// operation. Shared by all workers, so it must be `Send + Sync`; it is called
+/// on the hot path, so keep it cheap.
+pub type RequestGenerator = Arc<dyn Fn(u64, u64) -> Request + Send + Sync>;
+
+/// Where the load goes: a plain `http://host:port[/base]` URL.
+#[derive(Clone, Debug)]
+pub struct Target {
+    host: String,
+    port: u16,
+    /// Prefix prepended to every request path, without a trailing slash.
+    base_path: String,
+    /// Value of the `Host` header.
+    authority: HeaderValue,
+}
+
+impl Target {
+    /// Parses a base URL. Only `http` is supported (the suite talks to servers
+    /// on this machine; TLS would only measure the TLS library).
+    pub fn parse(url: &str) -> Result<Target, LoadError> {
+        let bad = |why: &str| LoadError::InvalidOption(format!("bad target URL {url:?}: {why}"));
+        let uri: hyper::Uri = url.trim().parse().map_err(|_| bad("not a URL"))?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some(other) => {
+                return Err(bad(&format!(
+                    "scheme {other:?} is not supported, use http://"
+                )));
+            }
+            None => return Err(bad("missing scheme, expected http://HOST:PORT")),
+        }
+        let host = uri
+            .host()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| bad("missing host"))?;
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let port = uri.port_u16().unwrap_or(80);
+        if port == 0 {
+            return Err(bad("port 0 is not a server port"));
+        }
+        if uri.query().is_some() {
+            return Err(bad("a base URL cannot carry a query string"));
+        }
+        let base_path = uri.path().trim_end_matches('/').to_string();
+        let authority = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        let authority = HeaderValue::from_str(&authority)
+            .map_err(|_| bad("host is not a valid header value"))?;
+        Ok(Target {
+            host,
+            port,
+            base_path,
+            authority,
+        })
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The full path for a generator path (adds the base path and a leading `/`).
+    fn full_path(&self, path: &str) -> String {
+        let path = path.trim_start_matches('/');
+        format!("{}/{}", self.base_path, path)
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "http://[{}]:{}{}", self.host, self.port, self.base_path)
+        } else {
+            write!(f, "http://{}:{}{}", self.host, self.port, self.base_path)
+        }
+    }
+}
+
+/// How the load is offered.
+#[derive(Clone, Debug)]
+pub enum Mode {
+    /// Each of `clients` sends `ops_per_client` requests back to back.
+    Closed { clients: u64, ops_per_client: u64 },
+    /// `rate` requests per second in total, spread evenly over `clients`
+    /// connections, for `duration`.
+    Open {
+        clients: u64,
+        rate: f64,
+        duration: Duration,
+    },
+}
+
+/// Engine settings for one run.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub target: Target,
+    pub mode: Mode,
+    /// Per-request timeout, connection set-up included (default 30 s, as the seed).
+    pub timeout: Duration,
+    /// Open loop: a request sent more than this after its intended time is "late".
+    pub late_slack: Duration,
+    /// Open loop: requests not yet sent `duration + send_grace` after the start
+    /// are dropped (counted, never sent), so a dead server cannot stretch the run forever.
+    pub send_grace: Duration,
+}
+
+impl EngineConfig {
+    pub fn new(target: Target, mode: Mode) -> Self {
+        EngineConfig {
+            target,
+            mode,
+            timeout: Duration::from_secs(30),
+            late_slack: Duration::from_millis(10),
+            send_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Live counters a progress display can read while the run goes on.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub done: AtomicU64,
+    pub errors: AtomicU64,
+    pub total: AtomicU64,
+}
+
+/// Failures broken down by kind. A request is a success iff it got a 2xx.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct ErrorBreakdown {
+    /// Non-2xx answers, by status code.
+    pub status: std::collections::BTreeMap<u16, u64>,
+    /// No complete answer within the per-request timeout.
+    pub timeout: u64,
+    /// Could not open a TCP connection / HTTP handshake.
+    pub connect: u64,
+    /// The connection failed mid-request (reset, closed, malformed answer).
+    pub io: u64,
+    /// Open loop only: requests never sent because the run's send window closed.
+    pub dropped: u64,
+    /// The first error message seen, to make a failing run diagnosable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_error: Option<String>,
+}
+
+impl ErrorBreakdown {
+    pub fn total(&self) -> u64 {
+        self.status.values().sum::<u64>() + self.timeout + self.connect + self.io + self.dropped
+    }
+
+    fn merge(&mut self, other: &ErrorBreakdown) {
+        for (code, n) in &other.status {
+            *self.status.entry(*code).or_default() += n;
+        }
+        self.timeout += other.timeout;
+        self.connect += other.connect;
+        self.io += other.io;
+        self.dropped += other.dropped;
+        if self.first_error.is_none() {
+            self.first_error.clone_from(&other.first_error);
+        }
+    }
+
+    fn note(&mut self, msg: impl FnOnce() -> String) {
+        if self.first_error.is_none() {
+            self.first_error = Some(msg());
+        }
+    }
+}
+
+/// Completions in one second of the run (by completion time).
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq)]
+pub struct SecondBucket {
+    pub second: u64,
+    pub ok: u64,
+    pub errors: u64,
+}
+
+/// Open-loop specifics.
+#[derive(Clone, Debug)]
+pub struct OpenLoopResult {
+    pub target_rate: f64,
+    pub planned: u64,
+    pub sent: u64,
+    pub late: u64,
+    /// Latency from the actual send time (what a closed-loop tool would report).
+    pub uncorrected: Histogram<u64>,
+}
+
+/// Everything one engine run measured.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    /// Requests attempted (sent, or failed to connect). Dropped ones are not included.
+    pub attempted: u64,
+    pub success: u64,
+    pub errors: ErrorBreakdown,
+    /// Latency of every request that got an HTTP answer (any status), in µs.
+    /// Closed loop: from the actual send. Open loop: from the intended send (corrected).
+    pub latency: Histogram<u64>,
+    /// Wall time from the first scheduled request to the last completion.
+    pub elapsed: Duration,
+    pub per_second: Vec<SecondBucket>,
+    pub open: Option<OpenLoopResult>,
+}
+
+/// What happened to one request.
+enum Outcome {
+    Answered(u16),
+    Timeout,
+    Connect(String),
+    Io(String),
+}
+
+/// One client's connection: opened lazily, reopened after any failure or
+/// when the server closes it.
+struct Client {
+    target: Target,
+    sender: Option<SendRequest<Full<Bytes>>>,
+}
+
+async fn connect(target: &Target) -> Result<SendRequest<Full<Bytes>>, String> {
+    let stream = TcpStream::connect((target.host.as_str(), target.port))
+        .await
+        .map_err(|e| format!("connect to {}:{}: {e}", target.host, target.port))?;
+    // Small request/response pairs: do not let Nagle hold them back.
+    let _ = stream.set_nodelay(true);
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("HTTP handshake with {}:{}: {e}", target.host, target.port))?;
+    // The connection future drives the socket; it ends when the sender is dropped.
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
+impl Client {
+    fn new(target: Target) -> Self {
+        Client {
+            target,
+            sender: None,
+        }
+    }
+
+    /// Sends one request and drains its body, within `timeout`.
+    async fn execute(&mut self, req: &Request, timeout: Duration) -> Outcome {
+        match tokio::time::timeout(timeout, self.execute_inner(req)).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                // The connection is in an unknown state (a response may still
+                // arrive on it): never reuse it.
+                self.sender = None;
+                Outcome::Timeout
+            }
+        }
+    }
+
+    async fn execute_inner(&mut self, req: &Request) -> Outcome {
+        // A kept-alive connection the server has since closed shows up here
+        // as not-ready: replace it before sending rather than failing the request.
+        let reusable = match self.sender.as_mut() {
+            Some(s) if !s.is_closed() => s.ready().await.is_ok(),
+            _ => false,
+        };
+        if !reusable {
+            self.sender = None;
+            match connect(&self.target).await {
+                Ok(s) => self.sender = Some(s),
+                Err(e) => return Outcome::Connect(e),
+            }
+        }
+        let Some(sender) = self.sender.as_mut() else {
+            return Outcome::Connect("no connection".into());
+        };
+        let mut builder = hyper::Request::builder()
+            .method(req.method.clone())
+            .uri(self.target.full_path(&req.path))
+            .header(HOST, self.target.authority.clone())
+            .header(USER_AGENT, HeaderValue::from_static("ctx-load/0.1"));
+        if req.body.is_some() {
+            builder = builder.header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        let http_req = match builder.body(Full::new(req.body.clone().unwrap_or_default())) {
+            Ok(r) => r,
+            Err(e) => return Outcome::Io(format!("cannot build request for {:?}: {e}", req.path)),
+        };
+        let resp = match sender.send_request(http_req).await {
+            Ok(r) => r,
+            Err(e) => {
+                self.sender = None;
+                return Outcome::Io(format!("{} {}: {e}", req.method, req.path));
+            }
+        };
+        let status = resp.status().as_u16();
+        // Drain the body: the answer is complete only when its last byte arrived,
+        // and the connection can only be reused after that.
+        if let Err(e) = resp.into_body().collect().await {
+            self.sender = None;
+            return Outcome::Io(format!("{} {}: reading body: {e}", req.method, req.path));
+        }
+        Outcome::Answered(status)
+    }
+}
+
+/// Sends a single request on a fresh connection: used for set-up writes and
+/// health polls, outside any measurement. Returns the status code and body.
+pub async fn one_shot(
+    target: &Target,
+    req: &Request,
+    timeout: Duration,
+) -> Result<(u16, Bytes), String> {
+    let fut = async {
+        let mut sender = connect(target).await?;
+        let mut builder = hyper::Request::builder()
+            .method(req.method.clone())
+            .uri(target.full_path(&req.path))
+            .header(HOST, target.authority.clone())
+            .header(USER_AGENT, HeaderValue::from_static("ctx-load/0.1"));
+        if req.body.is_some() {
+            builder = builder.header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        let http_req = builder
+            .body(Full::new(req.body.clone().unwrap_or_default()))
+            .map_err(|e| e.to_string())?;
+        let resp = sender
+            .send_request(http_req)
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        Ok((status, body))
+    };
+    match tokio::time::timeout(timeout, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(format!("no answer within {timeout:?}")),
+    }
+}
+
+/// Sends a batch of set-up requests sequentially on one connection (outside
+/// the measurement). Returns how many did not get a 2xx.
+pub async fn run_setup(
+    target: &Target,
+    reqs: &[Request],
+    timeout: Duration,
+) -> (u64, Option<String>) {
+    let mut client = Client::new(target.clone());
+    let mut failures = 0;
+    let mut first = None;
+    for req in reqs {
+        let msg = match client.execute(req, timeout).await {
+            Outcome::Answered(s) if (200..300).contains(&s) => continue,
+            Outcome::Answered(s) => format!("{} {}: HTTP {s}", req.method, req.path),
+            Outcome::Timeout => format!("{} {}: timed out", req.method, req.path),
+            Outcome::Connect(e) | Outcome::Io(e) => e,
+        };
+        failures += 1;
+        first.get_or_insert(msg);
+    }
+    (failures, first)
+}
+
+/// Per-worker recorder: everything a worker measures, merged at the end.
+struct Recorder {
+    start: Instant,
+    latency: Histogram<u64>,
+    uncorrected: Histogram<u64>,
+    success: u64,
+    attempted: u64,
+    late: u64,
+    errors: ErrorBreakdown,
+    per_second: Vec<SecondBucket>,
+    last_completion: Instant,
+    progress: Arc<Progress>,
+}
+
+impl Recorder {
+    fn new(start: Instant, progress: Arc<Progress>) -> Self {
+        Recorder {
+            start,
+            latency: new_histogram(),
+            uncorrected: new_histogram(),
+            success: 0,
+            attempted: 0,
+            late: 0,
+            errors: ErrorBreakdown::default(),
+            per_second: Vec::new(),
+            last_completion: start,
+            progress,
+        }
+    }
+
+    /// Records one finished request. `timed_from` is the actual send time
+    /// (closed loop) or the intended send time (open loop); `sent` is the
+    /// actual send time (for the uncorrected histogram).
+    fn record(
+        &mut self,
+        req: &Request,
+        outcome: Outcome,
+        timed_from: Instant,
+        sent: Instant,
+        done: Instant,
+    ) {
+        self.attempted += 1;
+        self.last_completion = self.last_completion.max(done);
+        let ok = match outcome {
+            Outcome::Answered(status) => {
+                let us =
+                    |d: Duration| (d.as_micros().min(u128::from(MAX_TRACKABLE_US)) as u64).max(1);
+                self.latency
+                    .saturating_record(us(done.saturating_duration_since(timed_from)));
+                self.uncorrected
+                    .saturating_record(us(done.saturating_duration_since(sent)));
+                if (200..300).contains(&status) {
+                    true
+                } else {
+                    *self.errors.status.entry(status).or_default() += 1;
+                    self.errors
+                        .note(|| format!("{} {}: HTTP {status}", req.method, req.path));
+                    false
+                }
+            }
+            Outcome::Timeout => {
+                self.errors.timeout += 1;
+                self.errors
+                    .note(|| format!("{} {}: timed out", req.method, req.path));
+                false
+            }
+            Outcome::Connect(e) => {
+                self.errors.connect += 1;
+                self.errors.note(|| e);
+                false
+            }
+            Outcome::Io(e) => {
+                self.errors.io += 1;
+                self.errors.note(|| e);
+                false
+            }
+        };
+        let sec = done.saturating_duration_since(self.start).as_secs() as usize;
+        if self.per_second.len() <= sec {
+            self.per_second.resize_with(sec + 1, SecondBucket::default);
+        }
+        let bucket = &mut self.per_second[sec];
+        if ok {
+            self.success += 1;
+            bucket.ok += 1;
+        } else {
+            bucket.errors += 1;
+            self.progress.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        self.progress.done.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Runs the load described by `cfg`, asking `generator` for each request.
+/// Never fails as a whole: every failure is a counted per-request error, so a
+/// half-broken server still yields a (bad) result.
+pub async fn run(
+    cfg: &EngineConfig,
+    generator: RequestGenerator,
+    progress: Arc<Progress>,
+) -> Result<RunResult, LoadError> {
+    let start = Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    let (clients, open) = match cfg.mode {
+        Mode::Closed {
+            clients,
+            ops_per_client,
+        } => {
+            progress
+                .total
+                .store(clients * ops_per_client, Ordering::Relaxed);
+            for client_id in 0..clients {
+                let target = cfg.target.clone();
+                let generator = generator.clone();
+                let progress = progress.clone();
+                let timeout = cfg.timeout;
+                set.spawn(async move {
+                    let mut rec = Recorder::new(start, progress);
+                    let mut client = Client::new(target);
+                    for op_id in 0..ops_per_client {
+                        let req = generator(client_id, op_id);
+                        let sent = Instant::now();
+                        let outcome = client.execute(&req, timeout).await;
+                        let done = Instant::now();
+                        rec.record(&req, outcome, sent, sent, done);
+                    }
+                    rec
+                });
+            }
+            (clients, None)
+        }
+        Mode::Open {
+            clients,
+            rate,
+            duration,
+        } => {
+            if !(rate.is_finite() && rate > 0.0) {
+                return Err(LoadError::InvalidOption(format!(
+                    "rate must be a positive number, got {rate}"
+                )));
+            }
+            let clients = clients.max(1);
+            let planned = (rate * duration.as_secs_f64()).floor() as u64;
+            progress.total.store(planned, Ordering::Relaxed);
+            let send_deadline = start + duration + cfg.send_grace;
+            for client_id in 0..clients {
+                let target = cfg.target.clone();
+                let generator = generator.clone();
+                let progress = progress.clone();
+                let timeout = cfg.timeout;
+                let slack = cfg.late_slack;
+                set.spawn(async move {
+                    let mut rec = Recorder::new(start, progress.clone());
+                    let mut client = Client::new(target);
+                    // Global request g goes to client g % clients and is due at
+                    // start + g / rate: an even, phase-shifted schedule per client.
+                    let mut g = client_id;
+                    let mut op_id = 0;
+                    while g < planned {
+                        let intended = start + Duration::from_secs_f64(g as f64 / rate);
+                        if Instant::now() < intended {
+                            tokio::time::sleep_until(intended.into()).await;
+                        }
+                        let sent = Instant::now();
+                        if sent > send_deadline {
+                            // The rest of this client's schedule can no longer be sent.
+                            let remaining = (planned - g).div_ceil(clients);
+                            rec.errors.dropped += remaining;
+                            progress.done.fetch_add(remaining, Ordering::Relaxed);
+                            progress.errors.fetch_add(remaining, Ordering::Relaxed);
+                            break;
+                        }
+                        if sent.saturating_duration_since(intended) > slack {
+                            rec.late += 1;
+                        }
+                        let req = generator(client_id, op_id);
+                        let outcome = client.execute(&req, timeout).await;
+                        let done = Instant::now();
+                        rec.record(&req, outcome, intended, sent, done);
+                        g += clients;
+                        op_id += 1;
+                    }
+                    rec
+                });
+            }
+            (clients, Some((rate, planned)))
+        }
+    };
+
+    let mut latency = new_histogram();
+    let mut uncorrected = new_histogram();
+    let mut errors = ErrorBreakdown::default();
+    let mut per_second: Vec<SecondBucket> = Vec::new();
+    let (mut success, mut attempted, mut late) = (0, 0, 0);
+    let mut last = start;
+    let mut joined = 0;
+    while let Some(res) = set.join_next().await {
+        let rec = res.map_err(|e| LoadError::Internal(format!("load worker failed: {e}")))?;
+        joined += 1;
+        // Same bounds on both sides: adding cannot go out of range.
+        let _ = latency.add(&rec.latency);
+        let _ = uncorrected.add(&rec.uncorrected);
+        errors.merge(&rec.errors);
+        success += rec.success;
+        attempted += rec.attempted;
+        late += rec.late;
+        last = last.max(rec.last_completion);
+        if per_second.len() < rec.per_second.len() {
+            per_second.resize_with(rec.per_second.len(), SecondBucket::default);
+        }
+        for (acc, b) in per_second.iter_mut().zip(&rec.per_second) {
+            acc.ok += b.ok;
+            acc.errors += b.errors;
+        }
+    }
+    debug_assert_eq!(joined, clients);
+    for (i, b) in per_second.iter_mut().enumerate() {
+        b.second = i as u64;
+    }
+    let open = open.map(|(rate, planned)| OpenLoopResult {
+        target_rate: rate,
+        planned,
+        sent: attempted,
+        late,
+        uncorrected,
+    });
+    Ok(RunResult {
+        attempted,
+        success,
+        errors,
+        latency,
+        elapsed: last.saturating_duration_since(start),
+        per_second,
+        open,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_parsing() {
+        let t = Target::parse("http://127.0.0.1:8080").unwrap();
+        assert_eq!((t.host(), t.port()), ("127.0.0.1", 8080));
+        assert_eq!(t.full_path("ctx/a"), "/ctx/a");
+        assert_eq!(t.full_path("/ctx/a"), "/ctx/a");
+        let t = Target::parse("http://localhost:9/api/").unwrap();
+        assert_eq!(t.full_path("ctx"), "/api/ctx");
+        assert_eq!(t.to_string(), "http://localhost:9/api");
+        let t = Target::parse("http://[::1]:7000").unwrap();
+        assert_eq!(t.host(), "::1");
+        assert_eq!(t.to_string(), "http://[::1]:7000");
+        for bad in [
+            "",
+            "localhost:80",
+            "https://x:1",
+            "http://:80",
+            "not a url",
+            "http://h:0",
+            "http://h:1/?q=1",
+        ] {
+            assert!(Target::parse(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+}

@@ -1,0 +1,430 @@
+//! Samples the *server process* (not the machine) while a scenario runs:
+//! resident set size from `/proc/<pid>/status` (`VmRSS`) and CPU time from
+//! `/proc/<pid>/stat` (`utime + stime`), every ~250 ms, from just before the
+//! first request to just after the last one.
+//!
+//! The seed measured the whole machine's used memory for a guessed time; that
+//! figure moves with anything else running and says nothing about the server.
+//! Without a PID we report "not measured" (`None`), never a made-up number.
+//!
+//! Leak detection ([`analyse_leak`]): a least-squares line through RSS over
+//! time, after discarding a warm-up fraction, tells a server whose memory is
+//! still climbing under steady load from one that has plateaued. See
+//! [`LeakRule`] for the exact rule.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// One reading of the server process.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+pub struct Sample {
+    /// Seconds since the monitor started.
+    pub t_secs: f64,
+    pub rss_mb: f64,
+    /// CPU use since the previous sample (100 = one full core); None for the first.
+    pub cpu_percent: Option<f64>,
+}
+
+/// What the monitor found over one run.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ResourceUsage {
+    pub pid: u32,
+    pub interval_ms: u64,
+    pub samples: Vec<Sample>,
+    pub peak_rss_mb: Option<f64>,
+    /// CPU time used over the run divided by its wall time (100 = one core).
+    pub avg_cpu_percent: Option<f64>,
+    pub leak: LeakAnalysis,
+    /// Set when sampling stopped early (the process went away).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct RawSample {
+    at: Instant,
+    rss_kb: u64,
+    cpu_ticks: u64,
+}
+
+/// Reads RSS (kB) and utime+stime (clock ticks) of `pid`.
+fn read_proc(pid: u32) -> Result<(u64, u64), String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map_err(|e| format!("/proc/{pid}/status: {e}"))?;
+    let rss_kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse::<u64>().ok())
+        // A zombie has no VmRSS line: it holds no memory any more.
+        .unwrap_or(0);
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_err(|e| format!("/proc/{pid}/stat: {e}"))?;
+    Ok((
+        rss_kb,
+        parse_stat_cpu_ticks(&stat)
+            .ok_or_else(|| format!("/proc/{pid}/stat: unexpected format"))?,
+    ))
+}
+
+/// utime + stime from a `/proc/<pid>/stat` line. The command name (field 2)
+/// is in parentheses and may itself contain spaces or parentheses, so fields
+/// are counted from the *last* `)`.
+fn parse_stat_cpu_ticks(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After ")": state is field 3, so utime (14) and stime (15) are at 11 and 12.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+fn clock_ticks_per_sec() -> f64 {
+    // SAFETY: sysconf only reads a configuration value.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 { t as f64 } else { 100.0 }
+}
+
+/// Is `pid` a live process we can read?
+pub fn process_exists(pid: u32) -> bool {
+    read_proc(pid).is_ok()
+}
+
+/// A running sampler; [`Monitor::stop`] ends it and returns the findings.
+pub struct Monitor {
+    pid: u32,
+    interval: Duration,
+    stop_tx: Option<oneshot::Sender<()>>,
+    task: JoinHandle<(Vec<RawSample>, Option<String>)>,
+}
+
+impl Monitor {
+    /// Takes a first sample now (so the window starts before the first
+    /// request) and keeps sampling every `interval` in a background task.
+    /// Fails if the process cannot be read.
+    pub fn start(pid: u32, interval: Duration) -> Result<Monitor, String> {
+        let (rss_kb, cpu_ticks) = read_proc(pid)?;
+        let first = RawSample {
+            at: Instant::now(),
+            rss_kb,
+            cpu_ticks,
+        };
+        let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let mut samples = vec![first];
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticker.tick().await; // the first tick is immediate: already sampled
+            loop {
+                let stopping = tokio::select! {
+                    _ = ticker.tick() => false,
+                    _ = &mut stop_rx => true,
+                };
+                match read_proc(pid) {
+                    Ok((rss_kb, cpu_ticks)) => samples.push(RawSample {
+                        at: Instant::now(),
+                        rss_kb,
+                        cpu_ticks,
+                    }),
+                    Err(e) => return (samples, Some(format!("sampling stopped early: {e}"))),
+                }
+                if stopping {
+                    return (samples, None);
+                }
+            }
+        });
+        Ok(Monitor {
+            pid,
+            interval,
+            stop_tx: Some(stop_tx),
+            task,
+        })
+    }
+
+    /// Takes a last sample, stops the sampler and analyses what it saw.
+    pub async fn stop(mut self, rule: &LeakRule) -> ResourceUsage {
+        if let Some(tx) = self.stop_tx.take() {
+            let _ = tx.send(());
+        }
+        let (raw, note) = match (&mut self.task).await {
+            Ok(r) => r,
+            Err(e) => (Vec::new(), Some(format!("sampler failed: {e}"))),
+        };
+        summarise(
+            self.pid,
+            self.interval,
+            &raw,
+            note,
+            clock_ticks_per_sec(),
+            rule,
+        )
+    }
+}
+
+fn summarise(
+    pid: u32,
+    interval: Duration,
+    raw: &[RawSample],
+    note: Option<String>,
+    hz: f64,
+    rule: &LeakRule,
+) -> ResourceUsage {
+    let Some(first) = raw.first() else {
+        return ResourceUsage {
+            pid,
+            interval_ms: interval.as_millis() as u64,
+            samples: Vec::new(),
+            peak_rss_mb: None,
+            avg_cpu_percent: None,
+            leak: analyse_leak(&[], rule),
+            note,
+        };
+    };
+    let mut samples = Vec::with_capacity(raw.len());
+    let mut prev: Option<&RawSample> = None;
+    for s in raw {
+        let cpu_percent = prev.and_then(|p| {
+            let wall = s.at.saturating_duration_since(p.at).as_secs_f64();
+            (wall > 0.0).then(|| s.cpu_ticks.saturating_sub(p.cpu_ticks) as f64 / hz / wall * 100.0)
+        });
+        samples.push(Sample {
+            t_secs: s.at.saturating_duration_since(first.at).as_secs_f64(),
+            rss_mb: s.rss_kb as f64 / 1024.0,
+            cpu_percent,
+        });
+        prev = Some(s);
+    }
+    let peak_rss_mb = samples
+        .iter()
+        .map(|s| s.rss_mb)
+        .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+    let avg_cpu_percent = raw.last().and_then(|last| {
+        let wall = last.at.saturating_duration_since(first.at).as_secs_f64();
+        (wall > 0.0)
+            .then(|| last.cpu_ticks.saturating_sub(first.cpu_ticks) as f64 / hz / wall * 100.0)
+    });
+    let points: Vec<(f64, f64)> = samples.iter().map(|s| (s.t_secs, s.rss_mb)).collect();
+    ResourceUsage {
+        pid,
+        interval_ms: interval.as_millis() as u64,
+        leak: analyse_leak(&points, rule),
+        samples,
+        peak_rss_mb,
+        avg_cpu_percent,
+        note,
+    }
+}
+
+/// The leak rule. RSS is judged **growing** when, over the samples after the
+/// warm-up, *all* of these hold:
+/// - the window is long enough to judge (`min_window_secs`, `min_samples`),
+///   otherwise the verdict is **inconclusive** (never a failure);
+/// - the least-squares slope exceeds `max_slope_mb_per_min`;
+/// - the growth the line implies over the window (slope × window length)
+///   exceeds `min_growth_pct` of the mean RSS in the window — so a large
+///   server growing by a few pages is not a leak;
+/// - the line explains the data (`R² ≥ min_r_squared`) — so one allocation
+///   spike in a flat series is not a trend.
+///
+/// Otherwise it is a **plateau**. The defaults ignore the first 30 % of the run
+/// (caches, allocator arenas and connection buffers fill up there).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct LeakRule {
+    pub warmup_fraction: f64,
+    pub min_window_secs: f64,
+    pub min_samples: usize,
+    pub max_slope_mb_per_min: f64,
+    pub min_growth_pct: f64,
+    pub min_r_squared: f64,
+}
+
+impl Default for LeakRule {
+    fn default() -> Self {
+        LeakRule {
+            warmup_fraction: 0.3,
+            min_window_secs: 5.0,
+            min_samples: 16,
+            max_slope_mb_per_min: 1.0,
+            min_growth_pct: 10.0,
+            min_r_squared: 0.5,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LeakVerdict {
+    Plateau,
+    Growing,
+    Inconclusive,
+}
+
+/// Result of [`analyse_leak`].
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct LeakAnalysis {
+    pub verdict: LeakVerdict,
+    pub slope_mb_per_min: Option<f64>,
+    /// slope × window length as a percentage of the window's mean RSS.
+    pub growth_pct: Option<f64>,
+    pub r_squared: Option<f64>,
+    pub window_secs: f64,
+    pub samples_used: usize,
+    /// One human sentence explaining the verdict.
+    pub reason: String,
+    pub rule: LeakRule,
+}
+
+/// Least-squares fit of `y = a + b·x`; returns (b, R²). None when x has no spread.
+fn fit(points: &[(f64, f64)]) -> Option<(f64, f64)> {
+    let n = points.len() as f64;
+    if points.len() < 2 {
+        return None;
+    }
+    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let syy: f64 = points.iter().map(|p| (p.1 - my).powi(2)).sum();
+    if sxx <= f64::EPSILON {
+        return None;
+    }
+    let b = sxy / sxx;
+    // A perfectly flat series is explained perfectly by a flat line.
+    let r2 = if syy <= f64::EPSILON {
+        1.0
+    } else {
+        (sxy * sxy) / (sxx * syy)
+    };
+    Some((b, r2))
+}
+
+/// Applies [`LeakRule`] to `(seconds, rss_mb)` points (in time order).
+pub fn analyse_leak(points: &[(f64, f64)], rule: &LeakRule) -> LeakAnalysis {
+    let inconclusive = |reason: String, window_secs: f64, samples_used: usize| LeakAnalysis {
+        verdict: LeakVerdict::Inconclusive,
+        slope_mb_per_min: None,
+        growth_pct: None,
+        r_squared: None,
+        window_secs,
+        samples_used,
+        reason,
+        rule: rule.clone(),
+    };
+    let (Some(first), Some(last)) = (points.first(), points.last()) else {
+        return inconclusive("no samples".into(), 0.0, 0);
+    };
+    let cut = first.0 + (last.0 - first.0) * rule.warmup_fraction.clamp(0.0, 0.95);
+    let window: Vec<(f64, f64)> = points.iter().copied().filter(|p| p.0 >= cut).collect();
+    let window_secs = window.last().map_or(0.0, |l| l.0) - window.first().map_or(0.0, |f| f.0);
+    if window_secs < rule.min_window_secs || window.len() < rule.min_samples {
+        return inconclusive(
+            format!(
+                "run too short to judge: {:.1} s and {} samples after warm-up (need {:.0} s and {})",
+                window_secs,
+                window.len(),
+                rule.min_window_secs,
+                rule.min_samples
+            ),
+            window_secs,
+            window.len(),
+        );
+    }
+    let Some((slope_per_sec, r2)) = fit(&window) else {
+        return inconclusive(
+            "samples have no time spread".into(),
+            window_secs,
+            window.len(),
+        );
+    };
+    let mean = window.iter().map(|p| p.1).sum::<f64>() / window.len() as f64;
+    let slope = slope_per_sec * 60.0;
+    let growth_pct = if mean > 0.0 {
+        slope_per_sec * window_secs / mean * 100.0
+    } else {
+        0.0
+    };
+    let growing = slope > rule.max_slope_mb_per_min
+        && growth_pct > rule.min_growth_pct
+        && r2 >= rule.min_r_squared;
+    let reason = if growing {
+        format!(
+            "RSS still climbing after warm-up: {slope:+.2} MB/min (> {} MB/min), {growth_pct:+.1} % over {window_secs:.1} s (> {} %), R² {r2:.2}",
+            rule.max_slope_mb_per_min, rule.min_growth_pct
+        )
+    } else {
+        format!(
+            "RSS flat after warm-up: {slope:+.2} MB/min, {growth_pct:+.1} % over {window_secs:.1} s, R² {r2:.2}"
+        )
+    };
+    LeakAnalysis {
+        verdict: if growing {
+            LeakVerdict::Growing
+        } else {
+            LeakVerdict::Plateau
+        },
+        slope_mb_per_min: Some(slope),
+        growth_pct: Some(growth_pct),
+        r_squared: Some(r2),
+        window_secs,
+        samples_used: window.len(),
+        reason,
+        rule: rule.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_parsing_survives_odd_command_names() {
+        let line = "1234 (my (weird) srv) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 70 0 0 20 0 4 0 123 1000 200";
+        assert_eq!(parse_stat_cpu_ticks(line), Some(320));
+        assert_eq!(parse_stat_cpu_ticks("garbage"), None);
+    }
+
+    #[test]
+    fn own_process_can_be_read() {
+        let (rss, _) = read_proc(std::process::id()).expect("read own /proc entry");
+        assert!(rss > 0);
+    }
+
+    #[test]
+    fn cpu_and_peak_from_raw_samples() {
+        let t0 = Instant::now();
+        let raw = [
+            RawSample {
+                at: t0,
+                rss_kb: 10 * 1024,
+                cpu_ticks: 100,
+            },
+            RawSample {
+                at: t0 + Duration::from_secs(1),
+                rss_kb: 30 * 1024,
+                cpu_ticks: 150,
+            },
+            RawSample {
+                at: t0 + Duration::from_secs(2),
+                rss_kb: 20 * 1024,
+                cpu_ticks: 200,
+            },
+        ];
+        let u = summarise(
+            1,
+            Duration::from_millis(250),
+            &raw,
+            None,
+            100.0,
+            &LeakRule::default(),
+        );
+        assert_eq!(u.peak_rss_mb, Some(30.0));
+        // 100 ticks at 100 Hz over 2 s = 50 %.
+        assert!((u.avg_cpu_percent.unwrap() - 50.0).abs() < 1e-9);
+        assert_eq!(u.samples[0].cpu_percent, None);
+        assert!((u.samples[1].cpu_percent.unwrap() - 50.0).abs() < 1e-9);
+        assert_eq!(u.leak.verdict, LeakVerdict::Inconclusive);
+    }
+}
