@@ -1,0 +1,143 @@
+//! `ctx serve` as a real process: durability across SIGKILL, clean SIGTERM, flags.
+
+mod common;
+
+use common::{CTX, ChildServer};
+use serde_json::json;
+use std::process::Command;
+
+#[test]
+fn acknowledged_writes_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ChildServer::start(dir.path());
+    // Eight concurrent writers so the server really group-commits.
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let addr = server.addr.clone();
+            std::thread::spawn(move || {
+                for i in 0..40 {
+                    let (status, body) = common::http(
+                        &addr,
+                        "POST",
+                        "/ctx",
+                        Some(&json!({"key": format!("w{w}.k{i}"), "value": {"w": w, "i": i}})),
+                    );
+                    assert_eq!(status, 200, "{body}");
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    let (_, status) = server.get("/ctx/status");
+    let revision = status["revision"].as_u64().unwrap();
+    assert_eq!(revision, 320);
+    server.kill_hard();
+
+    let server = ChildServer::start(dir.path());
+    let (_, all) = server.get("/ctx/all");
+    assert_eq!(all["key_count"], 320);
+    assert_eq!(all["revision"], revision);
+    assert_eq!(all["history_count"], 320);
+    for w in 0..8 {
+        for i in 0..40 {
+            assert_eq!(
+                all["context"][format!("w{w}.k{i}")],
+                json!({"w": w, "i": i})
+            );
+        }
+    }
+    let (_, next) = server.post("/ctx", &json!({"key": "after.restart", "value": 1}));
+    assert_eq!(
+        next["revision"],
+        revision + 1,
+        "the revision counter continues"
+    );
+}
+
+#[test]
+fn sigterm_shuts_down_cleanly_and_keeps_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ChildServer::start(dir.path());
+    server.post("/ctx", &json!({"key": "k", "value": "v"}));
+    assert_eq!(server.terminate(), Some(0));
+    let server = ChildServer::start(dir.path());
+    assert_eq!(server.get("/ctx/k").1["value"], "v");
+}
+
+#[test]
+fn a_second_server_on_the_same_data_dir_is_refused_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = ChildServer::start(dir.path());
+    let out = Command::new(CTX)
+        .args(["serve", "--port", "0", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("in use by another ctx server"), "{stderr}");
+}
+
+#[test]
+fn config_file_env_and_flags_apply_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("ctx.toml");
+    std::fs::write(&config, "port = 1\nhistory_limit = 2\nmax_key_bytes = 8\n").unwrap();
+    // The file says port 1; the environment overrides it with 0; history and key limits come from the file.
+    let server = {
+        let mut child = Command::new(CTX)
+            .args(["serve", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .arg("--config")
+            .arg(&config)
+            .env("CONTEXT_SERVER_PORT", "0")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        (
+            child,
+            line.trim()
+                .trim_start_matches("listening on http://")
+                .to_owned(),
+        )
+    };
+    let (mut child, addr) = server;
+    assert!(!addr.ends_with(":1"), "env beats file: {addr}");
+    for i in 0..4 {
+        common::http(
+            &addr,
+            "POST",
+            "/ctx",
+            Some(&json!({"key": "k", "value": i})),
+        );
+    }
+    let (_, history) = common::http(&addr, "GET", "/ctx/history", None);
+    assert_eq!(history["total_entries"], 2, "history_limit from the file");
+    let (status, _) = common::http(
+        &addr,
+        "POST",
+        "/ctx",
+        Some(&json!({"key": "123456789", "value": 1})),
+    );
+    assert_eq!(status, 400, "max_key_bytes from the file");
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "prot = 8080\n").unwrap();
+    let out = Command::new(CTX)
+        .args(["serve", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field"));
+}
