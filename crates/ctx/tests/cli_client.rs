@@ -166,6 +166,10 @@ fn set_then_get_json_values_and_plain_strings() {
     assert!(again.starts_with("unchanged quoted"), "{again}");
 
     assert_eq!(server.ctx(&["get", "n"]).ok(), "42\n");
+    server.ctx(&["set", "neg", "-2.5", "--who", "bob"]).ok();
+    assert_eq!(server.ctx(&["get", "neg"]).ok(), "-2.5\n");
+    server.ctx(&["set", "dash", "--", "--not-a-flag"]).ok();
+    assert_eq!(server.ctx(&["get", "dash"]).ok(), "--not-a-flag\n");
     let obj: Value = serde_json::from_str(&server.ctx(&["get", "obj"]).ok()).expect("compact JSON");
     assert_eq!(obj, serde_json::json!({"a": "x", "b": [1, true, null]}));
     assert_eq!(server.ctx(&["get", "text"]).ok(), "hello world\n");

@@ -45,6 +45,7 @@ pub enum ClientCommand {
     Set {
         key: String,
         /// JSON (`42`, `true`, `{"a":1}`, `'"42"'` for the string "42") or plain text.
+        #[arg(allow_negative_numbers = true)]
         value: String,
         /// Who made the change, as recorded in the history.
         #[arg(long, default_value = DEFAULT_WHO)]
