@@ -1,83 +1,29 @@
 //! The client commands end to end: a real `ctx serve` child on a free loopback port and a
 //! real data dir, driven by `ctx` child processes, checking stdout, stderr and exit codes.
 
+mod common;
+
+use common::{CTX, ChildServer};
 use serde_json::Value;
-use std::fs::File;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 use tempfile::TempDir;
 
-const CTX: &str = env!("CARGO_BIN_EXE_ctx");
-
-/// A `ctx serve --port 0` child; killed when dropped so a failing test leaves nothing behind.
+/// A server on its own temporary data dir, removed after the server is killed.
 struct Server {
-    child: Child,
-    url: String,
-    dir: TempDir,
+    child: ChildServer,
+    _dir: TempDir,
 }
 
 impl Server {
     fn start() -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
-        let log = dir.path().join("server.log");
-        let mut child = Command::new(CTX)
-            .args(["serve", "--port", "0", "--data-dir"])
-            .arg(dir.path().join("data"))
-            .env_remove("CONTEXT_SERVER_HOST")
-            .env_remove("CONTEXT_SERVER_PORT")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(File::create(&log).expect("log file"))
-            .spawn()
-            .expect("spawn ctx serve");
-        let stdout = child.stdout.take().expect("piped stdout");
-        // Read stdout on a thread: it sends the address, then keeps draining so the
-        // server never blocks on a full pipe. The timeout only bounds a broken server.
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
-            let url = lines
-                .by_ref()
-                .find_map(|line| line.trim().strip_prefix("listening on ").map(str::to_owned));
-            if let Some(url) = url {
-                let _ = tx.send(url);
-            }
-            lines.for_each(drop);
-        });
-        let mut server = Server {
-            child,
-            url: String::new(),
-            dir,
-        };
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(url) => server.url = url,
-            Err(err) => {
-                let status = server.child.try_wait();
-                let log = std::fs::read_to_string(&log).unwrap_or_default();
-                panic!(
-                    "no `listening on` line from ctx serve ({err}; exit {status:?}); log:\n{log}"
-                );
-            }
-        }
-        server
-    }
-
-    fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
+        let child = ChildServer::start(&dir.path().join("data"));
+        Server { child, _dir: dir }
     }
 
     fn ctx(&self, args: &[&str]) -> Run {
-        ctx_at(&self.url, args)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        ctx_at(&self.child.url, args)
     }
 }
 
@@ -337,7 +283,7 @@ fn dump_creates_a_file_in_the_data_dir() {
         printed.contains("2 keys") && printed.contains("mine.csv"),
         "{printed}"
     );
-    let file = server.data_dir().join("dumps").join("mine.csv");
+    let file = server.child.data_dir.join("dumps").join("mine.csv");
     let csv = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     assert!(
         csv.starts_with("Key,Value,Type,Dump_Timestamp,Requested_By"),
@@ -384,7 +330,7 @@ fn ctx_server_environment_variable_is_honoured() {
     let server = Server::start();
     let output = Command::new(CTX)
         .args(["set", "env", "yes"])
-        .env("CTX_SERVER", &server.url)
+        .env("CTX_SERVER", &server.child.url)
         .output()
         .expect("run ctx");
     assert!(
