@@ -213,12 +213,12 @@ pub async fn run(opts: LoadOptions) -> Result<RunOutcome, LoadError> {
             "no --target given and no way to start a server".into(),
         ));
     }
-    if let (Some(_), Some(pid)) = (&explicit_target, opts.server_pid) {
-        if !monitor::process_exists(pid) {
-            return Err(LoadError::CouldNotRun(format!(
-                "--server-pid {pid}: no such process (or not readable)"
-            )));
-        }
+    if let (Some(_), Some(pid)) = (&explicit_target, opts.server_pid)
+        && !monitor::process_exists(pid)
+    {
+        return Err(LoadError::CouldNotRun(format!(
+            "--server-pid {pid}: no such process (or not readable)"
+        )));
     }
 
     // Start (or reach) the server.
@@ -341,14 +341,14 @@ async fn run_scenarios(
             Ok(rep) => reports.push(rep),
             Err(reason) => return Some(reason),
         }
-        if let Some(c) = child.as_mut() {
-            if let Some(status) = c.exited() {
-                return Some(format!(
-                    "the server exited ({status}) during {}; stderr: {}",
-                    scenario.name,
-                    c.stderr_tail()
-                ));
-            }
+        if let Some(c) = child.as_mut()
+            && let Some(status) = c.exited()
+        {
+            return Some(format!(
+                "the server exited ({status}) during {}; stderr: {}",
+                scenario.name,
+                c.stderr_tail()
+            ));
         }
     }
     None

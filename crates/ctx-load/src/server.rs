@@ -1,7 +1,7 @@
 //! Starts our own server as a child process when no `--target` is given, so
 //! one command runs the whole suite on a fresh machine.
 //!
-//! The child runs `<program> [args…] serve --port 0 --data-dir <tempdir>`;
+//! The child runs `<program> [args…] serve --host 127.0.0.1 --port 0 --data-dir <tempdir>`;
 //! port 0 lets the OS pick a free port (no collisions with anything else on
 //! the machine), and the server announces it on stdout as
 //! `listening on http://HOST:PORT`. We wait for that line, then for
@@ -22,7 +22,7 @@ use tokio::process::{Child, Command};
 use crate::engine::{Request, Target, one_shot};
 use crate::error::LoadError;
 
-/// How to start the server: `program args… serve --port 0 --data-dir DIR`.
+/// How to start the server: `program args… serve --host 127.0.0.1 --port 0 --data-dir DIR`.
 #[derive(Clone, Debug)]
 pub struct Launcher {
     pub program: PathBuf,
@@ -92,10 +92,15 @@ impl ChildServer {
         let mut cmd = Command::new(&launcher.program);
         cmd.args(&launcher.args)
             .arg("serve")
+            // Loopback only, whatever CONTEXT_SERVER_HOST says: the load stays on this machine.
+            .arg("--host")
+            .arg("127.0.0.1")
             .arg("--port")
             .arg("0")
             .arg("--data-dir")
             .arg(data_dir.path())
+            // An API key in our environment would make every write a 401.
+            .env_remove("CTX_API_KEY")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -214,13 +219,13 @@ impl ChildServer {
     /// SIGTERM, wait up to the grace period, then SIGKILL; removes the data
     /// directory. Returns a description of how it ended when that was not clean.
     pub async fn stop(mut self) -> Option<String> {
-        if self.child.try_wait().ok().flatten().is_none() {
-            if let Ok(pid) = libc::pid_t::try_from(self.pid) {
-                // SAFETY: plain kill(2) on our own child's PID, which is not
-                // reaped yet (we have not waited on it), so it cannot be reused.
-                unsafe {
-                    libc::kill(pid, libc::SIGTERM);
-                }
+        if self.child.try_wait().ok().flatten().is_none()
+            && let Ok(pid) = libc::pid_t::try_from(self.pid)
+        {
+            // SAFETY: plain kill(2) on our own child's PID, which is not
+            // reaped yet (we have not waited on it), so it cannot be reused.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
             }
         }
         let note = match tokio::time::timeout(self.stop_grace, self.child.wait()).await {
