@@ -140,6 +140,13 @@ async fn delete_is_recorded_and_idempotent() {
     assert_eq!(deleted["deleted"], true);
     assert_eq!(server.get("/ctx/gone").await.json()["found"], false);
     assert_eq!(server.delete("/ctx/gone").await.json()["deleted"], false);
+    server.set("status", json!("a route word")).await;
+    assert_eq!(
+        server.delete("/ctx?key=status").await.json()["deleted"],
+        true
+    );
+    assert_eq!(server.get("/ctx?key=status").await.json()["found"], false);
+    assert_error(&server.delete("/ctx").await, StatusCode::BAD_REQUEST);
     let history = server.get("/ctx/history?key=gone").await.json();
     let last = &history["history"][1];
     assert_eq!(last["after"], Value::Null);

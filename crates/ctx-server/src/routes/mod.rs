@@ -20,7 +20,12 @@ use tower_http::timeout::TimeoutLayer;
 pub fn router(app: AppState) -> Router {
     let config = &app.config;
     let mut router = Router::new()
-        .route("/ctx", get(read::by_query).post(write::set))
+        .route(
+            "/ctx",
+            get(read::by_query)
+                .post(write::set)
+                .delete(write::delete_by_query),
+        )
         .route("/ctx/all", get(all::all))
         .route("/ctx/history", get(history::history))
         .route("/ctx/status", get(status::status))
@@ -28,7 +33,10 @@ pub fn router(app: AppState) -> Router {
         .route("/ctx/dump/list", get(dump::list))
         .route("/ctx/dump/{filename}", get(dump::download))
         // A wildcard so keys written with unescaped `/` still read back.
-        .route("/ctx/{*key}", get(read::by_path).delete(write::delete))
+        .route(
+            "/ctx/{*key}",
+            get(read::by_path).delete(write::delete_by_path),
+        )
         .route("/health", get(status::health))
         .route("/metrics", get(status::metrics))
         .fallback(|| async { ApiError::not_found("no such route") })

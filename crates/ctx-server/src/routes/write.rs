@@ -69,6 +69,7 @@ pub async fn set(
 
 #[derive(Deserialize)]
 pub struct DeleteQuery {
+    key: Option<String>,
     who: Option<String>,
 }
 
@@ -82,12 +83,32 @@ pub struct DeleteAnswer {
     timestamp: Timestamp,
 }
 
-pub async fn delete(
+/// `DELETE /ctx/{key}`.
+pub async fn delete_by_path(
     State(app): State<AppState>,
     Path(key): Path<String>,
     Query(query): Query<DeleteQuery>,
 ) -> Result<Json<DeleteAnswer>, ApiError> {
-    let who = query.who.unwrap_or_else(|| DEFAULT_WHO.to_owned());
+    delete(&app, key, query.who).await
+}
+
+/// `DELETE /ctx?key=K`: the form that also reaches keys named like a route (`status`).
+pub async fn delete_by_query(
+    State(app): State<AppState>,
+    Query(query): Query<DeleteQuery>,
+) -> Result<Json<DeleteAnswer>, ApiError> {
+    let key = query
+        .key
+        .ok_or_else(|| ApiError::bad_request("missing query parameter `key`"))?;
+    delete(&app, key, query.who).await
+}
+
+async fn delete(
+    app: &AppState,
+    key: String,
+    who: Option<String>,
+) -> Result<Json<DeleteAnswer>, ApiError> {
+    let who = who.unwrap_or_else(|| DEFAULT_WHO.to_owned());
     let outcome = app.store.delete(&key, &who).await?;
     Ok(Json(DeleteAnswer {
         status: "success",

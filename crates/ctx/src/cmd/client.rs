@@ -118,10 +118,6 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// taken for dot segments by anything between us and the server.
 const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'~');
 
-/// Path words the server routes itself; a key spelled like one must not be sent verbatim
-/// in `/ctx/{key}` (it would hit that route instead of the key).
-const ROUTE_WORDS: [&str; 4] = ["all", "history", "dump", "status"];
-
 pub fn run(options: ClientOptions, command: ClientCommand) -> ExitCode {
     let result = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -193,11 +189,7 @@ async fn execute(options: &ClientOptions, command: ClientCommand) -> Result<Repo
             (answer, human, None)
         }
         ClientCommand::Del { key, who } => {
-            let path = format!(
-                "/ctx/{}{}",
-                key_segment(&key),
-                query(&[("who", Some(&who))])
-            );
+            let path = format!("/ctx{}", query(&[("key", Some(&key)), ("who", Some(&who))]));
             let answer = client.request(Method::DELETE, &path, None).await?;
             let deleted = answer
                 .get("deleted")
@@ -505,18 +497,6 @@ fn query(params: &[(&str, Option<&str>)]) -> String {
     out
 }
 
-/// A key as one path segment. A key spelled like a route word gets its first letter
-/// percent-encoded: routing sees a different raw path, the server still decodes the key.
-fn key_segment(key: &str) -> String {
-    let encoded = utf8_percent_encode(key, COMPONENT).to_string();
-    match encoded.chars().next() {
-        Some(first) if ROUTE_WORDS.contains(&encoded.as_str()) => {
-            format!("%{:02X}{}", first as u32, &encoded[first.len_utf8()..])
-        }
-        _ => encoded,
-    }
-}
-
 /// The start of a non-JSON body (e.g. an HTML page from a proxy), on one line.
 fn snippet(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
@@ -598,14 +578,6 @@ fn render_status(server: &str, answer: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keys_are_encoded_as_one_segment_and_route_words_are_disguised() {
-        assert_eq!(key_segment("a/b?c#d e é"), "a%2Fb%3Fc%23d%20e%20%C3%A9");
-        assert_eq!(key_segment(".."), "%2E%2E");
-        assert_eq!(key_segment("status"), "%73tatus");
-        assert_eq!(key_segment("statuses"), "statuses");
-    }
 
     #[test]
     fn query_skips_unset_parameters_and_encodes_values() {

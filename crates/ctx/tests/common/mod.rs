@@ -36,10 +36,21 @@ impl ChildServer {
             .spawn()
             .expect("spawn ctx serve");
         let stdout = child.stdout.take().expect("child stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read listening line");
+        // Read on a thread so a server that never announces itself fails the test after a
+        // bound instead of hanging it.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("ctx serve did not print its listening line within 60 s");
+            }
+        };
         let url = line
             .trim()
             .strip_prefix("listening on ")
