@@ -47,27 +47,36 @@ pub struct ResourceUsage {
 struct RawSample {
     at: Instant,
     rss_kb: u64,
+    /// VmHWM: the process's lifetime peak RSS, kept by the kernel.
+    hwm_kb: u64,
     cpu_ticks: u64,
 }
 
-/// Reads RSS (kB) and utime+stime (clock ticks) of `pid`.
-fn read_proc(pid: u32) -> Result<(u64, u64), String> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .map_err(|e| format!("/proc/{pid}/status: {e}"))?;
-    let rss_kb = status
+fn status_kb(status: &str, field: &str) -> Option<u64> {
+    status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse::<u64>().ok())
-        // A zombie has no VmRSS line: it holds no memory any more.
-        .unwrap_or(0);
+}
+
+/// Reads RSS and peak RSS (kB) and utime+stime (clock ticks) of `pid`.
+fn read_proc(pid: u32) -> Result<RawSample, String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map_err(|e| format!("/proc/{pid}/status: {e}"))?;
+    // A zombie has no Vm* lines: it holds no memory any more.
+    let rss_kb = status_kb(&status, "VmRSS:").unwrap_or(0);
+    let hwm_kb = status_kb(&status, "VmHWM:").unwrap_or(rss_kb);
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .map_err(|e| format!("/proc/{pid}/stat: {e}"))?;
-    Ok((
+    let cpu_ticks = parse_stat_cpu_ticks(&stat)
+        .ok_or_else(|| format!("/proc/{pid}/stat: unexpected format"))?;
+    Ok(RawSample {
+        at: Instant::now(),
         rss_kb,
-        parse_stat_cpu_ticks(&stat)
-            .ok_or_else(|| format!("/proc/{pid}/stat: unexpected format"))?,
-    ))
+        hwm_kb,
+        cpu_ticks,
+    })
 }
 
 /// utime + stime from a `/proc/<pid>/stat` line. The command name (field 2)
@@ -106,12 +115,7 @@ impl Monitor {
     /// request) and keeps sampling every `interval` in a background task.
     /// Fails if the process cannot be read.
     pub fn start(pid: u32, interval: Duration) -> Result<Monitor, String> {
-        let (rss_kb, cpu_ticks) = read_proc(pid)?;
-        let first = RawSample {
-            at: Instant::now(),
-            rss_kb,
-            cpu_ticks,
-        };
+        let first = read_proc(pid)?;
         let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let mut samples = vec![first];
@@ -124,11 +128,7 @@ impl Monitor {
                     _ = &mut stop_rx => true,
                 };
                 match read_proc(pid) {
-                    Ok((rss_kb, cpu_ticks)) => samples.push(RawSample {
-                        at: Instant::now(),
-                        rss_kb,
-                        cpu_ticks,
-                    }),
+                    Ok(sample) => samples.push(sample),
                     Err(e) => return (samples, Some(format!("sampling stopped early: {e}"))),
                 }
                 if stopping {
@@ -197,10 +197,18 @@ fn summarise(
         });
         prev = Some(s);
     }
-    let peak_rss_mb = samples
-        .iter()
-        .map(|s| s.rss_mb)
-        .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+    // Samples every 250 ms can miss a short spike. The kernel's high-water
+    // mark cannot: if it rose during the window, the new mark *is* the peak
+    // of the window; if it did not, the window's peak is at most the old
+    // mark, and the best we know is the highest sample.
+    let sampled_peak = raw.iter().map(|s| s.rss_kb).max().unwrap_or(0);
+    let last_hwm = raw.last().map_or(first.hwm_kb, |l| l.hwm_kb);
+    let peak_kb = if last_hwm > first.hwm_kb {
+        last_hwm.max(sampled_peak)
+    } else {
+        sampled_peak
+    };
+    let peak_rss_mb = Some(peak_kb as f64 / 1024.0);
     let avg_cpu_percent = raw.last().and_then(|last| {
         let wall = last.at.saturating_duration_since(first.at).as_secs_f64();
         (wall > 0.0)
@@ -388,43 +396,50 @@ mod tests {
 
     #[test]
     fn own_process_can_be_read() {
-        let (rss, _) = read_proc(std::process::id()).expect("read own /proc entry");
-        assert!(rss > 0);
+        let s = read_proc(std::process::id()).expect("read own /proc entry");
+        assert!(s.rss_kb > 0 && s.hwm_kb >= s.rss_kb);
     }
 
     #[test]
     fn cpu_and_peak_from_raw_samples() {
         let t0 = Instant::now();
+        let at = |secs: u64| t0 + Duration::from_secs(secs);
+        let mb = |m: u64| m * 1024;
         let raw = [
             RawSample {
-                at: t0,
-                rss_kb: 10 * 1024,
+                at: at(0),
+                rss_kb: mb(10),
+                hwm_kb: mb(40),
                 cpu_ticks: 100,
             },
             RawSample {
-                at: t0 + Duration::from_secs(1),
-                rss_kb: 30 * 1024,
+                at: at(1),
+                rss_kb: mb(30),
+                hwm_kb: mb(40),
                 cpu_ticks: 150,
             },
             RawSample {
-                at: t0 + Duration::from_secs(2),
-                rss_kb: 20 * 1024,
+                at: at(2),
+                rss_kb: mb(20),
+                hwm_kb: mb(40),
                 cpu_ticks: 200,
             },
         ];
-        let u = summarise(
-            1,
-            Duration::from_millis(250),
-            &raw,
-            None,
-            100.0,
-            &LeakRule::default(),
-        );
+        let rule = LeakRule::default();
+        let u = summarise(1, Duration::from_millis(250), &raw, None, 100.0, &rule);
+        // The high-water mark did not move: it predates the window, so the
+        // highest sample is the window's peak.
         assert_eq!(u.peak_rss_mb, Some(30.0));
         // 100 ticks at 100 Hz over 2 s = 50 %.
         assert!((u.avg_cpu_percent.unwrap() - 50.0).abs() < 1e-9);
         assert_eq!(u.samples[0].cpu_percent, None);
         assert!((u.samples[1].cpu_percent.unwrap() - 50.0).abs() < 1e-9);
         assert_eq!(u.leak.verdict, LeakVerdict::Inconclusive);
+
+        // A spike between samples raised the high-water mark: that is the peak.
+        let mut spiky = raw;
+        spiky[2].hwm_kb = mb(55);
+        let u = summarise(1, Duration::from_millis(250), &spiky, None, 100.0, &rule);
+        assert_eq!(u.peak_rss_mb, Some(55.0));
     }
 }

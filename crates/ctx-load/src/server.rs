@@ -118,9 +118,10 @@ impl ChildServer {
         // Keep the last stderr lines for error messages; always drain the pipe
         // so a chatty server never blocks on a full pipe.
         let stderr_tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL_LINES)));
+        let mut stderr_task = None;
         if let Some(stderr) = child.stderr.take() {
             let tail = stderr_tail.clone();
-            tokio::spawn(async move {
+            stderr_task = Some(tokio::spawn(async move {
                 let mut lines = BufReader::new(stderr).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
                     if let Ok(mut t) = tail.lock() {
@@ -130,7 +131,7 @@ impl ChildServer {
                         t.push_back(line);
                     }
                 }
-            });
+            }));
         }
         let stdout = child
             .stdout
@@ -153,6 +154,10 @@ impl ChildServer {
                         Ok(Ok(s)) => format!("exited ({s})"),
                         _ => "closed its stdout".to_string(),
                     };
+                    // Let the stderr reader reach EOF so the message has the last words.
+                    if let Some(task) = stderr_task.take() {
+                        let _ = tokio::time::timeout(Duration::from_secs(1), task).await;
+                    }
                     return Err(fail(format!(
                         "the server {how} before printing \"listening on http://HOST:PORT\"; stderr: {}",
                         tail_text(&stderr_tail)

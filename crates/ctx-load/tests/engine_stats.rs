@@ -257,3 +257,24 @@ async fn open_loop_drops_what_it_cannot_send() {
     assert_eq!(open.sent + res.errors.dropped, 50);
     assert!(open.sent <= 6, "sent {}", open.sent);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_closing_connections_costs_no_request() {
+    // Every answer says `Connection: close`: each next request needs a new
+    // connection, which the client must open without failing the request.
+    let app = Router::new().route(
+        "/close",
+        get(|| async { ([(axum::http::header::CONNECTION, "close")], "bye") }),
+    );
+    let url = common::serve(app).await;
+    let (res, _) = run(
+        &url,
+        Mode::Closed {
+            clients: 3,
+            ops_per_client: 20,
+        },
+        "close",
+    )
+    .await;
+    assert_eq!((res.attempted, res.success), (60, 60), "{:?}", res.errors);
+}
