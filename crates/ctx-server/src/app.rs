@@ -2,6 +2,7 @@
 
 use crate::config::ServerConfig;
 use crate::dump::DumpDir;
+use crate::live::Hub;
 use crate::metrics::Metrics;
 use ctx_store::Store;
 use std::sync::Arc;
@@ -16,6 +17,8 @@ pub struct App {
     pub started: Instant,
     /// Live WebSocket and Socket.IO connections.
     pub clients: AtomicUsize,
+    /// Dump notices and shutdown for live connections.
+    pub live: Hub,
 }
 
 pub type AppState = Arc<App>;

@@ -3,10 +3,10 @@
 //! `X-API-Key: <key>`.
 
 use crate::app::AppState;
-use crate::config::AuthScope;
+use crate::config::{AuthScope, ServerConfig};
 use crate::error::ApiError;
 use axum::extract::{Request, State};
-use axum::http::{Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -23,7 +23,7 @@ pub async fn check(State(app): State<AppState>, request: Request, next: Next) ->
         AuthScope::All => request.uri().path() != "/health",
     };
     if !guarded
-        || presented_key(&request)
+        || presented_key(request.headers())
             .is_some_and(|k| constant_time_eq(k.as_bytes(), expected.as_bytes()))
     {
         return next.run(request).await;
@@ -35,8 +35,15 @@ pub async fn check(State(app): State<AppState>, request: Request, next: Next) ->
     .into_response()
 }
 
-fn presented_key(request: &Request) -> Option<&str> {
-    let headers = request.headers();
+/// True when no API key is configured or `headers` carry the right one. Live connections
+/// upgrade with a GET (unguarded in scope `writes`), so they check this before each write.
+pub(crate) fn may_write(config: &ServerConfig, headers: &HeaderMap) -> bool {
+    config.api_key.as_deref().is_none_or(|expected| {
+        presented_key(headers).is_some_and(|k| constant_time_eq(k.as_bytes(), expected.as_bytes()))
+    })
+}
+
+fn presented_key(headers: &HeaderMap) -> Option<&str> {
     if let Some(v) = headers.get("x-api-key") {
         return v.to_str().ok();
     }

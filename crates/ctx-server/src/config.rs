@@ -26,6 +26,8 @@ pub struct ServerConfig {
     pub auth_scope: AuthScope,
     /// Origins allowed by CORS; empty sends no CORS headers (browsers then refuse).
     pub cors_origins: Vec<String>,
+    /// WebSocket and Socket.IO settings (queues, keep-alive, frame size).
+    pub live: crate::live::LiveConfig,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -125,6 +127,7 @@ impl ServerConfig {
                 .cors_origins
                 .or(file.cors_origins)
                 .unwrap_or_default(),
+            live: crate::live::LiveConfig::default(),
         }
     }
 

@@ -6,6 +6,7 @@ mod auth;
 pub mod config;
 mod dump;
 mod error;
+pub mod live;
 mod metrics;
 mod routes;
 
@@ -32,6 +33,9 @@ pub enum ServeError {
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
 }
+
+/// How long shutdown waits for live connections to take their close frames.
+const LIVE_CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A bound, ready server. Binding and serving are separate steps so a caller can learn
 /// the real address (with port 0) before traffic starts.
@@ -65,6 +69,7 @@ impl Server {
             config,
             started: Instant::now(),
             clients: Default::default(),
+            live: Default::default(),
         });
         Ok(Server { listener, app })
     }
@@ -80,6 +85,13 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
         let router = routes::router(self.app.clone());
+        // Upgraded connections outlive axum's graceful shutdown: close them ourselves, or
+        // a shutdown would wait on (or abandon) open sockets.
+        let app = self.app.clone();
+        let shutdown = async move {
+            shutdown.await;
+            app.live.close_all(&app, LIVE_CLOSE_GRACE).await;
+        };
         let listener = self.listener.tap_io(|tcp| {
             // Small request/response pairs: Nagle's delay would dominate latency.
             let _ = tcp.set_nodelay(true);

@@ -14,7 +14,7 @@ pub struct AllQuery {
 }
 
 /// Serialises the sorted records as a JSON object without building an intermediate map.
-struct Context(Vec<(Arc<str>, Record)>);
+pub(crate) struct Context(pub Vec<(Arc<str>, Record)>);
 
 impl Serialize for Context {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

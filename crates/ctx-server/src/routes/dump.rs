@@ -143,6 +143,7 @@ pub async fn create(
         )
     })??;
     tracing::info!(filename = %info.filename, format = format.name(), keys = info.key_count, "dump written");
+    app.live.dumped(crate::live::dump_event(&info));
     Ok(Json(DumpAnswer {
         status: "success",
         info,

@@ -7,6 +7,8 @@ mod read;
 mod status;
 mod write;
 
+pub(crate) use all::Context;
+
 use crate::app::AppState;
 use crate::error::{ApiError, json_errors};
 use crate::{auth, metrics};
@@ -39,6 +41,7 @@ pub fn router(app: AppState) -> Router {
         )
         .route("/health", get(status::health))
         .route("/metrics", get(status::metrics))
+        .route("/ws", get(crate::live::ws::upgrade))
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -72,11 +75,15 @@ pub fn router(app: AppState) -> Router {
                 ]),
         );
     }
+    // Socket.IO answers its own paths before the JSON/timeout layers: long-polling requests
+    // are held open by design.
+    let socket_io = crate::live::socketio::layer(&app);
     router
         .layer(axum::middleware::map_response(json_errors))
         .layer(axum::middleware::from_fn_with_state(
             app.metrics.clone(),
             metrics::track,
         ))
+        .layer(socket_io)
         .with_state(app)
 }

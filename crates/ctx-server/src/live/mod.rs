@@ -1,0 +1,145 @@
+//! Live updates: the native WebSocket change feed at `/ws` ([`ws`]), the Framework0
+//! Socket.IO events at `/socket.io/` ([`socketio`]), the event payloads both share
+//! ([`protocol`]), and the [`Hub`] that carries server-side events (dumps, shutdown) to them.
+//!
+//! Store changes reach each `/ws` connection straight from the store's own change feed
+//! (`Store::watch`), so replay and live events join without a gap. Socket.IO clients are
+//! fed by one task ([`socketio::spawn_fanout`]) from the same feed.
+
+pub mod protocol;
+pub mod socketio;
+pub mod ws;
+
+use crate::app::App;
+use protocol::Dumped;
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::{Notify, broadcast, watch};
+
+/// Tuning for live connections. The defaults suit a LAN of test runners and dashboards.
+#[derive(Clone, Debug)]
+pub struct LiveConfig {
+    /// Messages queued for one `/ws` client before it counts as a slow consumer and is
+    /// disconnected. This (with the store's feed buffer) bounds memory per client.
+    pub queue: usize,
+    /// How often the server pings each `/ws` client; a client silent for two intervals
+    /// is dropped as dead.
+    pub ping_interval: Duration,
+    /// A single frame the socket will not accept for this long ends the connection: the
+    /// peer is not reading at all.
+    pub send_timeout: Duration,
+    /// Largest client message answered normally; bigger ones get an `error` event. Four
+    /// times this closes the connection (1009), since it cannot be read without holding it.
+    pub max_message_bytes: usize,
+    /// Writes over one socket awaiting durability at once; more wait (backpressure).
+    pub max_inflight_writes: usize,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        Self {
+            queue: 1024,
+            ping_interval: Duration::from_secs(20),
+            send_timeout: Duration::from_secs(10),
+            max_message_bytes: 1024 * 1024,
+            max_inflight_writes: 64,
+        }
+    }
+}
+
+/// Server-side state for live clients, kept in [`App`].
+pub struct Hub {
+    /// Dumps are not store changes (no history entry), so they travel on their own feed.
+    dumps: broadcast::Sender<Arc<Dumped>>,
+    /// Flips to `true` once when the server starts shutting down.
+    shutdown: watch::Sender<bool>,
+    /// Signalled whenever a `/ws` connection ends, so shutdown can wait for them.
+    ws_ended: Notify,
+    /// Set once the router is built (the Socket.IO layer creates it).
+    pub(crate) io: OnceLock<socketioxide::SocketIo>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self {
+            dumps: broadcast::channel(64).0,
+            shutdown: watch::channel(false).0,
+            ws_ended: Notify::new(),
+            io: OnceLock::new(),
+        }
+    }
+}
+
+impl Hub {
+    /// Tells every live client about a dump (called once the file is written).
+    pub fn dumped(&self, event: Dumped) {
+        let event = Arc::new(event);
+        // No receivers is fine: nobody is listening.
+        let _ = self.dumps.send(event);
+    }
+
+    pub(crate) fn dump_feed(&self) -> broadcast::Receiver<Arc<Dumped>> {
+        self.dumps.subscribe()
+    }
+
+    pub(crate) fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// Asks every live connection to close (1001 "going away" for `/ws`; Socket.IO
+    /// sockets are disconnected), then waits up to `grace` for the `/ws` ones to go.
+    pub async fn close_all(&self, app: &App, grace: Duration) {
+        self.shutdown.send_replace(true);
+        if let Some(io) = self.io.get() {
+            io.close().await;
+        }
+        let _ = tokio::time::timeout(grace, async {
+            loop {
+                let ended = self.ws_ended.notified();
+                if app.clients.load(Ordering::Relaxed) == 0 {
+                    break;
+                }
+                ended.await;
+            }
+        })
+        .await;
+    }
+}
+
+/// Completes once the server is shutting down.
+pub(crate) async fn closing(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|closing| *closing).await;
+}
+
+/// Counts one connected client (either kind) for as long as it lives.
+pub(crate) struct ClientGuard {
+    app: Arc<App>,
+}
+
+impl ClientGuard {
+    pub fn new(app: Arc<App>) -> Self {
+        app.clients.fetch_add(1, Ordering::Relaxed);
+        Self { app }
+    }
+}
+
+impl Drop for ClientGuard {
+    fn drop(&mut self) {
+        self.app.clients.fetch_sub(1, Ordering::Relaxed);
+        self.app.live.ws_ended.notify_waiters();
+    }
+}
+
+/// The `context_dumped` payload for a dump just written.
+pub fn dump_event(info: &crate::dump::DumpInfo) -> Dumped {
+    Dumped {
+        revision: info.revision,
+        filename: info.filename.clone(),
+        format: info.format.name().to_owned(),
+        who: info.who.clone(),
+        key_count: info.key_count,
+        timestamp: info.timestamp,
+    }
+}

@@ -1,0 +1,380 @@
+//! Socket.IO at `/socket.io/` (socketioxide) with Framework0's events, for old clients and
+//! dashboards: `context_snapshot` and `client_stats` on connect, `client_register` →
+//! `registration_confirmed`, `context_set` → `context_set_confirmed` to the sender and
+//! `context_updated` to everyone else, `context_dumped`.
+//!
+//! Every store change (from HTTP, `/ws` or Socket.IO) reaches Socket.IO clients through one
+//! fan-out task reading the store's change feed. The only Socket.IO client that does not
+//! get a change's `context_updated` is the one whose `context_set` made it: [`Origins`]
+//! tells the fan-out which socket that was.
+
+use super::ClientGuard;
+use super::protocol::{ChangeEvent, Dumped};
+use crate::app::AppState;
+use crate::auth;
+use crate::routes::Context;
+use ctx_store::{Change, Timestamp};
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use socketioxide::SocketIo;
+use socketioxide::extract::{Data, SocketRef};
+use socketioxide::layer::SocketIoLayer;
+use socketioxide::socket::Sid;
+use std::sync::Arc;
+use tokio::sync::Notify;
+use tokio::sync::broadcast::error::RecvError;
+
+/// `who` recorded for Socket.IO writes that do not name one.
+const DEFAULT_WHO: &str = "socketio_client";
+
+/// Builds the Socket.IO layer, registers the handlers and starts the fan-out task.
+pub fn layer(app: &AppState) -> SocketIoLayer {
+    let (layer, io) = SocketIo::builder()
+        .max_buffer_size(app.config.live.queue.max(1))
+        .max_payload(app.config.live.max_message_bytes as u64)
+        .build_layer();
+    let origins = Arc::new(Origins::default());
+    let handler_app = app.clone();
+    let handler_origins = origins.clone();
+    io.ns("/", async move |socket: SocketRef| {
+        on_connect(handler_app, handler_origins, socket).await;
+    });
+    let _ = app.live.io.set(io.clone());
+    tokio::spawn(fan_out(app.clone(), io, origins));
+    layer
+}
+
+#[derive(Serialize)]
+struct Snapshot {
+    context: Context,
+    timestamp: Timestamp,
+    client_id: String,
+    revision: u64,
+}
+
+#[derive(Serialize)]
+struct ClientStats {
+    count: usize,
+}
+
+#[derive(Deserialize)]
+struct Register {
+    #[serde(rename = "type", default)]
+    kind: Option<Value>,
+    #[serde(default)]
+    name: Option<Value>,
+}
+
+#[derive(Serialize)]
+struct Registered {
+    client_id: String,
+    #[serde(rename = "type")]
+    kind: Value,
+    name: Value,
+    status: &'static str,
+}
+
+#[derive(Deserialize)]
+struct SetRequest {
+    key: Option<String>,
+    value: Option<Value>,
+    who: Option<String>,
+}
+
+#[derive(Serialize)]
+struct SetConfirmed<'a> {
+    key: &'a str,
+    value: &'a Value,
+    status: &'static str,
+    revision: u64,
+    changed: bool,
+}
+
+#[derive(Serialize)]
+struct ErrorEvent<'a> {
+    error: &'a str,
+    status: &'static str,
+}
+
+async fn on_connect(app: AppState, origins: Arc<Origins>, socket: SocketRef) {
+    let may_write = auth::may_write(&app.config, &socket.req_parts().headers);
+    let guard = Arc::new(Mutex::new(Some(ClientGuard::new(app.clone()))));
+    let snapshot = app.store.snapshot(None);
+    let _ = socket.emit(
+        "context_snapshot",
+        &Snapshot {
+            context: Context(snapshot.records),
+            timestamp: Timestamp::now(),
+            client_id: socket.id.to_string(),
+            revision: snapshot.revision,
+        },
+    );
+    emit_stats(&app, &socket).await;
+
+    socket.on(
+        "client_register",
+        async |socket: SocketRef, Data(data): Data<Value>| {
+            let register = serde_json::from_value::<Register>(data).unwrap_or(Register {
+                kind: None,
+                name: None,
+            });
+            let _ = socket.emit(
+                "registration_confirmed",
+                &Registered {
+                    client_id: socket.id.to_string(),
+                    kind: register.kind.unwrap_or(Value::Null),
+                    name: register.name.unwrap_or(Value::Null),
+                    status: "registered",
+                },
+            );
+        },
+    );
+
+    let set_app = app.clone();
+    socket.on(
+        "context_set",
+        async move |socket: SocketRef, Data(data): Data<Value>| {
+            context_set(&set_app, &origins, &socket, data, may_write).await;
+        },
+    );
+
+    let stats_app = app.clone();
+    socket.on_disconnect(async move |socket: SocketRef| {
+        guard.lock().take();
+        emit_stats(&stats_app, &socket).await;
+    });
+}
+
+async fn emit_stats(app: &AppState, socket: &SocketRef) {
+    let stats = ClientStats {
+        count: app.connected_clients(),
+    };
+    // Everyone, the new client included (a leaving one can no longer be sent to).
+    let _ = socket.emit("client_stats", &stats);
+    let _ = socket.broadcast().emit("client_stats", &stats).await;
+}
+
+fn emit_error(socket: &SocketRef, error: &str) {
+    let _ = socket.emit(
+        "error",
+        &ErrorEvent {
+            error,
+            status: "error",
+        },
+    );
+}
+
+async fn context_set(
+    app: &AppState,
+    origins: &Origins,
+    socket: &SocketRef,
+    data: Value,
+    may_write: bool,
+) {
+    if !may_write {
+        return emit_error(socket, "writes need an API key in the connection's headers");
+    }
+    let request = match serde_json::from_value::<SetRequest>(data) {
+        Ok(request) => request,
+        Err(e) => return emit_error(socket, &format!("invalid context_set: {e}")),
+    };
+    let Some(key) = request.key.filter(|k| !k.is_empty()) else {
+        return emit_error(socket, "context_set needs a non-empty \"key\"");
+    };
+    let Some(value) = request.value.filter(|v| !v.is_null()) else {
+        return emit_error(socket, "context_set needs a non-null \"value\"");
+    };
+    let who = request.who.unwrap_or_else(|| DEFAULT_WHO.to_owned());
+    let mut ticket = origins.begin(&key, socket.id);
+    let result = app.store.set(&key, &value, &who).await;
+    ticket.finish(
+        result
+            .as_ref()
+            .ok()
+            .filter(|o| o.changed)
+            .map(|o| o.revision),
+    );
+    match result {
+        Ok(outcome) => {
+            let _ = socket.emit(
+                "context_set_confirmed",
+                &SetConfirmed {
+                    key: &key,
+                    value: &value,
+                    status: "success",
+                    revision: outcome.revision,
+                    changed: outcome.changed,
+                },
+            );
+        }
+        Err(e) => emit_error(socket, &e.to_string()),
+    }
+}
+
+/// Emits every store change and dump to Socket.IO clients until shutdown.
+async fn fan_out(app: AppState, io: SocketIo, origins: Arc<Origins>) {
+    let Ok(watch) = app.store.watch(None) else {
+        return;
+    };
+    let mut feed = watch.live;
+    let mut dumps = app.live.dump_feed();
+    let mut shutdown = app.live.shutdown_signal();
+    loop {
+        tokio::select! {
+            () = super::closing(&mut shutdown) => return,
+            change = feed.recv() => match change {
+                Ok(change) => emit_change(&io, &origins, &change).await,
+                Err(RecvError::Lagged(missed)) => {
+                    // Dashboards cannot replay: give them the whole context again.
+                    tracing::warn!(missed, "Socket.IO fan-out fell behind; re-sending snapshots");
+                    resend_snapshots(&app, &io);
+                }
+                Err(RecvError::Closed) => return,
+            },
+            dump = dumps.recv() => if let Ok(dump) = dump {
+                broadcast_dump(&io, &dump).await;
+            },
+        }
+    }
+}
+
+async fn emit_change(io: &SocketIo, origins: &Origins, change: &Change) {
+    let origin = origins.origin_of(change).await;
+    let Some(ns) = io.of("/") else { return };
+    let event = ChangeEvent::of(change);
+    let name = event.name();
+    let operators = match origin {
+        Some(sid) => ns.except(sid),
+        None => ns,
+    };
+    let result = match &event {
+        ChangeEvent::Updated(e) => operators.emit(name, e).await,
+        ChangeEvent::Deleted(e) => operators.emit(name, e).await,
+    };
+    if let Err(e) = result {
+        tracing::debug!("Socket.IO emit failed for some clients: {e}");
+    }
+}
+
+async fn broadcast_dump(io: &SocketIo, dump: &Dumped) {
+    if let Some(ns) = io.of("/")
+        && let Err(e) = ns.emit("context_dumped", dump).await
+    {
+        tracing::debug!("Socket.IO emit failed for some clients: {e}");
+    }
+}
+
+fn resend_snapshots(app: &AppState, io: &SocketIo) {
+    for socket in io.sockets() {
+        let snapshot = app.store.snapshot(None);
+        let _ = socket.emit(
+            "context_snapshot",
+            &Snapshot {
+                context: Context(snapshot.records),
+                timestamp: Timestamp::now(),
+                client_id: socket.id.to_string(),
+                revision: snapshot.revision,
+            },
+        );
+    }
+}
+
+/// Which socket's `context_set` made which revision.
+///
+/// A write is registered before it reaches the store and resolved when the store answers,
+/// which is *after* the change was published. So when the fan-out sees a change to a key
+/// with a Socket.IO write still unresolved, it waits (at most one commit) for the answer.
+#[derive(Default)]
+struct Origins {
+    pending: Mutex<Vec<PendingWrite>>,
+    resolved: Notify,
+}
+
+struct PendingWrite {
+    ticket: u64,
+    key: String,
+    sid: Sid,
+    /// `None` while the store has not answered; `Some(None)` for a write that changed nothing.
+    revision: Option<Option<u64>>,
+}
+
+impl Origins {
+    fn begin<'a>(&'a self, key: &str, sid: Sid) -> Ticket<'a> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let ticket = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.pending.lock().push(PendingWrite {
+            ticket,
+            key: key.to_owned(),
+            sid,
+            revision: None,
+        });
+        Ticket {
+            origins: self,
+            ticket,
+            done: false,
+        }
+    }
+
+    async fn origin_of(&self, change: &Change) -> Option<Sid> {
+        loop {
+            let resolved = self.resolved.notified();
+            tokio::pin!(resolved);
+            resolved.as_mut().enable();
+            {
+                let mut pending = self.pending.lock();
+                // Writes that changed nothing, or whose change this fan-out already passed
+                // (after a lag), will never be asked for again.
+                pending.retain(|p| match p.revision {
+                    Some(Some(revision)) => revision >= change.revision,
+                    Some(None) => false,
+                    None => true,
+                });
+                if let Some(i) = pending
+                    .iter()
+                    .position(|p| p.revision == Some(Some(change.revision)))
+                {
+                    return Some(pending.swap_remove(i).sid);
+                }
+                if !pending
+                    .iter()
+                    .any(|p| p.revision.is_none() && p.key == *change.key)
+                {
+                    return None;
+                }
+            }
+            resolved.await;
+        }
+    }
+}
+
+/// A registered Socket.IO write; resolves as "changed nothing" if dropped unfinished.
+struct Ticket<'a> {
+    origins: &'a Origins,
+    ticket: u64,
+    done: bool,
+}
+
+impl Ticket<'_> {
+    fn finish(&mut self, revision: Option<u64>) {
+        self.done = true;
+        if let Some(p) = self
+            .origins
+            .pending
+            .lock()
+            .iter_mut()
+            .find(|p| p.ticket == self.ticket)
+        {
+            p.revision = Some(revision);
+        }
+        self.origins.resolved.notify_waiters();
+    }
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.finish(None);
+        }
+    }
+}
