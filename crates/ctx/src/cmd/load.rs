@@ -1,9 +1,185 @@
+//! `ctx load`: the performance and load suite (the seed's six scenarios, or
+//! your own), against `--target URL` or against a server it starts itself.
+//!
+//! A thin shell over `ctx_load::run`: parse flags, build the options, print
+//! the summary table, map the outcome to an exit code (see `exit.rs`):
+//! 0 every threshold held, 1 a threshold failed, 3 the run could not be
+//! carried out (bad URL, unknown scenario, malformed threshold, unreachable
+//! target, server would not start, interrupted) — with one line on stderr.
+
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use ctx_load::{Launcher, LoadOptions, OpenLoop};
+
+use crate::exit;
 
 #[derive(clap::Args)]
-pub struct LoadArgs {}
+pub struct LoadArgs {
+    /// Base URL of a running server (e.g. http://127.0.0.1:8080). Without it,
+    /// `ctx load` starts its own server on a free port with a throw-away data directory.
+    #[arg(long, value_name = "URL")]
+    target: Option<String>,
+    /// PID of the --target server, to measure its memory and CPU (else "not measured").
+    #[arg(long, value_name = "PID")]
+    server_pid: Option<u32>,
+    /// Scenario to run; repeatable. Default: the six seed scenarios.
+    #[arg(long = "scenario", value_name = "NAME")]
+    scenarios: Vec<String>,
+    /// TOML file with your own scenarios (see docs/load.md); select them with --scenario.
+    #[arg(long, value_name = "FILE")]
+    scenario_file: Option<PathBuf>,
+    /// Multiply each scenario's operations per client by F (at least 1 op).
+    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    scale: f64,
+    /// Use N concurrent clients in every scenario instead of the scenario's own count.
+    #[arg(long, value_name = "N")]
+    clients: Option<u64>,
+    /// Override a threshold, e.g. concurrent_reads.p99_ms=50 (or *.p99_ms=50, or =off); repeatable.
+    #[arg(long = "threshold", value_name = "SCENARIO.METRIC=VALUE")]
+    thresholds: Vec<String>,
+    /// Report directory [default: ./ctx-report/<UTC timestamp>/].
+    #[arg(long, value_name = "DIR")]
+    report_dir: Option<PathBuf>,
+    /// Do not write a report directory.
+    #[arg(long)]
+    no_report: bool,
+    /// Open loop: send R requests per second in total (timed from the intended send time).
+    #[arg(long, value_name = "R")]
+    rate: Option<f64>,
+    /// Open loop: seconds per scenario [default: 10 with --rate].
+    #[arg(long, value_name = "SECS")]
+    duration: Option<f64>,
+    /// Per-request timeout in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    timeout: f64,
+    /// List the scenarios (seed, and from --scenario-file) and exit.
+    #[arg(long)]
+    list: bool,
+}
 
-pub fn run(_args: LoadArgs) -> ExitCode {
-    eprintln!("ctx load: not implemented yet");
-    crate::exit::code(crate::exit::COULD_NOT_RUN)
+fn secs(flag: &str, v: f64) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(v)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{flag} must be a positive number of seconds, got {v}"))
+}
+
+fn build_options(args: LoadArgs) -> Result<LoadOptions, String> {
+    let open_loop = match (args.rate, args.duration) {
+        (Some(rate), duration) => Some(OpenLoop {
+            rate,
+            duration: secs("--duration", duration.unwrap_or(10.0))?,
+        }),
+        (None, Some(_)) => return Err("--duration needs --rate (open-loop mode)".into()),
+        (None, None) => None,
+    };
+    let launcher = if args.target.is_none() {
+        let exe = std::env::current_exe()
+            .map_err(|e| format!("cannot find the ctx executable to start a server: {e}"))?;
+        Some(Launcher::new(exe))
+    } else {
+        None
+    };
+    Ok(LoadOptions {
+        target: args.target,
+        launcher,
+        server_pid: args.server_pid,
+        scenarios: args.scenarios,
+        scenario_file: args.scenario_file,
+        scale: args.scale,
+        clients: args.clients,
+        thresholds: args.thresholds,
+        report_dir: args.report_dir,
+        write_report: !args.no_report,
+        open_loop,
+        timeout: secs("--timeout", args.timeout)?,
+        progress: true,
+        ..LoadOptions::default()
+    })
+}
+
+fn list(opts: &LoadOptions) -> ExitCode {
+    let all = LoadOptions {
+        scenarios: Vec::new(),
+        ..opts.clone()
+    };
+    let mut names: Vec<String> = ctx_load::scenarios::SEED_SCENARIOS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    if let Some(path) = &all.scenario_file {
+        match ctx_load::custom::load_file(path) {
+            Ok(extra) => names.extend(extra.into_iter().map(|s| s.name)),
+            Err(e) => {
+                eprintln!("ctx load: {e}");
+                return exit::code(exit::COULD_NOT_RUN);
+            }
+        }
+    }
+    let chosen = LoadOptions {
+        scenarios: names,
+        ..all
+    };
+    match ctx_load::prepare_scenarios(&chosen) {
+        Ok(scenarios) => {
+            for s in scenarios {
+                println!(
+                    "{:<22} {:>3} clients × {:<5} {}",
+                    s.name, s.clients, s.ops_per_client, s.description
+                );
+            }
+            exit::code(exit::OK)
+        }
+        Err(e) => {
+            eprintln!("ctx load: {e}");
+            exit::code(exit::COULD_NOT_RUN)
+        }
+    }
+}
+
+pub fn run(args: LoadArgs) -> ExitCode {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let listing = args.list;
+    let opts = match build_options(args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("ctx load: {e}");
+            return exit::code(exit::COULD_NOT_RUN);
+        }
+    };
+    if listing {
+        return list(&opts);
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ctx load: cannot start the async runtime: {e}");
+            return exit::code(exit::COULD_NOT_RUN);
+        }
+    };
+    match runtime.block_on(ctx_load::run(opts)) {
+        Ok(outcome) => {
+            print!("{}", outcome.summary_table);
+            if let Some(dir) = &outcome.report_dir {
+                println!("report: {}", dir.join("report.md").display());
+            }
+            if outcome.all_passed {
+                exit::code(exit::OK)
+            } else {
+                exit::code(exit::NEGATIVE)
+            }
+        }
+        Err(e) => {
+            eprintln!("ctx load: {e}");
+            exit::code(exit::COULD_NOT_RUN)
+        }
+    }
 }

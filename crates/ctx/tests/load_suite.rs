@@ -1,0 +1,181 @@
+//! The seed's performance suite as part of `cargo test`: the six scenarios at
+//! their seed sizes against our own server (started as a child process, as
+//! `ctx load` does), asserting the seed's thresholds; and the `ctx load`
+//! command's exit codes.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use ctx_load::scenarios::CheckStatus;
+use ctx_load::{Launcher, LoadOptions};
+
+const CTX: &str = env!("CARGO_BIN_EXE_ctx");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_scenarios_meet_the_seed_thresholds_against_our_server() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = LoadOptions {
+        launcher: Some(Launcher::new(CTX)),
+        report_dir: Some(dir.path().join("report")),
+        ..LoadOptions::default()
+    };
+    let outcome = ctx_load::run(opts).await.expect("the suite could run");
+    let report = &outcome.report;
+    assert!(report.complete);
+    assert!(report.server.started_by_load);
+    assert_eq!(
+        report.server.stop_note, None,
+        "server stopped cleanly on SIGTERM"
+    );
+    let names: Vec<&str> = report.scenarios.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ctx_load::scenarios::SEED_SCENARIOS);
+    let sizes: Vec<u64> = report
+        .scenarios
+        .iter()
+        .map(|s| s.metrics.total_operations)
+        .collect();
+    assert_eq!(sizes, [500, 200, 480, 20, 1500, 1000]);
+    for s in &report.scenarios {
+        let failed: Vec<String> = s
+            .checks
+            .iter()
+            .filter(|c| c.status == CheckStatus::Fail)
+            .map(|c| format!("{} {} {} (actual {:?})", c.metric, c.op, c.limit, c.actual))
+            .collect();
+        assert!(failed.is_empty(), "{}: {failed:?}", s.name);
+        // We started the server, so its memory and CPU were measured.
+        assert!(
+            s.metrics.peak_memory_mb.is_some_and(|m| m > 0.0),
+            "{}",
+            s.name
+        );
+        assert!(s.metrics.avg_cpu_percent.is_some(), "{}", s.name);
+    }
+    // Reads of never-written keys are 200s (found: false), so nothing failed at all.
+    assert_eq!(
+        report.summary.overall_success_rate_pct, 100.0,
+        "{}",
+        outcome.summary_table
+    );
+    assert_eq!(
+        report.scenarios[3]
+            .metrics
+            .setup
+            .as_ref()
+            .map(|s| s.failures),
+        Some(0)
+    );
+    assert!(outcome.all_passed);
+    assert!(dir.path().join("report/report.json").is_file());
+}
+
+fn ctx_load(args: &[&str], tmp: &Path) -> Output {
+    Command::new(CTX)
+        .arg("load")
+        .args(args)
+        .current_dir(tmp)
+        // The child server's throw-away data directory goes here, so the
+        // test can see it removed.
+        .env("TMPDIR", tmp)
+        .output()
+        .expect("run ctx load")
+}
+
+fn stderr_lines(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn could_not_run_exits_3_with_one_line() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cases: [(&[&str], &str); 6] = [
+        (&["--target", "http://127.0.0.1:1"], "unreachable"),
+        (&["--target", "not a url"], "bad target URL"),
+        (
+            &["--target", "http://127.0.0.1:1", "--scenario", "nope"],
+            "unknown scenario",
+        ),
+        (&["--scenario", "nope"], "unknown scenario"),
+        (
+            &["--threshold", "concurrent_reads.p99_ms=fast"],
+            "malformed threshold",
+        ),
+        (
+            &["--threshold", "concurrent_reads.p99=5"],
+            "malformed threshold",
+        ),
+    ];
+    for (args, needle) in cases {
+        let out = ctx_load(args, tmp.path());
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{args:?}: {:?}",
+            stderr_lines(&out)
+        );
+        let lines = stderr_lines(&out);
+        assert_eq!(lines.len(), 1, "{args:?}: {lines:?}");
+        assert!(
+            lines[0].starts_with("ctx load: ") && lines[0].contains(needle),
+            "{args:?}: {lines:?}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    // Nothing was started, so no report and no data directory were left behind.
+    assert_eq!(std::fs::read_dir(tmp.path()).expect("read tmp").count(), 0);
+}
+
+#[test]
+fn thresholds_decide_the_exit_code() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ok = ctx_load(
+        &["--scenario", "concurrent_reads", "--report-dir", "ok"],
+        tmp.path(),
+    );
+    assert_eq!(ok.status.code(), Some(0), "{:?}", stderr_lines(&ok));
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        stdout.contains("concurrent_reads") && stdout.contains("thresholds met"),
+        "{stdout}"
+    );
+    for f in ["report.md", "report.json", "report.html"] {
+        assert!(tmp.path().join("ok").join(f).is_file(), "{f}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("ok/report.json")).expect("read"))
+            .expect("json");
+    let pid = json["server"]["pid"].as_u64().expect("server pid");
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "the server was stopped"
+    );
+
+    // No server answers in zero time: a failed threshold is exit 1, with a report.
+    let fail = ctx_load(
+        &[
+            "--scenario",
+            "concurrent_reads",
+            "--scale",
+            "0.2",
+            "--threshold",
+            "concurrent_reads.p50_ms=0",
+            "--report-dir",
+            "fail",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(fail.status.code(), Some(1), "{:?}", stderr_lines(&fail));
+    assert!(String::from_utf8_lossy(&fail.stdout).contains("FAIL (p50_ms)"));
+    assert!(tmp.path().join("fail/report.md").is_file());
+
+    // The throw-away data directories were removed: only the two reports remain.
+    let mut left: Vec<String> = std::fs::read_dir(tmp.path())
+        .expect("read tmp")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["fail", "ok"]);
+}
