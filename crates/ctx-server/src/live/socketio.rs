@@ -100,6 +100,8 @@ struct ErrorEvent<'a> {
 async fn on_connect(app: AppState, origins: Arc<Origins>, socket: SocketRef) {
     let may_write = auth::may_write(&app.config, &socket.req_parts().headers);
     let guard = Arc::new(Mutex::new(Some(ClientGuard::new(app.clone()))));
+    // A room of its own, so the fan-out can leave this socket out of its own writes.
+    socket.join(socket.id);
     let snapshot = app.store.snapshot(None);
     let _ = socket.emit(
         "context_snapshot",

@@ -1,0 +1,89 @@
+//! `/socket.io/` against a real python-socketio peer (`live_socketio_peer.py`), the kind
+//! of client Framework0's `AsyncContextClient` and dashboard are. Needs
+//! `python3 -m pip install "python-socketio[client]"` (`.ci/run` installs it).
+
+mod common;
+
+use common::TestServer;
+use serde_json::{Value, json};
+use std::process::Stdio;
+use std::time::Duration;
+
+#[tokio::test]
+async fn python_socketio_client_sees_framework0_events() {
+    let server = TestServer::start().await;
+    server.set("pre/existing", json!([1, 2])).await;
+
+    let peer = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/live_socketio_peer.py");
+    let child = tokio::process::Command::new("python3")
+        .arg(peer)
+        .arg(&server.base)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python3 must be installed");
+    let output = tokio::time::timeout(Duration::from_secs(90), child.wait_with_output())
+        .await
+        .expect("the Socket.IO peer hung")
+        .expect("peer output");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains("No module named 'socketio'"),
+        "python-socketio is missing: python3 -m pip install \"python-socketio[client]\""
+    );
+    assert!(output.status.success(), "peer failed: {stderr}");
+    let summary: Value = serde_json::from_slice(&output.stdout).expect("peer summary");
+
+    let snapshot = &summary["snapshot"];
+    assert_eq!(snapshot["context"], json!({"pre/existing": [1, 2]}));
+    assert!(
+        snapshot["client_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())
+    );
+    assert!(snapshot["timestamp"].is_string());
+    assert_eq!(summary["stats_after_b"], json!({"count": 2}));
+    assert_eq!(summary["connected_clients"], 2);
+
+    let registered = &summary["registered"];
+    assert_eq!(registered["status"], "registered");
+    assert_eq!(registered["type"], "test_runner");
+    assert_eq!(registered["name"], "runner-a");
+    assert_eq!(registered["client_id"], snapshot["client_id"]);
+
+    let confirmed = &summary["confirmed"];
+    assert_eq!(confirmed["key"], "sio/a");
+    assert_eq!(confirmed["value"], json!({"x": 1}));
+    assert_eq!(confirmed["status"], "success");
+
+    let updated = &summary["updated_b"];
+    assert_eq!(updated["key"], "sio/a");
+    assert_eq!(updated["value"], json!({"x": 1}));
+    assert_eq!(updated["who"], "runner-a");
+    assert!(updated["timestamp"].is_string());
+    assert_eq!(summary["http_a"]["who"], "curl");
+    assert_eq!(
+        summary["a_updates"],
+        json!(["http/k"]),
+        "the writer gets context_set_confirmed, not its own context_updated"
+    );
+
+    let dumped = &summary["dumped_a"];
+    assert_eq!(dumped["filename"], summary["dump_filename"]);
+    assert_eq!(dumped["format"], "txt");
+    assert_eq!(dumped["who"], "dashboard");
+    assert_eq!(dumped["key_count"], 3);
+    assert!(dumped["timestamp"].is_string());
+
+    assert!(
+        summary["error"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("key"))
+    );
+    assert_eq!(summary["stats_after_leave"], json!({"count": 1}));
+
+    // The write went through the store like any other.
+    let read = server.get("/ctx/sio/a").await.json();
+    assert_eq!(read["value"], json!({"x": 1}));
+}
