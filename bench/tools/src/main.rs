@@ -1,0 +1,72 @@
+//! `ctx-bench`: the bench-only helpers that `bench/run` drives.
+//!
+//! - `baseline`: a bare axum server answering a fixed small JSON on ctx's routes, the
+//!   "physical limit" of this HTTP stack on this machine;
+//! - `fill`: writes N keys into ctx, etcd (JSON gateway) or webdis over HTTP with many
+//!   concurrent connections (for ctx this also exercises group commit);
+//! - `free-port`: prints a free loopback port for servers that cannot take `--port 0`;
+//! - `procstat`: samples RSS and CPU of some processes from `/proc` for a while;
+//! - `startup`: times a server's start (to its `listening on` line and first answered GET)
+//!   and reads its RSS;
+//! - `report`: turns the raw measurements of a run into the Markdown and JSON results.
+
+mod baseline;
+mod client;
+mod fill;
+mod procstat;
+mod report;
+mod startup;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "ctx-bench",
+    about = "Helpers for bench/run (not a product binary)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve a fixed small JSON on ctx's routes (GET /ctx/{key}, GET /ctx, POST /ctx, GET /ctx/all).
+    Baseline(baseline::Args),
+    /// Write N keys (and so N history entries in ctx) over HTTP with many connections.
+    Fill(fill::Args),
+    /// Print a free TCP port on 127.0.0.1.
+    FreePort,
+    /// Sample RSS and CPU of processes from /proc and print one JSON line.
+    Procstat(procstat::Args),
+    /// Start a server, time it to `listening on` and to a first answered GET, read its RSS.
+    Startup(startup::Args),
+    /// Write the Markdown and JSON results of a run from its raw measurements.
+    Report(report::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Baseline(args) => baseline::run(args),
+        Command::Fill(args) => fill::run(args),
+        Command::FreePort => free_port(),
+        Command::Procstat(args) => procstat::run(args),
+        Command::Startup(args) => startup::run(args),
+        Command::Report(args) => report::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ctx-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn free_port() -> anyhow::Result<()> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    println!("{}", listener.local_addr()?.port());
+    Ok(())
+}
