@@ -402,7 +402,20 @@ async fn run_one(
         },
         None => None,
     };
-    let run = engine::run(&cfg, scenario.generator.clone(), counters.clone()).await;
+    // Open loop runs for a duration, not an op count: each client repeats the
+    // scenario's own op sequence (op ids cycle through 0..ops_per_client), so
+    // the request mix and the key set stay those of the scenario however long
+    // the run. Without this, a sustained memory_stress would write ever new
+    // keys and "RSS still growing" would only measure the growing data set.
+    let generator = match &opts.open_loop {
+        Some(_) => {
+            let inner = scenario.generator.clone();
+            let cycle = scenario.ops_per_client.max(1);
+            Arc::new(move |c, o| inner(c, o % cycle)) as RequestGenerator
+        }
+        None => scenario.generator.clone(),
+    };
+    let run = engine::run(&cfg, generator, counters.clone()).await;
     let resources = match monitor {
         Some(m) => Some(m.stop(&opts.leak_rule).await),
         None => None,
