@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "ctx", version, about = "Durable shared-context server, client and load suite")]
+#[command(
+    name = "ctx",
+    version,
+    about = "Durable shared-context server, client and load suite"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -22,6 +26,8 @@ enum Command {
     Serve(cmd::serve::ServeArgs),
     /// Run the performance and load suite (starts its own server unless --target is given).
     Load(cmd::load::LoadArgs),
+    /// Follow changes live (one line per change), resuming after dropped connections.
+    Watch(cmd::watch::WatchArgs),
     #[command(flatten)]
     Client(cmd::client::ClientCommand),
 }
@@ -31,6 +37,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => cmd::serve::run(args),
         Command::Load(args) => cmd::load::run(args),
+        Command::Watch(args) => cmd::watch::run(cli.client, args),
         Command::Client(command) => cmd::client::run(cli.client, command),
     }
 }

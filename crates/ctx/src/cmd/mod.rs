@@ -1,3 +1,4 @@
 pub mod client;
 pub mod load;
 pub mod serve;
+pub mod watch;

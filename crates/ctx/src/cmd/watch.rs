@@ -1,0 +1,319 @@
+//! `ctx watch [PREFIX...] [--since REV]`: follow changes live over the server's `/ws`.
+//!
+//! One line per change on stdout (`REV KEY = VALUE (who)`, or the event's JSON with
+//! `--json`). Notices (reconnects, resyncs) go to stderr so stdout stays data. After a
+//! dropped connection it reconnects with a bounded backoff and resumes from the last
+//! revision it printed, so nothing is missed or printed twice; if the server no longer
+//! keeps that revision, it says so and continues from the server's current revision.
+
+use crate::cmd::client::ClientOptions;
+use crate::exit;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+#[derive(clap::Args)]
+pub struct WatchArgs {
+    /// Only keys starting with one of these prefixes (none: every key).
+    prefixes: Vec<String>,
+    /// First replay the retained changes after this revision.
+    #[arg(long)]
+    since: Option<u64>,
+    /// After a connection drops, give up once the server has been unreachable this long.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    retry_for: u64,
+}
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// First and longest wait between reconnection attempts.
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// The server pings every 20 s; this much silence means the connection is dead.
+const IDLE_LIMIT: Duration = Duration::from_secs(90);
+
+pub fn run(options: ClientOptions, args: WatchArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            return fail(
+                exit::COULD_NOT_RUN,
+                &format!("cannot start the runtime: {e}"),
+            );
+        }
+    };
+    let url = match ws_url(&options.server) {
+        Ok(url) => url,
+        Err(reason) => {
+            return fail(
+                exit::COULD_NOT_RUN,
+                &format!(
+                    "bad server URL {:?}: {reason}; expected e.g. http://127.0.0.1:8080",
+                    options.server
+                ),
+            );
+        }
+    };
+    let mut watcher = Watcher {
+        url,
+        server: options.server,
+        json: options.json,
+        prefixes: args.prefixes,
+        last: args.since,
+        retry_for: Duration::from_secs(args.retry_for),
+    };
+    match runtime.block_on(watcher.watch()) {
+        Ok(()) => exit::code(exit::OK),
+        Err(message) => fail(exit::COULD_NOT_RUN, &message),
+    }
+}
+
+fn fail(code: u8, message: &str) -> ExitCode {
+    let _ = writeln!(std::io::stderr(), "ctx: {message}");
+    exit::code(code)
+}
+
+fn notice(message: &str) {
+    let _ = writeln!(std::io::stderr(), "ctx watch: {message}");
+}
+
+/// `http://host:port[/prefix]` → `ws://host:port[/prefix]/ws`.
+fn ws_url(server: &str) -> Result<String, &'static str> {
+    let rest = match server.split_once("://") {
+        Some(("http", rest)) => rest,
+        Some(("https", _)) => return Err("https is not supported; use http://"),
+        Some(_) => return Err("the scheme must be http://"),
+        None => return Err("missing http:// scheme"),
+    };
+    let rest = rest.trim_end_matches('/');
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err("missing host");
+    }
+    if rest.contains(['?', '#']) {
+        return Err("a query string is not allowed");
+    }
+    Ok(format!("ws://{rest}/ws"))
+}
+
+struct Watcher {
+    url: String,
+    server: String,
+    json: bool,
+    prefixes: Vec<String>,
+    /// The last revision printed (or subscribed at): where a reconnect resumes.
+    last: Option<u64>,
+    retry_for: Duration,
+}
+
+/// How a connection ended.
+enum Ended {
+    Interrupted,
+    Lost(String),
+}
+
+impl Watcher {
+    async fn watch(&mut self) -> Result<(), String> {
+        let mut socket = match tokio_tungstenite::connect_async(self.url.as_str()).await {
+            Ok((socket, _)) => socket,
+            Err(e) => {
+                return Err(format!(
+                    "cannot reach the server at {} ({}); is `ctx serve` running? Use --server or CTX_SERVER.",
+                    self.server,
+                    root_cause(&e)
+                ));
+            }
+        };
+        loop {
+            match self.follow(&mut socket).await {
+                Ended::Interrupted => return Ok(()),
+                Ended::Lost(reason) => {
+                    let from = self
+                        .last
+                        .map_or("now".to_owned(), |r| format!("revision {r}"));
+                    notice(&format!(
+                        "connection lost ({reason}); reconnecting from {from}"
+                    ));
+                }
+            }
+            socket = self.reconnect().await?;
+            notice("reconnected");
+        }
+    }
+
+    /// Retries with a doubling (bounded) pause until connected, Ctrl-C, or `retry_for`.
+    async fn reconnect(&self) -> Result<Socket, String> {
+        let started = Instant::now();
+        let mut pause = BACKOFF_MIN;
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => std::process::exit(exit::OK.into()),
+                () = tokio::time::sleep(pause) => {}
+            }
+            match tokio_tungstenite::connect_async(self.url.as_str()).await {
+                Ok((socket, _)) => return Ok(socket),
+                Err(e) if started.elapsed() >= self.retry_for => {
+                    return Err(format!(
+                        "gave up: the server at {} has been unreachable for {} s ({})",
+                        self.server,
+                        started.elapsed().as_secs(),
+                        root_cause(&e)
+                    ));
+                }
+                Err(_) => pause = (pause * 2).min(BACKOFF_MAX),
+            }
+        }
+    }
+
+    async fn subscribe(&self, socket: &mut Socket) -> Result<(), String> {
+        let mut message = json!({"type": "subscribe", "prefixes": self.prefixes});
+        if let Some(since) = self.last {
+            message["since_revision"] = since.into();
+        }
+        socket
+            .send(Message::text(message.to_string()))
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Subscribes and prints events until the connection ends.
+    async fn follow(&mut self, socket: &mut Socket) -> Ended {
+        if let Err(e) = self.subscribe(socket).await {
+            return Ended::Lost(e);
+        }
+        loop {
+            let frame = tokio::select! {
+                _ = tokio::signal::ctrl_c() => return Ended::Interrupted,
+                frame = tokio::time::timeout(IDLE_LIMIT, socket.next()) => frame,
+            };
+            let text = match frame {
+                Err(_) => return Ended::Lost("the server went silent".into()),
+                Ok(None) => return Ended::Lost("closed".into()),
+                Ok(Some(Err(e))) => return Ended::Lost(e.to_string()),
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    return Ended::Lost(match frame {
+                        Some(f) if !f.reason.is_empty() => format!("server closed: {}", f.reason),
+                        _ => "server closed the connection".into(),
+                    });
+                }
+                Ok(Some(Ok(Message::Text(text)))) => text,
+                Ok(Some(Ok(_))) => continue,
+            };
+            let Ok(event) = serde_json::from_str::<Value>(&text) else {
+                notice(&format!("ignoring a message that is not JSON: {text}"));
+                continue;
+            };
+            if let Err(e) = self.on_event(socket, &event, &text).await {
+                return Ended::Lost(e);
+            }
+        }
+    }
+
+    async fn on_event(
+        &mut self,
+        socket: &mut Socket,
+        event: &Value,
+        text: &str,
+    ) -> Result<(), String> {
+        let revision = event["revision"].as_u64();
+        match event["type"].as_str().unwrap_or("") {
+            // Without --since, "now" becomes a revision a reconnect can resume from.
+            "subscribed" if self.last.is_none() => self.last = revision,
+            kind @ ("context_updated" | "context_deleted") => {
+                let Some(revision) = revision else {
+                    return Ok(());
+                };
+                if self.last.is_some_and(|last| revision <= last) {
+                    return Ok(()); // already printed before a reconnect
+                }
+                self.last = Some(revision);
+                let key = event["key"].as_str().unwrap_or("");
+                let who = event["who"].as_str().unwrap_or("");
+                self.print(text, || match kind {
+                    "context_updated" => {
+                        format!("{revision} {key} = {} ({who})", event["value"])
+                    }
+                    _ => format!("{revision} {key} deleted ({who})"),
+                });
+            }
+            "context_dumped" => self.print(text, || {
+                format!(
+                    "{} dump {} ({}, {} keys, by {})",
+                    revision.unwrap_or(0),
+                    event["filename"].as_str().unwrap_or(""),
+                    event["format"].as_str().unwrap_or(""),
+                    event["key_count"],
+                    event["who"].as_str().unwrap_or("")
+                )
+            }),
+            "resync_required" => {
+                let current = event["current_revision"].as_u64().unwrap_or(0);
+                let requested = event["requested"].as_u64().unwrap_or(0);
+                notice(&format!(
+                    "resync needed: the server no longer keeps the changes after revision {requested}; some changes were missed; continuing from revision {current}"
+                ));
+                if self.json {
+                    self.print(text, String::new);
+                }
+                self.last = Some(current);
+                self.subscribe(socket).await?;
+            }
+            "error" => {
+                let error = event["error"].as_str().unwrap_or("");
+                notice(&format!("server: {error}"));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// One stdout line: the event as received with `--json`, else `human()`.
+    fn print(&self, text: &str, human: impl FnOnce() -> String) {
+        let line = if self.json { text.to_owned() } else { human() };
+        let mut out = std::io::stdout().lock();
+        if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+            // stdout closed (`ctx watch | head`): nothing left to do.
+            std::process::exit(exit::OK.into());
+        }
+    }
+}
+
+/// The most telling part of a connection error ("Connection refused").
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = error;
+    while let Some(source) = current.source() {
+        current = source;
+    }
+    match current.downcast_ref::<std::io::Error>() {
+        Some(io) if io.raw_os_error().is_some() => io.kind().to_string(),
+        _ => current.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ws_url;
+
+    #[test]
+    fn server_urls_map_to_the_ws_endpoint() {
+        assert_eq!(
+            ws_url("http://127.0.0.1:8080").as_deref(),
+            Ok("ws://127.0.0.1:8080/ws")
+        );
+        assert_eq!(
+            ws_url("http://host:1/base/").as_deref(),
+            Ok("ws://host:1/base/ws")
+        );
+        assert!(ws_url("https://host").is_err());
+        assert!(ws_url("host:8080").is_err());
+        assert!(ws_url("http://").is_err());
+        assert!(ws_url("http://h/?q=1").is_err());
+    }
+}
