@@ -382,7 +382,12 @@ async fn bad_input_gets_an_error_for_that_client_only() {
 
 #[tokio::test]
 async fn slow_consumer_is_cut_off_and_others_keep_going() {
-    let server = TestServer::start_with(|c| c.live.queue = 8).await;
+    let server = TestServer::start_with(|c| {
+        c.live.queue = 8;
+        // However slow the machine, the blocked socket must outlast the writes below.
+        c.live.send_timeout = Duration::from_secs(120);
+    })
+    .await;
     let mut slow = WsClient::connect_small_buffer(&server).await;
     slow.subscribe(&[], None).await;
     let mut fast = WsClient::connect(&server).await;
@@ -483,6 +488,55 @@ async fn shutdown_closes_live_connections_promptly() {
         .expect("shutdown hung on an open WebSocket");
     match client.frame().await {
         Some(Message::Close(Some(frame))) => assert_eq!(frame.code, CloseCode::Away),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn silent_peers_are_dropped_and_answering_ones_kept() {
+    let server =
+        TestServer::start_with(|c| c.live.ping_interval = Duration::from_millis(100)).await;
+    let mut silent = WsClient::connect(&server).await;
+    silent.sync().await;
+    let mut alive = WsClient::connect(&server).await;
+    alive.sync().await;
+
+    // `alive` keeps reading, so tungstenite answers the server's pings; `silent` reads
+    // nothing (and so answers nothing) until the server has given up on it.
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let reader = tokio::spawn(async move {
+        let mut pings = 0;
+        tokio::pin!(stopped);
+        loop {
+            tokio::select! {
+                _ = &mut stopped => return (alive, pings),
+                frame = alive.ws.next() => match frame {
+                    Some(Ok(Message::Ping(_))) => pings += 1,
+                    other => panic!("unexpected frame {other:?}"),
+                },
+            }
+        }
+    });
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while server.get("/ctx/all").await.json()["connected_clients"] != 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the silent peer was never dropped"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(());
+    let (mut alive, pings) = reader.await.expect("reader");
+    assert!(pings >= 2, "the server pings ({pings})");
+    assert!(
+        alive.sync().await.is_empty(),
+        "the answering peer is still served"
+    );
+    match silent.frame().await {
+        Some(Message::Close(Some(frame))) => {
+            assert_eq!(frame.code, CloseCode::Away);
+            assert_eq!(frame.reason.as_str(), "no answer to pings");
+        }
         other => panic!("expected a close frame, got {other:?}"),
     }
 }
