@@ -540,3 +540,33 @@ async fn silent_peers_are_dropped_and_answering_ones_kept() {
         other => panic!("expected a close frame, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn socket_writes_need_the_api_key_when_one_is_set() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let server = TestServer::start_with(|c| c.api_key = Some("s3cret".into())).await;
+
+    let mut anonymous = WsClient::connect(&server).await;
+    anonymous.subscribe(&[], None).await; // reading stays open in scope `writes`
+    anonymous
+        .send(json!({"type": "set", "key": "k", "value": 1, "id": 1}))
+        .await;
+    let error = anonymous.json().await;
+    assert_eq!(error["code"], "unauthorized", "{error}");
+    assert_eq!(error["id"], 1);
+
+    let url = format!("{}/ws", server.base.replace("http://", "ws://"));
+    let mut request = url.into_client_request().expect("request");
+    request
+        .headers_mut()
+        .insert("x-api-key", "s3cret".parse().expect("header"));
+    let (ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("connect");
+    let mut keyed = WsClient { ws };
+    keyed
+        .send(json!({"type": "set", "key": "k", "value": 1, "id": 2}))
+        .await;
+    assert_eq!(keyed.json().await["type"], "set_confirmed");
+    assert_eq!(anonymous.events_through(1).await[0]["key"], "k");
+}

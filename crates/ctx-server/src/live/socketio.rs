@@ -12,6 +12,7 @@ use super::ClientGuard;
 use super::protocol::{ChangeEvent, Dumped};
 use crate::app::AppState;
 use crate::auth;
+use crate::config::AuthScope;
 use crate::routes::Context;
 use ctx_store::{Change, Timestamp};
 use parking_lot::Mutex;
@@ -99,6 +100,11 @@ struct ErrorEvent<'a> {
 
 async fn on_connect(app: AppState, origins: Arc<Origins>, socket: SocketRef) {
     let may_write = auth::may_write(&app.config, &socket.req_parts().headers);
+    if !may_write && app.config.auth_scope == AuthScope::All {
+        // Scope `all` guards reads too, and a snapshot is a read.
+        let _ = socket.disconnect();
+        return;
+    }
     let guard = Arc::new(Mutex::new(Some(ClientGuard::new(app.clone()))));
     // A room of its own, so the fan-out can leave this socket out of its own writes.
     socket.join(socket.id);

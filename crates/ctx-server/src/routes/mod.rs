@@ -58,6 +58,10 @@ pub fn router(app: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             config.request_timeout,
         ));
+    // Socket.IO answers its own paths inside CORS, metrics and JSON errors but outside
+    // the request timeout (long-polling requests are held open by design) and the API-key
+    // check (it applies its own on connect).
+    router = router.layer(crate::live::socketio::layer(&app));
     if !config.cors_origins.is_empty() {
         let origins: Vec<HeaderValue> = config
             .cors_origins
@@ -75,15 +79,11 @@ pub fn router(app: AppState) -> Router {
                 ]),
         );
     }
-    // Socket.IO answers its own paths before the JSON/timeout layers: long-polling requests
-    // are held open by design.
-    let socket_io = crate::live::socketio::layer(&app);
     router
         .layer(axum::middleware::map_response(json_errors))
         .layer(axum::middleware::from_fn_with_state(
             app.metrics.clone(),
             metrics::track,
         ))
-        .layer(socket_io)
         .with_state(app)
 }
