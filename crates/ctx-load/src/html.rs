@@ -24,7 +24,7 @@ const W: f64 = 640.0;
 const H: f64 = 240.0;
 const ML: f64 = 60.0;
 const MR: f64 = 20.0;
-const MT: f64 = 30.0;
+const MT: f64 = 44.0;
 const MB: f64 = 40.0;
 
 /// A small line chart. `x_ticks` overrides the numeric x axis labels.
@@ -137,14 +137,13 @@ fn line_chart(
             s.colour,
             path.join(" ")
         );
+        // Legend: one row between the title and the plot, never over the data.
+        let lx = ML + 200.0 * i as f64;
         let _ = write!(
             o,
-            r#"<rect x="{}" y="{}" width="10" height="10" fill="{}"/><text x="{}" y="{}" font-size="11">{}</text>"#,
-            ML + 8.0,
-            MT + 6.0 + 14.0 * i as f64,
+            r#"<rect x="{lx}" y="27" width="10" height="10" fill="{}"/><text x="{}" y="36" font-size="11">{}</text>"#,
             s.colour,
-            ML + 22.0,
-            MT + 15.0 + 14.0 * i as f64,
+            lx + 14.0,
             esc(s.name)
         );
     }
@@ -316,6 +315,10 @@ pub fn render(r: &RunReport) -> String {
             &lat,
             Some(&PCT_TICKS),
         ));
+        // The last second of a run is usually partial: plotted as a rate it
+        // would look like a collapse. Keep it only when it is the only one.
+        let full_second =
+            |sec: u64| (sec + 1) as f64 <= m.duration_secs || m.throughput_series.len() == 1;
         let tput = vec![
             Series {
                 name: "ok/s",
@@ -323,6 +326,7 @@ pub fn render(r: &RunReport) -> String {
                 points: m
                     .throughput_series
                     .iter()
+                    .filter(|b| full_second(b.second))
                     .map(|b| (b.second as f64, b.ok as f64))
                     .collect(),
             },
@@ -332,6 +336,7 @@ pub fn render(r: &RunReport) -> String {
                 points: m
                     .throughput_series
                     .iter()
+                    .filter(|b| full_second(b.second))
                     .map(|b| (b.second as f64, b.errors as f64))
                     .collect(),
             },

@@ -278,3 +278,54 @@ async fn server_closing_connections_costs_no_request() {
     .await;
     assert_eq!((res.attempted, res.success), (60, 60), "{:?}", res.errors);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeout_applies_to_each_request_on_a_reused_connection() {
+    // Request #5 hangs; the others answer at once. The client's timer is
+    // reused across requests: it must still time out exactly that one, and
+    // carry on with a fresh connection.
+    let counter = Arc::new(AtomicU64::new(0));
+    let app = Router::new().route(
+        "/one_hangs",
+        get({
+            let counter = counter.clone();
+            move || {
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    if n == 5 {
+                        tokio::time::sleep(Duration::from_secs(5)).await;
+                    }
+                    "ok"
+                }
+            }
+        }),
+    );
+    let url = common::serve(app).await;
+    let mut cfg = EngineConfig::new(
+        Target::parse(&url).unwrap(),
+        Mode::Closed {
+            clients: 1,
+            ops_per_client: 10,
+        },
+    );
+    cfg.timeout = Duration::from_millis(300);
+    let res = engine::run(&cfg, generator("one_hangs"), Arc::new(Progress::default()))
+        .await
+        .unwrap();
+    assert_eq!(
+        (res.success, res.errors.timeout),
+        (9, 1),
+        "{:?}",
+        res.errors
+    );
+    assert!(
+        res.elapsed >= Duration::from_millis(300),
+        "{:?}",
+        res.elapsed
+    );
+    assert!(
+        res.elapsed < Duration::from_secs(3),
+        "timed out late: {:?}",
+        res.elapsed
+    );
+}
