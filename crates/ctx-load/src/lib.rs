@@ -43,6 +43,10 @@ use report::{ModeInfo, ScenarioReport, ServerInfo};
 use scenarios::CheckStatus;
 use server::ChildServer;
 
+/// Upper bound on the requests one scenario may plan (a typo guard: at
+/// 100 000 req/s this is still over a day of load).
+pub const MAX_REQUESTS_PER_SCENARIO: u64 = 10_000_000_000;
+
 /// Open-loop settings: `rate` requests per second in total for `duration`.
 #[derive(Clone, Debug)]
 pub struct OpenLoop {
@@ -151,10 +155,16 @@ pub fn prepare_scenarios(opts: &LoadOptions) -> Result<Vec<Scenario>, LoadError>
                 "--duration must be positive".into(),
             ));
         }
-        if ol.rate * ol.duration.as_secs_f64() < 1.0 {
+        let planned = ol.rate * ol.duration.as_secs_f64();
+        if planned < 1.0 {
             return Err(LoadError::InvalidOption(
                 "--rate × --duration plans no request at all".into(),
             ));
+        }
+        if planned > MAX_REQUESTS_PER_SCENARIO as f64 {
+            return Err(LoadError::InvalidOption(format!(
+                "--rate × --duration plans more than {MAX_REQUESTS_PER_SCENARIO} requests per scenario"
+            )));
         }
     }
     let mut all = scenarios::seed_scenarios();
@@ -190,6 +200,15 @@ pub fn prepare_scenarios(opts: &LoadOptions) -> Result<Vec<Scenario>, LoadError>
         let mut s = s.clone().scaled(opts.scale);
         if let Some(c) = opts.clients {
             s = s.with_clients(c);
+        }
+        if s.clients
+            .checked_mul(s.ops_per_client)
+            .is_none_or(|n| n > MAX_REQUESTS_PER_SCENARIO)
+        {
+            return Err(LoadError::InvalidOption(format!(
+                "{}: {} clients × {} ops is more than {MAX_REQUESTS_PER_SCENARIO} requests",
+                s.name, s.clients, s.ops_per_client
+            )));
         }
         selected.push(s);
     }

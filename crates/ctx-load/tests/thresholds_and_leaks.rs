@@ -144,6 +144,8 @@ fn options_are_validated_before_anything_runs() {
         opts(|o| o.scale = 0.0),
         opts(|o| o.scale = f64::NAN),
         opts(|o| o.clients = Some(0)),
+        opts(|o| o.scale = 1e18),
+        opts(|o| o.clients = Some(u64::MAX)),
         opts(|o| o.thresholds = vec!["x".into()]),
         opts(|o| {
             o.open_loop = Some(ctx_load::OpenLoop {
