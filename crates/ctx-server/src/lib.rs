@@ -86,11 +86,12 @@ impl Server {
     ) -> Result<(), ServeError> {
         let router = routes::router(self.app.clone());
         // Upgraded connections outlive axum's graceful shutdown: close them ourselves, or
-        // a shutdown would wait on (or abandon) open sockets.
+        // a shutdown would wait on (or abandon) open sockets. Axum stops accepting at the
+        // same moment, so clients cannot reconnect in between.
         let app = self.app.clone();
         let shutdown = async move {
             shutdown.await;
-            app.live.close_all(&app, LIVE_CLOSE_GRACE).await;
+            app.live.begin_shutdown();
         };
         let listener = self.listener.tap_io(|tcp| {
             // Small request/response pairs: Nagle's delay would dominate latency.
@@ -99,6 +100,7 @@ impl Server {
         let served = axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await;
+        self.app.live.wait_closed(LIVE_CLOSE_GRACE).await;
         self.app.store.close().await;
         tracing::info!("store closed");
         served.map_err(ServeError::Io)

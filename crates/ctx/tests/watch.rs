@@ -124,13 +124,14 @@ fn json_prints_the_events() {
     let (server, _dir) = server();
     let watch = Watch::start(&server.url, &["--json", "watch", "--since", "0"]);
     set(&server, "k", json!(true));
-    let (status, dump) = server.post("/ctx/dump", &json!({"format": "json"}));
-    assert_eq!(status, 200);
     let event: Value = serde_json::from_str(&watch.line()).expect("JSON line");
     assert_eq!(event["type"], "context_updated");
     assert_eq!(event["revision"], 1);
     assert_eq!(event["key"], "k");
     assert_eq!(event["value"], true);
+    // Dump notices are not replayed: dump only once the watch is known to be subscribed.
+    let (status, dump) = server.post("/ctx/dump", &json!({"format": "json"}));
+    assert_eq!(status, 200);
     let event: Value = serde_json::from_str(&watch.line()).expect("JSON line");
     assert_eq!(event["type"], "context_dumped");
     assert_eq!(event["filename"], dump["filename"]);

@@ -11,12 +11,14 @@ pub mod socketio;
 pub mod ws;
 
 use crate::app::App;
+use parking_lot::Mutex;
 use protocol::Dumped;
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::sync::{Notify, broadcast, watch};
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
 
 /// Tuning for live connections. The defaults suit a LAN of test runners and dashboards.
 #[derive(Clone, Debug)]
@@ -55,8 +57,10 @@ pub struct Hub {
     dumps: broadcast::Sender<Arc<Dumped>>,
     /// Flips to `true` once when the server starts shutting down.
     shutdown: watch::Sender<bool>,
-    /// Signalled whenever a `/ws` connection ends, so shutdown can wait for them.
-    ws_ended: Notify,
+    /// Open `/ws` connections, so shutdown can wait for their close frames to go out.
+    ws_open: watch::Sender<usize>,
+    /// Socket.IO's own close, started by [`Hub::begin_shutdown`].
+    io_closing: Mutex<Option<JoinHandle<()>>>,
     /// Set once the router is built (the Socket.IO layer creates it).
     pub(crate) io: OnceLock<socketioxide::SocketIo>,
 }
@@ -66,7 +70,8 @@ impl Default for Hub {
         Self {
             dumps: broadcast::channel(64).0,
             shutdown: watch::channel(false).0,
-            ws_ended: Notify::new(),
+            ws_open: watch::channel(0).0,
+            io_closing: Mutex::new(None),
             io: OnceLock::new(),
         }
     }
@@ -88,21 +93,25 @@ impl Hub {
         self.shutdown.subscribe()
     }
 
-    /// Asks every live connection to close (1001 "going away" for `/ws`; Socket.IO
-    /// sockets are disconnected), then waits up to `grace` for the `/ws` ones to go.
-    pub async fn close_all(&self, app: &App, grace: Duration) {
+    /// Asks every live connection to close: 1001 "going away" for `/ws`, a disconnect for
+    /// Socket.IO (whose long-polling requests would otherwise hold up axum's graceful
+    /// shutdown until they time out).
+    pub fn begin_shutdown(&self) {
         self.shutdown.send_replace(true);
-        if let Some(io) = self.io.get() {
-            io.close().await;
+        if let Some(io) = self.io.get().cloned() {
+            *self.io_closing.lock() = Some(tokio::spawn(async move { io.close().await }));
         }
+    }
+
+    /// Waits up to `grace` for every live connection to be closed.
+    pub async fn wait_closed(&self, grace: Duration) {
+        let io_closing = self.io_closing.lock().take();
+        let mut ws_open = self.ws_open.subscribe();
         let _ = tokio::time::timeout(grace, async {
-            loop {
-                let ended = self.ws_ended.notified();
-                if app.clients.load(Ordering::Relaxed) == 0 {
-                    break;
-                }
-                ended.await;
+            if let Some(io_closing) = io_closing {
+                let _ = io_closing.await;
             }
+            let _ = ws_open.wait_for(|open| *open == 0).await;
         })
         .await;
     }
@@ -113,22 +122,34 @@ pub(crate) async fn closing(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|closing| *closing).await;
 }
 
-/// Counts one connected client (either kind) for as long as it lives.
+/// Counts one connected client for as long as it lives.
 pub(crate) struct ClientGuard {
     app: Arc<App>,
+    websocket: bool,
 }
 
 impl ClientGuard {
-    pub fn new(app: Arc<App>) -> Self {
+    pub fn websocket(app: Arc<App>) -> Self {
+        app.live.ws_open.send_modify(|open| *open += 1);
+        Self::counted(app, true)
+    }
+
+    pub fn socket_io(app: Arc<App>) -> Self {
+        Self::counted(app, false)
+    }
+
+    fn counted(app: Arc<App>, websocket: bool) -> Self {
         app.clients.fetch_add(1, Ordering::Relaxed);
-        Self { app }
+        Self { app, websocket }
     }
 }
 
 impl Drop for ClientGuard {
     fn drop(&mut self) {
         self.app.clients.fetch_sub(1, Ordering::Relaxed);
-        self.app.live.ws_ended.notify_waiters();
+        if self.websocket {
+            self.app.live.ws_open.send_modify(|open| *open -= 1);
+        }
     }
 }
 

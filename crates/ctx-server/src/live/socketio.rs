@@ -105,7 +105,7 @@ async fn on_connect(app: AppState, origins: Arc<Origins>, socket: SocketRef) {
         let _ = socket.disconnect();
         return;
     }
-    let guard = Arc::new(Mutex::new(Some(ClientGuard::new(app.clone()))));
+    let guard = Arc::new(Mutex::new(Some(ClientGuard::socket_io(app.clone()))));
     // A room of its own, so the fan-out can leave this socket out of its own writes.
     socket.join(socket.id);
     let snapshot = app.store.snapshot(None);

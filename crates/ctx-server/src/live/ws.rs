@@ -88,7 +88,7 @@ impl Farewell {
 }
 
 async fn run(app: AppState, socket: WebSocket, may_write: bool) {
-    let _counted = ClientGuard::new(app.clone());
+    let _counted = ClientGuard::websocket(app.clone());
     let config = app.config.live.clone();
     let (sink, stream) = socket.split();
     let (outbox, queued) = mpsc::channel(config.queue.max(1));

@@ -69,6 +69,8 @@ pub fn run(options: ClientOptions, args: WatchArgs) -> ExitCode {
         prefixes: args.prefixes,
         last: args.since,
         retry_for: Duration::from_secs(args.retry_for),
+        pause: BACKOFF_MIN,
+        down_since: None,
     };
     match runtime.block_on(watcher.watch()) {
         Ok(()) => exit::code(exit::OK),
@@ -111,6 +113,11 @@ struct Watcher {
     /// The last revision printed (or subscribed at): where a reconnect resumes.
     last: Option<u64>,
     retry_for: Duration,
+    /// The next pause before reconnecting; back to the minimum once subscribed again, so a
+    /// server that accepts and at once closes (e.g. shutting down) is not hammered.
+    pause: Duration,
+    /// When the server was last followed successfully, while it is not.
+    down_since: Option<Instant>,
 }
 
 /// How a connection ended.
@@ -149,10 +156,11 @@ impl Watcher {
     }
 
     /// Retries with a doubling (bounded) pause until connected, Ctrl-C, or `retry_for`.
-    async fn reconnect(&self) -> Result<Socket, String> {
-        let started = Instant::now();
-        let mut pause = BACKOFF_MIN;
+    async fn reconnect(&mut self) -> Result<Socket, String> {
+        let started = *self.down_since.get_or_insert_with(Instant::now);
         loop {
+            let pause = self.pause;
+            self.pause = (pause * 2).min(BACKOFF_MAX);
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => std::process::exit(exit::OK.into()),
                 () = tokio::time::sleep(pause) => {}
@@ -167,7 +175,7 @@ impl Watcher {
                         root_cause(&e)
                     ));
                 }
-                Err(_) => pause = (pause * 2).min(BACKOFF_MAX),
+                Err(_) => {}
             }
         }
     }
@@ -224,8 +232,14 @@ impl Watcher {
     ) -> Result<(), String> {
         let revision = event["revision"].as_u64();
         match event["type"].as_str().unwrap_or("") {
-            // Without --since, "now" becomes a revision a reconnect can resume from.
-            "subscribed" if self.last.is_none() => self.last = revision,
+            "subscribed" => {
+                self.pause = BACKOFF_MIN;
+                self.down_since = None;
+                // Without --since, "now" becomes a revision a reconnect can resume from.
+                if self.last.is_none() {
+                    self.last = revision;
+                }
+            }
             kind @ ("context_updated" | "context_deleted") => {
                 let Some(revision) = revision else {
                     return Ok(());
