@@ -353,16 +353,23 @@ fn targets(data: &Data) -> Vec<Target> {
         ),
     ]);
 
-    // Memory: RSS of a restarted server holding the keys, over their raw size.
-    let mem = data.memory.last();
+    // Memory: RSS of a restarted server holding the keys (default history bound), over
+    // the keys' raw size.
+    let variant = |v: &Value, name: &str| v.get("variant").and_then(Value::as_str) == Some(name);
+    let restart_median = |name: &str, field: &str| {
+        let mut xs: Vec<f64> = data
+            .restarts
+            .iter()
+            .filter(|r| variant(r, name))
+            .filter_map(|r| r.get("result").and_then(|x| num(x, field)))
+            .collect();
+        median(&mut xs)
+    };
+    let mem = data.memory.iter().find(|m| variant(m, "keys"));
     let raw_bytes = mem.and_then(|m| num(m, "raw_bytes"));
     let keys = mem.and_then(|m| num(m, "keys")).unwrap_or(0.0);
-    let mut rss: Vec<f64> = data
-        .restarts
-        .iter()
-        .filter_map(|r| r.get("result").and_then(|x| num(x, "rss_kib_settled")))
-        .collect();
-    let rss = median(&mut rss);
+    let history_kept = mem.and_then(|m| num(m, "history_entries")).unwrap_or(0.0);
+    let rss = restart_median("keys", "rss_kib_settled");
     let mem_ratio = match (rss, raw_bytes) {
         (Some(rss), Some(raw)) if raw > 0.0 => Some(rss * 1024.0 / raw),
         _ => None,
@@ -370,11 +377,26 @@ fn targets(data: &Data) -> Vec<Target> {
     t.push(Target {
         name: format!("Memory: {keys:.0} keys of 100-byte values, RSS ≤ 2.5× raw size"),
         measured: match (rss, raw_bytes) {
-            (Some(rss), Some(raw)) => format!(
-                "RSS after restart {:.1} MiB; raw keys+values {:.1} MiB",
-                rss / 1024.0,
-                raw / 1048576.0
-            ),
+            (Some(rss), Some(raw)) => {
+                let empty = mem
+                    .and_then(|m| m.get("empty_server"))
+                    .and_then(|e| num(e, "rss_kib_end"));
+                let marginal = empty
+                    .map(|e| {
+                        format!(
+                            "; above an empty server's {:.1} MiB: {:.2}×",
+                            e / 1024.0,
+                            (rss - e) * 1024.0 / raw
+                        )
+                    })
+                    .unwrap_or_default();
+                format!(
+                    "RSS after restart {:.1} MiB (default history bound: {history_kept:.0} \
+                     entries kept); raw keys+values {:.1} MiB{marginal}",
+                    rss / 1024.0,
+                    raw / 1048576.0
+                )
+            }
             _ => String::new(),
         },
         ratio: mem_ratio,
@@ -382,18 +404,23 @@ fn targets(data: &Data) -> Vec<Target> {
         pass: mem_ratio.map(|r| r <= 2.5),
         why_missing: "memory case not run".into(),
     });
-    let mut serving: Vec<f64> = data
-        .restarts
-        .iter()
-        .filter_map(|r| r.get("result").and_then(|x| num(x, "serving_ms")))
-        .collect();
-    let serving = median(&mut serving);
+    let hist = data.memory.iter().find(|m| variant(m, "history"));
+    let hist_keys = hist.and_then(|m| num(m, "keys")).unwrap_or(0.0);
+    let hist_entries = hist.and_then(|m| num(m, "history_entries")).unwrap_or(0.0);
+    let serving = restart_median("history", "serving_ms");
+    let hist_rss = restart_median("history", "rss_kib_settled");
     t.push(Target {
         name: format!(
-            "Restart with {keys:.0} keys and {keys:.0} history entries serving within 3 s"
+            "Restart with {hist_keys:.0} keys and {hist_entries:.0} history entries serving within 3 s"
         ),
         measured: serving
-            .map(|ms| format!("spawn → first answered GET: {:.2} s", ms / 1000.0))
+            .map(|ms| {
+                format!(
+                    "spawn → first answered GET: {:.2} s (RSS then {} MiB)",
+                    ms / 1000.0,
+                    fmt_opt(hist_rss.map(|k| k / 1024.0), 0)
+                )
+            })
             .unwrap_or_default(),
         ratio: serving.map(|ms| ms / 3000.0),
         goal: "≤ 1× (3 s)".into(),
@@ -563,20 +590,54 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         writeln!(md, "Not run.")?;
     }
     for mem in &data.memory {
-        writeln!(md, "- Filled: {}", mem)?;
+        let mib = |v: Option<f64>| fmt_opt(v.map(|b| b / 1048576.0), 1);
+        let kib = |path: &[&str]| {
+            let mut v = mem;
+            for p in path {
+                v = v.get(*p)?;
+            }
+            v.as_f64().map(|k| k * 1024.0)
+        };
+        let raw_bytes = num(mem, "raw_bytes");
+        writeln!(
+            md,
+            "**{}**: filled over HTTP with {} new keys (`bench_` + 7 digits = {} bytes) of {}-byte \
+             values (JSON text), {} history entries kept, at {} writes/s.\n",
+            mem.get("variant").and_then(Value::as_str).unwrap_or("?"),
+            fmt_opt(num(mem, "keys"), 0),
+            fmt_opt(num(mem, "key_bytes"), 0),
+            fmt_opt(num(mem, "value_bytes"), 0),
+            fmt_opt(num(mem, "history_entries"), 0),
+            fmt_opt(mem.get("fill").and_then(|f| num(f, "writes_per_second")), 0),
+        )?;
+        writeln!(
+            md,
+            "| raw keys+values MiB | data file MiB | empty server RSS MiB | RSS of the server that took the writes MiB |"
+        )?;
+        writeln!(md, "|---|---|---|---|")?;
+        writeln!(
+            md,
+            "| {} | {} | {} | {} |\n",
+            mib(raw_bytes),
+            mib(num(mem, "data_file_bytes")),
+            mib(kib(&["empty_server", "rss_kib_end"])),
+            mib(kib(&["filling_server", "rss_kib_end"])),
+        )?;
     }
     if !data.restarts.is_empty() {
         writeln!(
             md,
-            "\n| restart | listening (ms) | serving (ms) | RSS serving MiB | RSS settled MiB | peak RSS MiB |"
+            "\n| restart | variant | history entries | listening (ms) | serving (ms) | RSS serving MiB | RSS settled MiB | peak RSS MiB |"
         )?;
-        writeln!(md, "|---|---|---|---|---|---|")?;
+        writeln!(md, "|---|---|---|---|---|---|---|---|")?;
         for r in &data.restarts {
             let x = r.get("result").cloned().unwrap_or_default();
             writeln!(
                 md,
-                "| {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
                 r.get("rep").unwrap_or(&Value::Null),
+                r.get("variant").and_then(Value::as_str).unwrap_or("?"),
+                fmt_opt(num(r, "history_entries"), 0),
                 fmt_opt(num(&x, "listening_ms"), 0),
                 fmt_opt(num(&x, "serving_ms"), 0),
                 fmt_opt(num(&x, "rss_kib_serving").map(|k| k / 1024.0), 1),
