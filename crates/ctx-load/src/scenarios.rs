@@ -179,7 +179,8 @@ fn generator_fn(f: impl Fn(u64, u64) -> Request + Send + Sync + 'static) -> Requ
 pub fn concurrent_reads() -> Scenario {
     Scenario {
         name: "concurrent_reads".into(),
-        description: "10 clients × 50 GET /ctx/{key}, cycling five keys".into(),
+        description: "GET /ctx/{key}, cycling five keys (most never written: 200 with found=false)"
+            .into(),
         clients: 10,
         ops_per_client: 50,
         setup: Vec::new(),
@@ -205,7 +206,7 @@ pub fn concurrent_reads() -> Scenario {
 pub fn concurrent_writes() -> Scenario {
     Scenario {
         name: "concurrent_writes".into(),
-        description: "8 clients × 25 POST /ctx, one new key per operation".into(),
+        description: "POST /ctx, one new key per operation".into(),
         clients: 8,
         ops_per_client: 25,
         setup: Vec::new(),
@@ -236,9 +237,7 @@ pub fn concurrent_writes() -> Scenario {
 pub fn mixed_workload() -> Scenario {
     Scenario {
         name: "mixed_workload".into(),
-        description:
-            "12 clients × 40 ops: every 5th a POST /ctx, the others GET /ctx/{key} over five keys"
-                .into(),
+        description: "every 5th op a POST /ctx, the others GET /ctx/{key} over five keys".into(),
         clients: 12,
         ops_per_client: 40,
         setup: Vec::new(),
@@ -298,7 +297,7 @@ pub fn file_dumps() -> Scenario {
     Scenario {
         name: "file_dumps".into(),
         description:
-            "100 set-up writes, then 5 clients × 4 POST /ctx/dump cycling json/csv/txt/pretty"
+            "100 set-up writes, then POST /ctx/dump cycling json/csv/txt/pretty, history on every other"
                 .into(),
         clients: 5,
         ops_per_client: 4,
@@ -334,8 +333,7 @@ pub fn memory_stress() -> Scenario {
     );
     Scenario {
         name: "memory_stress".into(),
-        description: "15 clients × 100 ops: every 10th a ~2 KB POST /ctx, the others GET it back"
-            .into(),
+        description: "every 10th op a ~2 KB POST /ctx, the others GET it back".into(),
         clients: 15,
         ops_per_client: 100,
         setup: Vec::new(),
@@ -371,7 +369,7 @@ pub fn memory_stress() -> Scenario {
 pub fn percentile_analysis() -> Scenario {
     Scenario {
         name: "percentile_analysis".into(),
-        description: "10 clients × 100 ops cycling GET /ctx/{key}, POST /ctx, GET /ctx/all".into(),
+        description: "cycling GET /ctx/{key}, POST /ctx, GET /ctx/all".into(),
         clients: 10,
         ops_per_client: 100,
         setup: Vec::new(),

@@ -265,3 +265,75 @@ async fn a_server_that_will_not_start_is_reported_with_its_stderr() {
         Err(LoadError::CouldNotRun(_))
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_scenarios_from_a_toml_file_run_like_seed_ones() {
+    let url = common::serve(fake_ctx_server()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mix.toml");
+    std::fs::write(
+        &file,
+        r#"
+[[scenario]]
+name = "hot_keys"
+clients = 3
+ops = 20
+setup = [ { method = "POST", path = "/ctx", body = { key = "hot.0", value = 0 } } ]
+
+[[scenario.request]]
+path = "/ctx/hot.{op}"
+weight = 3
+
+[[scenario.request]]
+method = "POST"
+path = "/ctx"
+body = { key = "hot.{client}", value = "{op}" }
+
+[[scenario.request]]
+path = "/nowhere/{client}"
+
+[scenario.thresholds]
+success_rate = 70
+"#,
+    )
+    .unwrap();
+    let opts = LoadOptions {
+        target: Some(url),
+        scenario_file: Some(file.clone()),
+        scenarios: vec!["hot_keys".into(), "concurrent_reads".into()],
+        scale: 0.5,
+        write_report: false,
+        ..LoadOptions::default()
+    };
+    let outcome = ctx_load::run(opts).await.expect("run carried out");
+    let hot = &outcome.report.scenarios[0];
+    assert_eq!(hot.name, "hot_keys");
+    let m = &hot.metrics;
+    // 3 clients × 10 ops; one op in five hits an unknown route (404).
+    assert_eq!(m.total_operations, 30);
+    assert_eq!(m.errors.status.get(&404), Some(&6));
+    assert_eq!(m.success_count, 24);
+    assert_eq!(
+        m.setup.as_ref().map(|s| (s.requests, s.failures)),
+        Some((1, 0))
+    );
+    assert!(hot.passed, "80 % >= 70 %");
+    assert!(outcome.all_passed);
+    assert_eq!(outcome.report_dir, None);
+
+    // Seed names cannot be redefined, and unknown names are still errors.
+    std::fs::write(
+        &file,
+        "[[scenario]]\nname='concurrent_reads'\nclients=1\nops=1\nrequest=[{path='/x'}]",
+    )
+    .unwrap();
+    let opts = LoadOptions {
+        target: Some(common::DEAD_URL.into()),
+        scenario_file: Some(file),
+        ..LoadOptions::default()
+    };
+    let err = ctx_load::run(opts)
+        .await
+        .expect_err("shadowing a seed scenario");
+    assert!(err.to_string().contains("defined twice"), "{err}");
+}

@@ -126,7 +126,7 @@ fn list(opts: &LoadOptions) -> ExitCode {
         Ok(scenarios) => {
             for s in scenarios {
                 println!(
-                    "{:<22} {:>3} clients × {:<5} {}",
+                    "{:<22} {:>3} clients × {:<6} {}",
                     s.name, s.clients, s.ops_per_client, s.description
                 );
             }
