@@ -50,14 +50,19 @@ async fn fixed_service_time_is_reported_accurately() {
     assert_eq!(res.success, 100, "{:?}", res.errors);
     let l = &m.latency;
     assert_eq!(l.count, 100);
-    // A 20 ms sleep never returns early; a busy 2-core machine may add a few ms.
+    // A 20 ms sleep never returns early, so nothing may be reported below
+    // 20 ms (a µs/ms mix-up would be off by 1000×). Above it, a busy 2-core
+    // machine adds scheduling delay: the median stays within a few ms, the
+    // tail gets generous room (checked with two CPU hogs running alongside).
     assert!(l.min_ms >= 19.9, "min {l:?}");
-    assert!((20.0..=30.0).contains(&l.avg_ms), "avg {l:?}");
     assert!((20.0..=30.0).contains(&l.p50_ms), "p50 {l:?}");
-    assert!((20.0..=50.0).contains(&l.p99_ms), "p99 {l:?}");
-    // 4 clients back to back at ~20 ms each: about 200 ops/s, never more.
+    assert!((20.0..=35.0).contains(&l.avg_ms), "avg {l:?}");
+    assert!((20.0..=60.0).contains(&l.p90_ms), "p90 {l:?}");
+    assert!((20.0..=200.0).contains(&l.p99_ms), "p99 {l:?}");
+    assert!(l.p50_ms <= l.p90_ms && l.p90_ms <= l.p99_ms && l.p99_ms <= l.max_ms);
+    // 4 clients back to back at >= 20 ms each: at most 200 ops/s.
     assert!(
-        m.throughput_ops_sec <= 205.0 && m.throughput_ops_sec >= 100.0,
+        m.throughput_ops_sec <= 205.0 && m.throughput_ops_sec >= 50.0,
         "{}",
         m.throughput_ops_sec
     );
