@@ -570,3 +570,28 @@ async fn socket_writes_need_the_api_key_when_one_is_set() {
     assert_eq!(keyed.json().await["type"], "set_confirmed");
     assert_eq!(anonymous.events_through(1).await[0]["key"], "k");
 }
+
+#[tokio::test]
+async fn a_replay_longer_than_the_queue_is_not_a_slow_consumer() {
+    let server = TestServer::start_with(|c| c.live.queue = 8).await;
+    let mut writer = WsClient::connect(&server).await;
+    let mut client = WsClient::connect(&server).await;
+    for i in 0..300 {
+        writer
+            .send(json!({"type": "set", "key": format!("k{i}"), "value": i}))
+            .await;
+    }
+    for _ in 0..300 {
+        assert_eq!(writer.json().await["type"], "set_confirmed");
+    }
+    client.subscribe(&[], Some(0)).await;
+    // Live writes arrive while the replay is still being sent.
+    for i in 0..5 {
+        writer
+            .send(json!({"type": "set", "key": format!("live{i}"), "value": i}))
+            .await;
+    }
+    let events = client.events_through(305).await;
+    assert_eq!(revisions(&events), (1..=305).collect::<Vec<_>>());
+    assert!(client.sync().await.is_empty());
+}

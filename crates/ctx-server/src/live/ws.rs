@@ -5,8 +5,8 @@
 //! per-connection queue; the *writer* drains that queue into the socket. Live events are
 //! queued with `try_send`: a full queue (or a lagged store feed) means the client does not
 //! keep up, and it is cut off with a reason and the last revision it was sent, rather than
-//! buffered without bound. The replay backlog instead waits for room in the queue, and
-//! live events wait in the store feed until it is done, so replay and live never
+//! buffered without bound. The replay backlog is one queue entry that the writer sends at
+//! the pace the socket takes it; live events queue behind it, so replay and live never
 //! interleave.
 
 use super::protocol::{ChangeEvent, ClientMessage, Dumped, ServerMessage, matches};
@@ -23,6 +23,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
@@ -45,16 +46,21 @@ pub async fn upgrade(
         .on_upgrade(move |socket| run(app, socket, may_write))
 }
 
-/// One frame for the writer. `resume` is the revision a client that has read this frame
-/// can resume from (events and `subscribed`), so a farewell can say where to pick up.
-struct Outgoing {
-    message: Message,
-    resume: Option<u64>,
+/// Work for the writer.
+enum Outgoing {
+    /// One frame. `resume` is the revision a client that has read it can resume from
+    /// (events and `subscribed`), so a farewell can say where to pick up.
+    Frame {
+        message: Message,
+        resume: Option<u64>,
+    },
+    /// The replay (already filtered), encoded and sent one change at a time.
+    Replay(Vec<Arc<Change>>),
 }
 
 impl Outgoing {
     fn text(message: &ServerMessage<'_>, resume: Option<u64>) -> Self {
-        Outgoing {
+        Outgoing::Frame {
             message: Message::Text(message.encode().into()),
             resume,
         }
@@ -93,7 +99,14 @@ async fn run(app: AppState, socket: WebSocket, may_write: bool) {
     let (sink, stream) = socket.split();
     let (outbox, queued) = mpsc::channel(config.queue.max(1));
     let (say_goodbye, goodbye) = oneshot::channel();
-    let writer = tokio::spawn(write_loop(sink, queued, goodbye, config.send_timeout));
+    let sent = Arc::new(AtomicU64::new(0));
+    let writer = tokio::spawn(write_loop(
+        sink,
+        queued,
+        goodbye,
+        sent.clone(),
+        config.send_timeout,
+    ));
     let mut connection = Connection {
         writes: Arc::new(Semaphore::new(config.max_inflight_writes.max(1))),
         app,
@@ -103,8 +116,8 @@ async fn run(app: AppState, socket: WebSocket, may_write: bool) {
         prefixes: Vec::new(),
         feed: None,
         dumps: None,
-        backlog: VecDeque::new(),
         position: 0,
+        sent,
     };
     let farewell = connection.serve(stream).await;
     let _ = say_goodbye.send(farewell);
@@ -115,7 +128,6 @@ async fn run(app: AppState, socket: WebSocket, may_write: bool) {
 /// What woke the connection loop.
 enum Event {
     Shutdown,
-    Gone,
     Change(Result<Arc<Change>, RecvError>),
     Dump(Result<Arc<Dumped>, RecvError>),
     Frame(Option<Result<Message, axum::Error>>),
@@ -131,11 +143,12 @@ struct Connection {
     prefixes: Vec<String>,
     feed: Option<broadcast::Receiver<Arc<Change>>>,
     dumps: Option<broadcast::Receiver<Arc<Dumped>>>,
-    /// Replay still to send (already filtered); live events wait until it is empty.
-    backlog: VecDeque<Arc<Change>>,
     /// The last revision taken from the feed (sent or filtered out).
     position: u64,
     writes: Arc<Semaphore>,
+    /// Text frames the writer has put on the socket: a client busy reading a long replay
+    /// answers no pings in time, but is plainly alive.
+    sent: Arc<AtomicU64>,
 }
 
 impl Connection {
@@ -145,21 +158,12 @@ impl Connection {
         let mut ping = tokio::time::interval_at(Instant::now() + interval, interval);
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut last_heard = Instant::now();
+        let mut sent_seen = 0;
         loop {
-            let replaying = !self.backlog.is_empty();
             let event = tokio::select! {
                 () = super::closing(&mut shutdown) => Event::Shutdown,
-                permit = self.outbox.reserve(), if replaying => match permit {
-                    Ok(permit) => {
-                        if let Some(change) = self.backlog.pop_front() {
-                            permit.send(event_frame(&change));
-                        }
-                        continue;
-                    }
-                    Err(_) => Event::Gone,
-                },
-                change = recv(&mut self.feed), if !replaying => Event::Change(change),
-                dump = recv(&mut self.dumps), if !replaying => Event::Dump(dump),
+                change = recv(&mut self.feed) => Event::Change(change),
+                dump = recv(&mut self.dumps) => Event::Dump(dump),
                 frame = stream.next() => Event::Frame(frame),
                 _ = ping.tick() => Event::Tick,
             };
@@ -170,23 +174,29 @@ impl Connection {
                     error: None,
                     error_code: None,
                 }),
-                Event::Gone => Err(Farewell::Quiet),
                 Event::Change(change) => self.on_change(change),
                 Event::Dump(dump) => self.on_dump(dump),
                 Event::Frame(frame) => {
                     last_heard = Instant::now();
                     self.on_frame(frame).await
                 }
-                Event::Tick if last_heard.elapsed() >= interval * 2 => Err(Farewell::Close {
-                    code: close_code::AWAY,
-                    reason: "no answer to pings",
-                    error: None,
-                    error_code: None,
-                }),
-                Event::Tick => self.queue(Outgoing {
-                    message: Message::Ping(Default::default()),
-                    resume: None,
-                }),
+                Event::Tick => {
+                    let sent = self.sent.load(Ordering::Relaxed);
+                    let reading = std::mem::replace(&mut sent_seen, sent) != sent;
+                    if last_heard.elapsed() >= interval * 2 && !reading {
+                        Err(Farewell::Close {
+                            code: close_code::AWAY,
+                            reason: "no answer to pings",
+                            error: None,
+                            error_code: None,
+                        })
+                    } else {
+                        self.queue(Outgoing::Frame {
+                            message: Message::Ping(Default::default()),
+                            resume: None,
+                        })
+                    }
+                }
             };
             if let Err(farewell) = outcome {
                 return farewell;
@@ -416,7 +426,7 @@ impl Connection {
         }
         self.prefixes = if all { Vec::new() } else { prefixes };
         self.position = watch.revision;
-        self.backlog = watch
+        let backlog: Vec<_> = watch
             .backlog
             .into_iter()
             .filter(|c| matches(&self.prefixes, &c.key))
@@ -429,15 +439,23 @@ impl Connection {
                 prefixes: &self.prefixes,
             },
             Some(since.unwrap_or(watch.revision)),
-        ))
+        ))?;
+        if backlog.is_empty() {
+            return Ok(());
+        }
+        self.queue(Outgoing::Replay(backlog))
     }
 }
 
+fn event_message(change: &Change) -> Message {
+    Message::Text(ServerMessage::from(ChangeEvent::of(change)).encode().into())
+}
+
 fn event_frame(change: &Change) -> Outgoing {
-    Outgoing::text(
-        &ServerMessage::from(ChangeEvent::of(change)),
-        Some(change.revision),
-    )
+    Outgoing::Frame {
+        message: event_message(change),
+        resume: Some(change.revision),
+    }
 }
 
 /// Waits on an optional feed; never completes while there is none.
@@ -476,23 +494,50 @@ async fn write_loop(
     mut sink: SplitSink<WebSocket, Message>,
     mut queued: mpsc::Receiver<Outgoing>,
     mut goodbye: oneshot::Receiver<Farewell>,
+    sent: Arc<AtomicU64>,
     send_timeout: Duration,
 ) {
     let mut last_revision = None;
+    let mut replay = VecDeque::<Arc<Change>>::new();
     loop {
-        let next = tokio::select! {
-            biased;
-            farewell = &mut goodbye => {
-                if let Ok(farewell) = farewell {
-                    say_goodbye(&mut sink, farewell, last_revision, send_timeout).await;
+        let (message, resume) = if let Some(change) = replay.pop_front() {
+            // Between replayed changes, a farewell (e.g. shutdown) still gets through.
+            match goodbye.try_recv() {
+                Ok(farewell) => {
+                    return say_goodbye(&mut sink, farewell, last_revision, send_timeout).await;
                 }
-                return;
+                Err(oneshot::error::TryRecvError::Closed) => return,
+                Err(oneshot::error::TryRecvError::Empty) => {}
             }
-            next = queued.recv() => next,
+            (event_message(&change), Some(change.revision))
+        } else {
+            let next = tokio::select! {
+                biased;
+                farewell = &mut goodbye => {
+                    if let Ok(farewell) = farewell {
+                        say_goodbye(&mut sink, farewell, last_revision, send_timeout).await;
+                    }
+                    return;
+                }
+                next = queued.recv() => next,
+            };
+            match next {
+                Some(Outgoing::Frame { message, resume }) => (message, resume),
+                Some(Outgoing::Replay(changes)) => {
+                    replay = changes.into();
+                    continue;
+                }
+                None => return,
+            }
         };
-        let Some(frame) = next else { return };
-        match tokio::time::timeout(send_timeout, sink.send(frame.message)).await {
-            Ok(Ok(())) => last_revision = frame.resume.or(last_revision),
+        let text = matches!(message, Message::Text(_));
+        match tokio::time::timeout(send_timeout, sink.send(message)).await {
+            Ok(Ok(())) => {
+                last_revision = resume.or(last_revision);
+                if text {
+                    sent.fetch_add(1, Ordering::Relaxed);
+                }
+            }
             Ok(Err(_)) => return,
             Err(_) => {
                 tracing::info!("dropping a WebSocket client that stopped reading");
