@@ -245,6 +245,13 @@ pub fn render(r: &RunReport) -> String {
         );
     }
     o.push_str("</table>");
+    if !r.recommendations.is_empty() {
+        o.push_str("<h2>Recommendations</h2><ul>");
+        for rec in &r.recommendations {
+            let _ = write!(o, "<li>{}</li>", esc(rec));
+        }
+        o.push_str("</ul>");
+    }
 
     for sc in &r.scenarios {
         let m = &sc.metrics;

@@ -268,6 +268,8 @@ pub async fn run(opts: LoadOptions) -> Result<RunOutcome, LoadError> {
     };
 
     let (summary, readiness, all_passed) = report::summarise(&reports);
+    let recommendations =
+        report::recommendations(&reports, pid.is_some(), opts.open_loop.is_some());
     let report = RunReport {
         schema_version: report::SCHEMA_VERSION,
         tool: format!("ctx-load {}", env!("CARGO_PKG_VERSION")),
@@ -295,6 +297,7 @@ pub async fn run(opts: LoadOptions) -> Result<RunOutcome, LoadError> {
         },
         summary,
         readiness,
+        recommendations,
         all_thresholds_passed: all_passed && aborted.is_none(),
         scenarios: reports,
     };

@@ -102,6 +102,8 @@ pub struct RunReport {
     pub mode: ModeInfo,
     pub summary: Summary,
     pub readiness: Readiness,
+    /// Data-driven advice (errors, memory trend, saturation, coverage gaps).
+    pub recommendations: Vec<String>,
     pub all_thresholds_passed: bool,
     pub scenarios: Vec<ScenarioReport>,
 }
@@ -175,6 +177,101 @@ pub fn summarise(scenarios: &[ScenarioReport]) -> (Summary, Readiness, bool) {
     };
     let all_passed = scenarios.iter().all(|s| s.passed);
     (summary, readiness, all_passed)
+}
+
+/// Advice derived from the figures: what failed, what was not measured,
+/// what to run next. Each line names the scenario and the figure behind it.
+pub fn recommendations(
+    scenarios: &[ScenarioReport],
+    monitored: bool,
+    open_loop: bool,
+) -> Vec<String> {
+    use crate::monitor::LeakVerdict;
+    let mut out = Vec::new();
+    for s in scenarios {
+        let m = &s.metrics;
+        if m.error_count > 0 {
+            out.push(format!(
+                "{}: {} of {} requests failed{} — see the error breakdown.",
+                s.name,
+                m.error_count,
+                m.total_operations,
+                m.errors
+                    .first_error
+                    .as_ref()
+                    .map(|e| format!(" (first: {e})"))
+                    .unwrap_or_default()
+            ));
+        }
+        if let Some(res) = &m.resources
+            && res.leak.verdict == LeakVerdict::Growing
+        {
+            out.push(format!(
+                "{}: server RSS still growing ({:+.1} MB/min). A server that keeps history in memory \
+                 grows until its history bound (`ctx serve --history-limit`); run longer to see whether \
+                 it levels off, otherwise look for a leak.",
+                s.name,
+                res.leak.slope_mb_per_min.unwrap_or(0.0)
+            ));
+        }
+        if let Some(ol) = &m.open_loop
+            && ol.sent > 0
+            && ol.late as f64 > 0.1 * ol.sent as f64
+        {
+            out.push(format!(
+                "{}: {:.0} % of requests were sent late at {} req/s (corrected p99 {:.1} ms vs uncorrected {:.1} ms): \
+                 the server, or this machine, did not keep up with the rate.",
+                s.name,
+                ol.late as f64 / ol.sent as f64 * 100.0,
+                ol.target_rate,
+                m.latency.p99_ms,
+                ol.uncorrected.p99_ms
+            ));
+        }
+        if m.latency.count >= 100
+            && m.latency.p50_ms > 0.0
+            && m.latency.p99_ms > 10.0 * m.latency.p50_ms
+        {
+            out.push(format!(
+                "{}: long latency tail (p99 {:.1} ms is {:.0}× the median {:.1} ms).",
+                s.name,
+                m.latency.p99_ms,
+                m.latency.p99_ms / m.latency.p50_ms,
+                m.latency.p50_ms
+            ));
+        }
+    }
+    if !monitored {
+        out.push(
+            "Server memory and CPU were not measured: pass --server-pid with --target, \
+             or let ctx load start the server."
+                .into(),
+        );
+    } else if scenarios.iter().any(|s| s.thresholds.fail_on_leak)
+        && scenarios
+            .iter()
+            .filter(|s| s.thresholds.fail_on_leak)
+            .all(|s| {
+                s.metrics
+                    .resources
+                    .as_ref()
+                    .is_some_and(|r| r.leak.verdict == LeakVerdict::Inconclusive)
+            })
+    {
+        out.push(
+            "The memory trend could not be judged (runs under 5 s after warm-up): for a leak check run \
+             e.g. `ctx load --scenario memory_stress --rate 1000 --duration 30`."
+                .into(),
+        );
+    }
+    if !open_loop && !scenarios.is_empty() {
+        out.push(
+            "Closed-loop latencies hide queueing (coordinated omission): for latency under a fixed \
+             arrival rate, re-run with --rate R --duration SECS."
+                .into(),
+        );
+    }
+    out
 }
 
 /// `./ctx-report/<UTC timestamp>/`, with a numeric suffix if that exists already.
@@ -484,6 +581,13 @@ pub fn render_markdown(r: &RunReport) -> String {
             .map(|v| format!("{v:.1} ops/MB"))
             .unwrap_or_else(|| "not measured".into())
     );
+    if !r.recommendations.is_empty() {
+        let _ = writeln!(o, "**Recommendations:**");
+        for rec in &r.recommendations {
+            let _ = writeln!(o, "- {rec}");
+        }
+        let _ = writeln!(o);
+    }
 
     let _ = writeln!(o, "## Resource Usage\n");
     if r.server.pid.is_none() {

@@ -92,6 +92,8 @@ async fn seed_suite_run_writes_a_complete_report() {
         "**Best Throughput:**",
         "**Slowest Response:**",
         "Memory efficiency:",
+        "**Recommendations:**",
+        "coordinated omission",
         "## Resource Usage",
         "## Production Readiness Assessment",
         "PRODUCTION READY",
@@ -139,6 +141,10 @@ async fn unmonitored_run_says_not_measured_and_open_loop_is_reported() {
     let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
     assert!(md.contains("**Peak Memory Usage:** not measured"), "{md}");
     assert!(md.contains("Open loop:"), "{md}");
+    assert!(
+        md.contains("**Recommendations:**") && md.contains("--server-pid"),
+        "{md}"
+    );
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap()).unwrap();
     assert!(json["scenarios"][0]["metrics"]["peak_memory_mb"].is_null());
