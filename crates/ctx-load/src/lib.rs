@@ -222,6 +222,7 @@ pub fn prepare_scenarios(opts: &LoadOptions) -> Result<Vec<Scenario>, LoadError>
 /// target, server would not start, run aborted); a finished run whose
 /// thresholds failed is `Ok` with `all_passed == false`.
 pub async fn run(opts: LoadOptions) -> Result<RunOutcome, LoadError> {
+    let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let selected = prepare_scenarios(&opts)?;
     let explicit_target = match &opts.target {
         Some(url) => Some(Target::parse(url)?),
@@ -273,6 +274,7 @@ pub async fn run(opts: LoadOptions) -> Result<RunOutcome, LoadError> {
     let report = RunReport {
         schema_version: report::SCHEMA_VERSION,
         tool: format!("ctx-load {}", env!("CARGO_PKG_VERSION")),
+        started_at,
         generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         complete: aborted.is_none(),
         aborted_reason: aborted.clone(),

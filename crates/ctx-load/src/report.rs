@@ -92,7 +92,9 @@ pub struct ScenarioReport {
 pub struct RunReport {
     pub schema_version: u32,
     pub tool: String,
-    /// RFC 3339, UTC.
+    /// When the run started (before the server was started or reached), RFC 3339 UTC.
+    pub started_at: String,
+    /// When the report was made (after the last scenario), RFC 3339, UTC.
     pub generated_at: String,
     /// false when the run was aborted: the figures cover only the scenarios listed.
     pub complete: bool,
@@ -329,6 +331,7 @@ pub fn render_markdown(r: &RunReport) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "# Context Server - Performance Test Report\n");
     let _ = writeln!(o, "Generated: {}\n", r.generated_at);
+    let _ = writeln!(o, "Run started: {}  ", r.started_at);
     if !r.complete {
         let _ = writeln!(
             o,
