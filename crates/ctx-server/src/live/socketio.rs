@@ -18,10 +18,10 @@ use ctx_store::{Change, Timestamp};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use socketioxide::SocketIo;
 use socketioxide::extract::{Data, SocketRef};
 use socketioxide::layer::SocketIoLayer;
 use socketioxide::socket::Sid;
+use socketioxide::{SendError, SocketError, SocketIo};
 use std::sync::Arc;
 use tokio::sync::Notify;
 use tokio::sync::broadcast::error::RecvError;
@@ -47,8 +47,8 @@ pub fn layer(app: &AppState) -> SocketIoLayer {
 }
 
 #[derive(Serialize)]
-struct Snapshot {
-    context: Context,
+struct Snapshot<'a> {
+    context: &'a Context,
     timestamp: Timestamp,
     client_id: String,
     revision: u64,
@@ -106,13 +106,11 @@ async fn on_connect(app: AppState, origins: Arc<Origins>, socket: SocketRef) {
         return;
     }
     let guard = Arc::new(Mutex::new(Some(ClientGuard::socket_io(app.clone()))));
-    // A room of its own, so the fan-out can leave this socket out of its own writes.
-    socket.join(socket.id);
     let snapshot = app.store.snapshot(None);
     let _ = socket.emit(
         "context_snapshot",
         &Snapshot {
-            context: Context(snapshot.records),
+            context: &Context(snapshot.records),
             timestamp: Timestamp::now(),
             client_id: socket.id.to_string(),
             revision: snapshot.revision,
@@ -249,37 +247,41 @@ async fn fan_out(app: AppState, io: SocketIo, origins: Arc<Origins>) {
 
 async fn emit_change(io: &SocketIo, origins: &Origins, change: &Change) {
     let origin = origins.origin_of(change).await;
-    let Some(ns) = io.of("/") else { return };
     let event = ChangeEvent::of(change);
-    let name = event.name();
-    let operators = match origin {
-        Some(sid) => ns.except(sid),
-        None => ns,
-    };
-    let result = match &event {
-        ChangeEvent::Updated(e) => operators.emit(name, e).await,
-        ChangeEvent::Deleted(e) => operators.emit(name, e).await,
-    };
-    if let Err(e) = result {
-        tracing::debug!("Socket.IO emit failed for some clients: {e}");
+    match &event {
+        ChangeEvent::Updated(e) => emit_to_all(io, origin, event.name(), e),
+        ChangeEvent::Deleted(e) => emit_to_all(io, origin, event.name(), e),
     }
 }
 
 async fn broadcast_dump(io: &SocketIo, dump: &Dumped) {
-    if let Some(ns) = io.of("/")
-        && let Err(e) = ns.emit("context_dumped", dump).await
-    {
-        tracing::debug!("Socket.IO emit failed for some clients: {e}");
+    emit_to_all(io, None, "context_dumped", dump);
+}
+
+/// Emits to every socket but `except`. A socket whose send buffer is full is disconnected
+/// rather than left to miss events silently: on reconnecting it gets a fresh snapshot.
+fn emit_to_all<T: Serialize + ?Sized>(io: &SocketIo, except: Option<Sid>, event: &str, data: &T) {
+    let Some(ns) = io.of("/") else { return };
+    for socket in ns.sockets() {
+        if Some(socket.id) == except {
+            continue;
+        }
+        if let Err(SendError::Socket(SocketError::InternalChannelFull)) = socket.emit(event, data) {
+            tracing::warn!(sid = %socket.id, "Socket.IO client not keeping up; disconnecting it");
+            let _ = socket.disconnect();
+        }
     }
 }
 
 fn resend_snapshots(app: &AppState, io: &SocketIo) {
-    for socket in io.sockets() {
-        let snapshot = app.store.snapshot(None);
+    let Some(ns) = io.of("/") else { return };
+    let snapshot = app.store.snapshot(None);
+    let context = Context(snapshot.records);
+    for socket in ns.sockets() {
         let _ = socket.emit(
             "context_snapshot",
             &Snapshot {
-                context: Context(snapshot.records),
+                context: &context,
                 timestamp: Timestamp::now(),
                 client_id: socket.id.to_string(),
                 revision: snapshot.revision,
