@@ -357,19 +357,39 @@ async fn run_scenarios(
     let total = selected.len();
     for (i, scenario) in selected.iter().enumerate() {
         let one = run_one(opts, scenario, target, pid, i + 1, total);
+        // A server of ours that dies mid-scenario ends the run at once,
+        // rather than after every remaining request has failed.
+        let died = async {
+            match child.as_mut() {
+                Some(c) => c.wait_exit().await,
+                None => std::future::pending().await,
+            }
+        };
         let result = tokio::select! {
             r = one => r,
             _ = tokio::signal::ctrl_c() => Err(format!("interrupted during {}", scenario.name)),
+            status = died => Err(format!("the server exited ({status}) during {}", scenario.name)),
         };
+        let result = result.map_err(|reason| match child.as_ref() {
+            Some(c) if reason.starts_with("the server exited") => {
+                format!("{reason}; stderr: {}", c.stderr_tail())
+            }
+            _ => reason,
+        });
         match result {
             Ok(rep) => reports.push(rep),
-            Err(reason) => return Some(reason),
+            Err(reason) => {
+                if opts.progress {
+                    eprintln!();
+                }
+                return Some(reason);
+            }
         }
         if let Some(c) = child.as_mut()
             && let Some(status) = c.exited()
         {
             return Some(format!(
-                "the server exited ({status}) during {}; stderr: {}",
+                "the server exited ({status}) after {}; stderr: {}",
                 scenario.name,
                 c.stderr_tail()
             ));

@@ -103,11 +103,18 @@ pub fn process_exists(pid: u32) -> bool {
 }
 
 /// A running sampler; [`Monitor::stop`] ends it and returns the findings.
+/// Dropped without `stop` (a run aborted mid-scenario), it stops sampling.
 pub struct Monitor {
     pid: u32,
     interval: Duration,
     stop_tx: Option<oneshot::Sender<()>>,
     task: JoinHandle<(Vec<RawSample>, Option<String>)>,
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 impl Monitor {

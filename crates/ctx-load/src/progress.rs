@@ -14,16 +14,26 @@ use tokio::task::JoinHandle;
 use crate::engine::Progress;
 use crate::metrics::PerformanceMetrics;
 
+/// The progress printer of one scenario. Dropped without `finish` (a run
+/// aborted mid-scenario), it stops printing.
 pub struct Ticker {
-    stop: oneshot::Sender<()>,
+    stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
 
 impl Ticker {
     /// Stops the ticker and clears the in-place line.
-    pub async fn finish(self) {
-        let _ = self.stop.send(());
-        let _ = self.task.await;
+    pub async fn finish(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 
@@ -73,7 +83,10 @@ pub fn spawn(label: String, p: Arc<Progress>) -> Ticker {
             let _ = err.flush();
         }
     });
-    Ticker { stop, task }
+    Ticker {
+        stop: Some(stop),
+        task,
+    }
 }
 
 /// The final line of a scenario.

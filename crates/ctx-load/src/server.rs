@@ -212,6 +212,14 @@ impl ChildServer {
         tail_text(&self.stderr_tail)
     }
 
+    /// Waits until the child exits; returns its status text. Cancel-safe.
+    pub async fn wait_exit(&mut self) -> String {
+        match self.child.wait().await {
+            Ok(status) => status.to_string(),
+            Err(e) => format!("unknown ({e})"),
+        }
+    }
+
     /// Has the child exited? (Returns its status text if so.)
     pub fn exited(&mut self) -> Option<String> {
         match self.child.try_wait() {
