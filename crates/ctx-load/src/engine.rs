@@ -684,8 +684,10 @@ pub async fn run(
                     // start + g / rate: an even, phase-shifted schedule per client.
                     let mut g = client_id;
                     let mut op_id = 0;
+                    let mut prev_done = start;
                     while g < planned {
                         let intended = start + Duration::from_secs_f64(g as f64 / rate);
+                        let req = generator(client_id, op_id);
                         if Instant::now() < intended {
                             tokio::time::sleep_until(intended.into()).await;
                         }
@@ -701,10 +703,17 @@ pub async fn run(
                         if sent.saturating_duration_since(intended) > slack {
                             rec.late += 1;
                         }
-                        let req = generator(client_id, op_id);
+                        // Corrected latency counts from the due time, minus only
+                        // the delay that was this client's own: time during which
+                        // it was free (previous answer in, due time reached) but
+                        // had not sent yet — timer granularity, scheduling. Time
+                        // spent waiting for the server's previous answer counts.
+                        let ready = intended.max(prev_done);
+                        let timed_from = intended + sent.saturating_duration_since(ready);
                         let outcome = client.execute(&req, timeout).await;
                         let done = Instant::now();
-                        rec.record(&req, outcome, intended, sent, done);
+                        rec.record(&req, outcome, timed_from, sent, done);
+                        prev_done = done;
                         g += clients;
                         op_id += 1;
                     }
