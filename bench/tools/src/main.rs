@@ -5,6 +5,7 @@
 //! - `fill`: writes N keys into ctx, etcd (JSON gateway) or webdis over HTTP with many
 //!   concurrent connections (for ctx this also exercises group commit);
 //! - `free-port`: prints a free loopback port for servers that cannot take `--port 0`;
+//! - `fsync-probe`: times append + fdatasync, the floor under every durable commit;
 //! - `procstat`: samples RSS and CPU of some processes from `/proc` for a while;
 //! - `startup`: times a server's start (to its `listening on` line and first answered GET)
 //!   and reads its RSS;
@@ -13,6 +14,7 @@
 mod baseline;
 mod client;
 mod fill;
+mod fsync;
 mod procstat;
 mod report;
 mod startup;
@@ -38,6 +40,8 @@ enum Command {
     Fill(fill::Args),
     /// Print a free TCP port on 127.0.0.1.
     FreePort,
+    /// Time append + fdatasync on a disk: the floor under any durable commit.
+    FsyncProbe(fsync::Args),
     /// Sample RSS and CPU of processes from /proc and print one JSON line.
     Procstat(procstat::Args),
     /// Start a server, time it to `listening on` and to a first answered GET, read its RSS.
@@ -52,6 +56,7 @@ fn main() -> ExitCode {
         Command::Baseline(args) => baseline::run(args),
         Command::Fill(args) => fill::run(args),
         Command::FreePort => free_port(),
+        Command::FsyncProbe(args) => fsync::run(args),
         Command::Procstat(args) => procstat::run(args),
         Command::Startup(args) => startup::run(args),
         Command::Report(args) => report::run(args),

@@ -59,6 +59,9 @@ struct Rep {
     requests: f64,
     rss_mib: Option<f64>,
     cpu_percent: Option<f64>,
+    /// ctx only: group commits during the case (from /metrics).
+    commits: Option<(f64, f64, f64)>,
+    duration_s: f64,
 }
 
 fn num(v: &Value, key: &str) -> Option<f64> {
@@ -88,6 +91,14 @@ impl Rep {
             requests: num(wrk, "requests").unwrap_or(0.0),
             rss_mib: proc.and_then(|p| num(p, "rss_kib_max")).map(|k| k / 1024.0),
             cpu_percent: proc.and_then(|p| num(p, "cpu_percent")),
+            commits: raw.get("commits").and_then(|c| {
+                Some((
+                    num(c, "commits")?,
+                    num(c, "writes")?,
+                    num(c, "commit_seconds")?,
+                ))
+            }),
+            duration_s: num(wrk, "duration_us").unwrap_or(0.0) / 1e6,
         })
     }
 }
@@ -583,6 +594,51 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     writeln!(
         md,
         "\nServer RSS is the largest sample during the case; CPU is the server's user+system time over the case's wall time (200% = both cores). For webdis both redis-server and webdis are summed."
+    )?;
+
+    writeln!(md, "\n## ctx group commit during the write cases\n")?;
+    if let Some(probe) = data.meta.get("fsync_probe") {
+        writeln!(
+            md,
+            "Disk floor (`ctx-bench fsync-probe`: append 4 KiB + fdatasync): median {} ms, p99 {} ms \
+             ({} fsyncs/s).\n",
+            fmt_opt(num(probe, "median_ms"), 3),
+            fmt_opt(num(probe, "p99_ms"), 3),
+            fmt_opt(num(probe, "fsyncs_per_second"), 0)
+        )?;
+    }
+    writeln!(
+        md,
+        "| case | writes/s | commits/s | writes per commit | mean commit ms | time committing |"
+    )?;
+    writeln!(md, "|---|---|---|---|---|---|")?;
+    for case in ["post_random", "mixed"] {
+        if let Some(reps) = data.reps.get(&(case.to_owned(), "ctx".to_owned())) {
+            let (mut c, mut w, mut sec, mut dur) = (0.0, 0.0, 0.0, 0.0);
+            for r in reps {
+                if let Some((rc, rw, rs)) = r.commits {
+                    c += rc;
+                    w += rw;
+                    sec += rs;
+                    dur += r.duration_s;
+                }
+            }
+            if c > 0.0 && dur > 0.0 {
+                writeln!(
+                    md,
+                    "| {case} | {:.0} | {:.0} | {:.1} | {:.2} | {:.0}% |",
+                    w / dur,
+                    c / dur,
+                    w / c,
+                    1000.0 * sec / c,
+                    100.0 * sec / dur
+                )?;
+            }
+        }
+    }
+    writeln!(
+        md,
+        "\nFrom ctx's own `/metrics` (`ctx_store_commit_*`), summed over the repetitions. One committer thread commits one group at a time, so durable writes/s ≈ writes per commit ÷ (commit time + the gap before the next group)."
     )?;
 
     writeln!(md, "\n## Memory and restart\n")?;
