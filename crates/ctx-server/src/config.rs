@@ -20,6 +20,9 @@ pub struct ServerConfig {
     pub max_key_bytes: usize,
     /// A request (body included) that takes longer than this is answered 408.
     pub request_timeout: Duration,
+    /// A connection that sends no complete request head for this long (idle keep-alive,
+    /// or a peer trickling its headers) is closed.
+    pub idle_timeout: Duration,
     /// When set, requests must carry `Authorization: Bearer <key>` or `X-API-Key: <key>`.
     pub api_key: Option<String>,
     /// With an API key: guard every request (`all`) or only writes (`writes`, the default).
@@ -58,6 +61,7 @@ pub const DEFAULT_HISTORY_LIMIT: usize = 100_000;
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
 pub const DEFAULT_MAX_KEY_BYTES: usize = 1024;
 pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
+pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 60;
 
 /// The TOML file: every field optional, unknown fields refused (a typo should not be
 /// silently ignored).
@@ -72,6 +76,7 @@ pub struct ConfigFile {
     pub max_body: Option<usize>,
     pub max_key_bytes: Option<usize>,
     pub request_timeout_secs: Option<u64>,
+    pub idle_timeout_secs: Option<u64>,
     pub api_key: Option<String>,
     pub auth_scope: Option<AuthScope>,
     pub cors_origins: Option<Vec<String>>,
@@ -120,6 +125,12 @@ impl ServerConfig {
                     .request_timeout_secs
                     .or(file.request_timeout_secs)
                     .unwrap_or(DEFAULT_REQUEST_TIMEOUT_SECS),
+            ),
+            idle_timeout: Duration::from_secs(
+                overrides
+                    .idle_timeout_secs
+                    .or(file.idle_timeout_secs)
+                    .unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS),
             ),
             api_key: overrides.api_key.or(file.api_key),
             auth_scope: overrides.auth_scope.or(file.auth_scope).unwrap_or_default(),

@@ -1,6 +1,7 @@
 //! The ctx HTTP API on top of [`ctx_store`]: routes, dumps, metrics, configuration, and
 //! a [`Server`] that binds, serves and shuts down gracefully.
 
+mod accept;
 mod app;
 mod auth;
 pub mod config;
@@ -13,7 +14,6 @@ mod routes;
 pub use config::{AuthScope, ConfigFile, ServerConfig};
 
 use app::App;
-use axum::serve::ListenerExt;
 use ctx_store::{Store, StoreConfig};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -93,17 +93,12 @@ impl Server {
             shutdown.await;
             app.live.begin_shutdown();
         };
-        let listener = self.listener.tap_io(|tcp| {
-            // Small request/response pairs: Nagle's delay would dominate latency.
-            let _ = tcp.set_nodelay(true);
-        });
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let idle_timeout = self.app.config.idle_timeout;
+        accept::serve(self.listener, router, idle_timeout, shutdown).await;
         self.app.live.wait_closed(LIVE_CLOSE_GRACE).await;
         self.app.store.close().await;
         tracing::info!("store closed");
-        served.map_err(ServeError::Io)
+        Ok(())
     }
 }
 

@@ -369,3 +369,28 @@ async fn concurrent_writers_over_http_leave_consistent_history() {
         assert_eq!(all["context"][&key], value);
     }
 }
+
+#[tokio::test]
+async fn idle_and_slow_header_connections_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server =
+        TestServer::start_with(|c| c.idle_timeout = std::time::Duration::from_millis(300)).await;
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    for stream in [&mut idle, &mut slow] {
+        let mut buf = Vec::new();
+        // The server closes the socket: read ends (EOF or a 408) well before this bound.
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            stream.read_to_end(&mut buf),
+        )
+        .await;
+        assert!(read.is_ok(), "connection still open after 20 s");
+    }
+    // A normal client on a fresh connection is unaffected.
+    assert_eq!(server.get("/health").await.status, StatusCode::OK);
+}

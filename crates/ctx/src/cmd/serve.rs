@@ -36,6 +36,9 @@ pub struct ServeArgs {
     /// Seconds before a request is answered 408 [default: 30].
     #[arg(long)]
     request_timeout_secs: Option<u64>,
+    /// Seconds a connection may sit without sending a complete request head [default: 60].
+    #[arg(long)]
+    idle_timeout_secs: Option<u64>,
     /// Require this API key (Authorization: Bearer KEY or X-API-Key) for writes, or for all.
     #[arg(long, env = "CTX_API_KEY", hide_env_values = true)]
     api_key: Option<String>,
@@ -65,6 +68,7 @@ impl ServeArgs {
             max_body: self.max_body,
             max_key_bytes: self.max_key_bytes,
             request_timeout_secs: self.request_timeout_secs,
+            idle_timeout_secs: self.idle_timeout_secs,
             api_key: self.api_key,
             auth_scope: self.auth_scope,
             cors_origins: (!self.cors_origins.is_empty()).then_some(self.cors_origins),
