@@ -3,9 +3,15 @@
 //! gap between this and ctx is what the store, validation and serialisation cost.
 
 use axum::Router;
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::routing::get;
 use bytes::Bytes;
+use std::convert::Infallible;
 use std::io::Write;
+use tower::Layer;
+use tower::util::BoxCloneSyncService;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -15,6 +21,33 @@ pub struct Args {
     /// Port to listen on; 0 picks a free one.
     #[arg(long, default_value_t = 0)]
     port: u16,
+    /// Experiment: add N pass-through middlewares with `Router::layer` (axum wraps every
+    /// route in each of them), as ctx's router does with its six layers.
+    #[arg(long, default_value_t = 0)]
+    route_layers: usize,
+    /// Experiment: add N pass-through middlewares once around the whole router instead.
+    #[arg(long, default_value_t = 0)]
+    outer_layers: usize,
+}
+
+/// A middleware that does nothing, to measure what a layer itself costs.
+async fn passthrough(request: Request, next: Next) -> Response {
+    next.run(request).await
+}
+
+type Boxed = BoxCloneSyncService<Request, Response, Infallible>;
+
+/// The baseline router with the experiment's layers, as one service.
+fn service(route_layers: usize, outer_layers: usize) -> Boxed {
+    let mut router = router();
+    for _ in 0..route_layers {
+        router = router.layer(axum::middleware::from_fn(passthrough));
+    }
+    let mut service = Boxed::new(router.into_service());
+    for _ in 0..outer_layers {
+        service = Boxed::new(axum::middleware::from_fn(passthrough).layer(service));
+    }
+    service
 }
 
 const READ: &str = r#"{"status":"success","key":"k","value":"v","found":true,"revision":1,"timestamp":"2026-01-01T00:00:00.000000Z"}"#;
@@ -50,11 +83,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        axum::serve(listener, router())
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await?;
+        let stop = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        if args.route_layers == 0 && args.outer_layers == 0 {
+            // The plain router, as `ctx serve` hands it to axum.
+            axum::serve(listener, router())
+                .with_graceful_shutdown(stop)
+                .await?;
+        } else {
+            let service = service(args.route_layers, args.outer_layers);
+            axum::serve(listener, axum::ServiceExt::into_make_service(service))
+                .with_graceful_shutdown(stop)
+                .await?;
+        }
         Ok(())
     })
 }
@@ -80,7 +122,7 @@ mod tests {
                 .uri(path)
                 .body(Body::from(r#"{"key":"k","value":1}"#))
                 .expect("request");
-            let response = router().oneshot(request).await.expect("infallible");
+            let response = service(2, 2).oneshot(request).await.expect("infallible");
             assert_eq!(response.status(), 200, "{method} {path}");
             let body = response
                 .into_body()
