@@ -141,3 +141,18 @@ fn config_file_env_and_flags_apply_in_order() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field"));
 }
+
+#[test]
+fn client_options_given_to_serve_or_load_are_refused_not_ignored() {
+    for args in [["serve", "--json"], ["load", "--server=http://127.0.0.1:9"]] {
+        let out = Command::new(CTX)
+            .args(args)
+            .env_remove("CTX_SERVER")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("for client commands"), "{stderr}");
+    }
+}

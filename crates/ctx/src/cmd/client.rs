@@ -469,7 +469,7 @@ impl Client {
 
 /// The most telling part of an error chain: the OS error's kind ("connection refused")
 /// when there is one, else the innermost message (e.g. a DNS failure).
-fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
     let mut current = err;
     loop {
         if let Some(io) = current.downcast_ref::<std::io::Error>() {

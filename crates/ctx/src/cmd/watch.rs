@@ -134,7 +134,7 @@ impl Watcher {
                 return Err(format!(
                     "cannot reach the server at {} ({}); is `ctx serve` running? Use --server or CTX_SERVER.",
                     self.server,
-                    root_cause(&e)
+                    crate::cmd::client::root_cause(&e)
                 ));
             }
         };
@@ -172,7 +172,7 @@ impl Watcher {
                         "gave up: the server at {} has been unreachable for {} s ({})",
                         self.server,
                         started.elapsed().as_secs(),
-                        root_cause(&e)
+                        crate::cmd::client::root_cause(&e)
                     ));
                 }
                 Err(_) => {}
@@ -296,18 +296,6 @@ impl Watcher {
             // stdout closed (`ctx watch | head`): nothing left to do.
             std::process::exit(exit::OK.into());
         }
-    }
-}
-
-/// The most telling part of a connection error ("Connection refused").
-fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut current = error;
-    while let Some(source) = current.source() {
-        current = source;
-    }
-    match current.downcast_ref::<std::io::Error>() {
-        Some(io) if io.raw_os_error().is_some() => io.kind().to_string(),
-        _ => current.to_string(),
     }
 }
 
