@@ -15,6 +15,8 @@ pub struct ServerConfig {
     /// Where dumps are written; `<data_dir>/dumps` by default.
     pub dump_dir: PathBuf,
     pub history_limit: usize,
+    /// Bytes of history kept, whatever the entry count (see `ctx_store::StoreConfig`).
+    pub history_max_bytes: usize,
     /// Largest request body accepted, in bytes (413 beyond).
     pub max_body: usize,
     pub max_key_bytes: usize,
@@ -58,6 +60,7 @@ pub const DEFAULT_HOST: &str = "127.0.0.1";
 pub const DEFAULT_PORT: u16 = 8080;
 pub const DEFAULT_DATA_DIR: &str = "./ctx-data";
 pub const DEFAULT_HISTORY_LIMIT: usize = 100_000;
+pub const DEFAULT_HISTORY_MAX_BYTES: usize = 256 * 1024 * 1024;
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
 pub const DEFAULT_MAX_KEY_BYTES: usize = 1024;
 pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
@@ -73,6 +76,7 @@ pub struct ConfigFile {
     pub data_dir: Option<PathBuf>,
     pub dump_dir: Option<PathBuf>,
     pub history_limit: Option<usize>,
+    pub history_max_bytes: Option<usize>,
     pub max_body: Option<usize>,
     pub max_key_bytes: Option<usize>,
     pub request_timeout_secs: Option<u64>,
@@ -112,6 +116,10 @@ impl ServerConfig {
                 .history_limit
                 .or(file.history_limit)
                 .unwrap_or(DEFAULT_HISTORY_LIMIT),
+            history_max_bytes: overrides
+                .history_max_bytes
+                .or(file.history_max_bytes)
+                .unwrap_or(DEFAULT_HISTORY_MAX_BYTES),
             max_body: overrides
                 .max_body
                 .or(file.max_body)

@@ -506,10 +506,15 @@ async fn silent_peers_are_dropped_and_answering_ones_kept() {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let reader = tokio::spawn(async move {
         let mut pings = 0;
+        let mut stop_seen = false;
         tokio::pin!(stopped);
         loop {
+            // Pings to `alive` may still be in flight when the silent peer is dropped.
+            if stop_seen && pings >= 2 {
+                return (alive, pings);
+            }
             tokio::select! {
-                _ = &mut stopped => return (alive, pings),
+                _ = &mut stopped, if !stop_seen => stop_seen = true,
                 frame = alive.ws.next() => match frame {
                     Some(Ok(Message::Ping(_))) => pings += 1,
                     other => panic!("unexpected frame {other:?}"),
@@ -526,7 +531,10 @@ async fn silent_peers_are_dropped_and_answering_ones_kept() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let _ = stop.send(());
-    let (mut alive, pings) = reader.await.expect("reader");
+    let (mut alive, pings) = tokio::time::timeout(PATIENCE, reader)
+        .await
+        .expect("the answering peer got fewer than 2 pings")
+        .expect("reader");
     assert!(pings >= 2, "the server pings ({pings})");
     assert!(
         alive.sync().await.is_empty(),

@@ -166,7 +166,7 @@ impl Committer {
                 pending.push(Pending::Changed(changes.len()));
                 changes.push(change);
             }
-            compact_through = self.compaction_point(&state.history, &changes);
+            compact_through = self.config.history_bound().cutoff(&state, &changes);
         }
 
         let result = self.disk.commit(&changes, compact_through);
@@ -175,10 +175,13 @@ impl Committer {
         } else if !changes.is_empty() {
             let mut state = self.shared.state.write();
             for change in &changes {
-                state.apply(change, self.config.history_limit);
+                state.apply(change);
                 // Published under the write lock so a watcher that snapshots history and
                 // subscribes under the read lock sees each change exactly once.
                 let _ = self.shared.feed.send(change.clone());
+            }
+            if let Some(cutoff) = compact_through {
+                state.compact_through(cutoff);
             }
         }
         if let Some(observer) = &self.config.commit_observer {
@@ -200,23 +203,5 @@ impl Committer {
             };
             let _ = reply.send(answer);
         }
-    }
-
-    /// The highest revision to drop from history so that at most `history_limit` remain
-    /// after this batch, or `None` when nothing needs dropping.
-    fn compaction_point(
-        &self,
-        history: &std::collections::VecDeque<Arc<Change>>,
-        new: &[Arc<Change>],
-    ) -> Option<u64> {
-        let excess = (history.len() + new.len()).checked_sub(self.config.history_limit)?;
-        if excess == 0 {
-            return None;
-        }
-        history
-            .iter()
-            .chain(new.iter())
-            .nth(excess - 1)
-            .map(|c| c.revision)
     }
 }

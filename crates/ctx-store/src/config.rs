@@ -9,6 +9,9 @@ pub struct StoreConfig {
     pub data_dir: PathBuf,
     /// History entries kept (memory and disk); the oldest are compacted first.
     pub history_limit: usize,
+    /// Bytes of history kept (values, keys and writer names, plus a per-entry overhead;
+    /// see `entry_bytes`), so memory stays bounded whatever the value sizes.
+    pub history_max_bytes: usize,
     /// Longest key accepted, in bytes.
     pub max_key_bytes: usize,
     /// Changes buffered per live subscriber before it is told it lagged.
@@ -23,10 +26,18 @@ pub struct StoreConfig {
 }
 
 impl StoreConfig {
+    pub(crate) fn history_bound(&self) -> crate::state::HistoryBound {
+        crate::state::HistoryBound {
+            max_entries: self.history_limit,
+            max_bytes: self.history_max_bytes,
+        }
+    }
+
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             data_dir: data_dir.into(),
             history_limit: 100_000,
+            history_max_bytes: 256 * 1024 * 1024,
             max_key_bytes: 1024,
             feed_capacity: 4096,
             max_batch: 1024,

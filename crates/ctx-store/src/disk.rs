@@ -76,7 +76,7 @@ impl Disk {
             })?;
         let disk = Disk { db };
         disk.ensure_tables()?;
-        let state = disk.load(config.history_limit)?;
+        let state = disk.load(config)?;
         Ok((disk, state))
     }
 
@@ -89,7 +89,7 @@ impl Disk {
         Ok(())
     }
 
-    fn load(&self, history_limit: usize) -> Result<State, StoreError> {
+    fn load(&self, config: &StoreConfig) -> Result<State, StoreError> {
         let txn = self.db.begin_read()?;
         let mut state = State::default();
         let meta = txn.open_table(META)?;
@@ -132,14 +132,13 @@ impl Disk {
                     .transpose()?,
                 who: Arc::from(stored.who),
             };
+            state.history_bytes += crate::state::entry_bytes(&change);
             state.history.push_back(Arc::new(change));
         }
-        // A lowered history limit takes effect at the next commit's compaction; memory
-        // honours it from the start.
-        while state.history.len() > history_limit {
-            if let Some(old) = state.history.pop_front() {
-                state.compacted_through = old.revision;
-            }
+        // A lowered bound applies in memory at once; the disk follows at the next commit,
+        // whose compaction removes every revision up to its cut-off.
+        if let Some(cutoff) = config.history_bound().cutoff(&state, &[]) {
+            state.compact_through(cutoff);
         }
         Ok(state)
     }

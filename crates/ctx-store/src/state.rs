@@ -33,10 +33,48 @@ pub(crate) struct State {
     pub revision: u64,
     /// Highest revision whose history entry was compacted away (0: none).
     pub compacted_through: u64,
+    /// [`entry_bytes`] summed over `history`.
+    pub history_bytes: usize,
+}
+
+/// What one history entry is counted as against the byte bound: its texts plus a fixed
+/// overhead for the allocations. A value shared with the next entry's `before` (or the
+/// live record) is counted each time, so the bound over-counts: memory stays below it.
+pub fn entry_bytes(change: &Change) -> usize {
+    const OVERHEAD: usize = 96;
+    let text = |v: &Option<crate::JsonValue>| v.as_ref().map_or(0, |v| v.as_str().len());
+    OVERHEAD + change.key.len() + change.who.len() + text(&change.before) + text(&change.after)
+}
+
+/// How much history is kept: at most `max_entries` entries and `max_bytes` (as counted
+/// by [`entry_bytes`]); the oldest go first.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HistoryBound {
+    pub max_entries: usize,
+    pub max_bytes: usize,
+}
+
+impl HistoryBound {
+    /// The highest revision to drop so that the retained history followed by `new` fits,
+    /// or `None` when everything fits.
+    pub fn cutoff(&self, state: &State, new: &[Arc<Change>]) -> Option<u64> {
+        let mut entries = state.history.len() + new.len();
+        let mut bytes = state.history_bytes + new.iter().map(|c| entry_bytes(c)).sum::<usize>();
+        let mut cutoff = None;
+        for change in state.history.iter().chain(new) {
+            if entries <= self.max_entries && bytes <= self.max_bytes {
+                break;
+            }
+            entries -= 1;
+            bytes -= entry_bytes(change);
+            cutoff = Some(change.revision);
+        }
+        cutoff
+    }
 }
 
 impl State {
-    pub fn apply(&mut self, change: &Arc<Change>, history_limit: usize) {
+    pub fn apply(&mut self, change: &Arc<Change>) {
         match &change.after {
             Some(value) => {
                 let record = Record {
@@ -57,11 +95,17 @@ impl State {
             }
         }
         self.revision = change.revision;
+        self.history_bytes += entry_bytes(change);
         self.history.push_back(change.clone());
-        while self.history.len() > history_limit {
+    }
+
+    /// Drops history entries up to and including `revision`.
+    pub fn compact_through(&mut self, revision: u64) {
+        while self.history.front().is_some_and(|c| c.revision <= revision) {
             if let Some(old) = self.history.pop_front() {
-                self.compacted_through = old.revision;
+                self.history_bytes -= entry_bytes(&old);
             }
         }
+        self.compacted_through = self.compacted_through.max(revision);
     }
 }

@@ -288,3 +288,48 @@ async fn concurrent_writers_leave_a_consistent_history() {
         assert_eq!(store.get(&key).map(|r| r.value.as_str().to_owned()), after);
     }
 }
+
+#[tokio::test]
+async fn history_is_also_bounded_by_bytes_so_big_values_cannot_exhaust_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = || {
+        let mut c = StoreConfig::new(dir.path());
+        c.history_max_bytes = 64 * 1024;
+        c
+    };
+    let big = json!("x".repeat(4000));
+    {
+        let store = Store::open(config()).unwrap();
+        for i in 0..100 {
+            store.set(&format!("k{i}"), &big, "w").await.unwrap();
+        }
+        let page = store.history(&HistoryQuery::default());
+        // Each entry counts about 4 KB: far fewer than 100 fit in 64 KiB.
+        assert!(
+            page.total_entries < 20,
+            "{} entries kept",
+            page.total_entries
+        );
+        assert!(
+            page.total_entries > 5,
+            "{} entries kept",
+            page.total_entries
+        );
+        assert_eq!(
+            page.entries.last().unwrap().revision,
+            100,
+            "the newest are kept"
+        );
+        assert_eq!(store.key_count(), 100, "keys are never compacted");
+        store.close().await;
+    }
+    let store = Store::open(config()).unwrap();
+    let page = store.history(&HistoryQuery::default());
+    assert!(page.total_entries < 20);
+    assert_eq!(page.entries.last().unwrap().revision, 100);
+    assert!(store.watch(Some(100 - page.total_entries as u64)).is_ok());
+    assert!(
+        store.watch(Some(1)).is_err(),
+        "older revisions need a resync"
+    );
+}

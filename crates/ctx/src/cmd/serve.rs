@@ -27,6 +27,9 @@ pub struct ServeArgs {
     /// History entries kept before the oldest are compacted [default: 100000].
     #[arg(long)]
     history_limit: Option<usize>,
+    /// Bytes of history kept, whatever the entry count [default: 268435456 (256 MiB)].
+    #[arg(long)]
+    history_max_bytes: Option<usize>,
     /// Largest request body in bytes [default: 1048576].
     #[arg(long)]
     max_body: Option<usize>,
@@ -65,6 +68,7 @@ impl ServeArgs {
             data_dir: self.data_dir,
             dump_dir: self.dump_dir,
             history_limit: self.history_limit,
+            history_max_bytes: self.history_max_bytes,
             max_body: self.max_body,
             max_key_bytes: self.max_key_bytes,
             request_timeout_secs: self.request_timeout_secs,
