@@ -77,6 +77,9 @@ pub struct ConfigFile {
     pub dump_dir: Option<PathBuf>,
     pub history_limit: Option<usize>,
     pub history_max_bytes: Option<usize>,
+    /// Messages queued per live client before it is cut off as a slow consumer.
+    pub ws_queue: Option<usize>,
+    pub ws_ping_interval_secs: Option<u64>,
     pub max_body: Option<usize>,
     pub max_key_bytes: Option<usize>,
     pub request_timeout_secs: Option<u64>,
@@ -146,7 +149,20 @@ impl ServerConfig {
                 .cors_origins
                 .or(file.cors_origins)
                 .unwrap_or_default(),
-            live: crate::live::LiveConfig::default(),
+            live: {
+                let defaults = crate::live::LiveConfig::default();
+                crate::live::LiveConfig {
+                    queue: overrides
+                        .ws_queue
+                        .or(file.ws_queue)
+                        .unwrap_or(defaults.queue),
+                    ping_interval: overrides
+                        .ws_ping_interval_secs
+                        .or(file.ws_ping_interval_secs)
+                        .map_or(defaults.ping_interval, Duration::from_secs),
+                    ..defaults
+                }
+            },
         }
     }
 

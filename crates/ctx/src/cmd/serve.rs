@@ -42,6 +42,12 @@ pub struct ServeArgs {
     /// Seconds a connection may sit without sending a complete request head [default: 60].
     #[arg(long)]
     idle_timeout_secs: Option<u64>,
+    /// Messages queued per WebSocket/Socket.IO client before it is cut off as a slow consumer [default: 1024].
+    #[arg(long)]
+    ws_queue: Option<usize>,
+    /// Seconds between keep-alive pings to WebSocket clients (silent for two: dropped) [default: 20].
+    #[arg(long)]
+    ws_ping_interval_secs: Option<u64>,
     /// Require this API key (Authorization: Bearer KEY or X-API-Key) for writes, or for all.
     #[arg(long, env = "CTX_API_KEY", hide_env_values = true)]
     api_key: Option<String>,
@@ -69,6 +75,8 @@ impl ServeArgs {
             dump_dir: self.dump_dir,
             history_limit: self.history_limit,
             history_max_bytes: self.history_max_bytes,
+            ws_queue: self.ws_queue,
+            ws_ping_interval_secs: self.ws_ping_interval_secs,
             max_body: self.max_body,
             max_key_bytes: self.max_key_bytes,
             request_timeout_secs: self.request_timeout_secs,
