@@ -226,6 +226,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Vec<Scenario>, LoadError> {
                 templates[order[(o % order.len() as u64) as usize]].request(c, o)
             }),
             thresholds,
+            fanout: None,
         });
     }
     Ok(out)

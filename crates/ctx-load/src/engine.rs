@@ -53,6 +53,13 @@ pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_TRACKABLE_US, 3).expect("constant histogram bounds are valid")
 }
 
+/// Microseconds from `from` to `to`, as a histogram value: at least 1 (also
+/// when `to` is earlier), at most the histogram's range.
+pub fn us_between(from: Instant, to: Instant) -> u64 {
+    let d = to.saturating_duration_since(from);
+    (d.as_micros().min(u128::from(MAX_TRACKABLE_US)) as u64).max(1)
+}
+
 /// One HTTP request as produced by a generator. The path is relative to the
 /// target's base URL and may carry a query string.
 #[derive(Clone, Debug)]
@@ -86,6 +93,12 @@ impl Request {
 /// operation. Shared by all workers, so it must be `Send + Sync`; it is called
 /// on the hot path, so keep it cheap.
 pub type RequestGenerator = Arc<dyn Fn(u64, u64) -> Request + Send + Sync>;
+
+/// Called with `(client_id, op_id, success)` as each request completes
+/// (answered or failed; never for dropped ones), for callers that need to
+/// know *which* requests succeeded, not only how many (`ws_fanout` expects an
+/// event for every successful write). Called on the hot path: keep it cheap.
+pub type CompletionHook = Arc<dyn Fn(u64, u64, bool) + Send + Sync>;
 
 /// Where the load goes: a plain `http://host:port[/base]` URL.
 #[derive(Clone, Debug)]
@@ -157,6 +170,13 @@ impl Target {
         let path = path.trim_start_matches('/');
         format!("{}/{}", self.base_path, path)
     }
+
+    /// The `ws://` URL of a path on this target (same host, port and base path).
+    pub fn ws_url(&self, path: &str) -> String {
+        // The authority was built from the parsed host and port: valid ASCII.
+        let authority = self.authority.to_str().unwrap_or_default();
+        format!("ws://{authority}{}", self.full_path(path))
+    }
 }
 
 impl fmt::Display for Target {
@@ -184,7 +204,7 @@ pub enum Mode {
 }
 
 /// Engine settings for one run.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct EngineConfig {
     pub target: Target,
     pub mode: Mode,
@@ -195,6 +215,26 @@ pub struct EngineConfig {
     /// Open loop: requests not yet sent `duration + send_grace` after the start
     /// are dropped (counted, never sent), so a dead server cannot stretch the run forever.
     pub send_grace: Duration,
+    /// When the run (and the open-loop schedule) starts; None = when [`run`]
+    /// is called. A caller that stamps due times into request bodies
+    /// (`start + g / rate`) shares the engine's clock through it.
+    pub start: Option<Instant>,
+    /// See [`CompletionHook`].
+    pub on_complete: Option<CompletionHook>,
+}
+
+impl fmt::Debug for EngineConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("target", &self.target)
+            .field("mode", &self.mode)
+            .field("timeout", &self.timeout)
+            .field("late_slack", &self.late_slack)
+            .field("send_grace", &self.send_grace)
+            .field("start", &self.start)
+            .field("on_complete", &self.on_complete.is_some())
+            .finish()
+    }
 }
 
 impl EngineConfig {
@@ -205,6 +245,8 @@ impl EngineConfig {
             timeout: Duration::from_secs(30),
             late_slack: Duration::from_millis(10),
             send_grace: Duration::from_secs(5),
+            start: None,
+            on_complete: None,
         }
     }
 }
@@ -557,7 +599,8 @@ impl Recorder {
 
     /// Records one finished request. `timed_from` is the actual send time
     /// (closed loop) or the intended send time (open loop); `sent` is the
-    /// actual send time (for the uncorrected histogram).
+    /// actual send time (for the uncorrected histogram). Returns whether it
+    /// succeeded.
     fn record(
         &mut self,
         req: &Request,
@@ -565,17 +608,14 @@ impl Recorder {
         timed_from: Instant,
         sent: Instant,
         done: Instant,
-    ) {
+    ) -> bool {
         self.attempted += 1;
         self.last_completion = self.last_completion.max(done);
         let ok = match outcome {
             Outcome::Answered(status) => {
-                let us =
-                    |d: Duration| (d.as_micros().min(u128::from(MAX_TRACKABLE_US)) as u64).max(1);
-                self.latency
-                    .saturating_record(us(done.saturating_duration_since(timed_from)));
+                self.latency.saturating_record(us_between(timed_from, done));
                 if let Some(h) = self.uncorrected.as_mut() {
-                    h.saturating_record(us(done.saturating_duration_since(sent)));
+                    h.saturating_record(us_between(sent, done));
                 }
                 if (200..300).contains(&status) {
                     true
@@ -616,6 +656,7 @@ impl Recorder {
             self.progress.errors.fetch_add(1, Ordering::Relaxed);
         }
         self.progress.done.fetch_add(1, Ordering::Relaxed);
+        ok
     }
 }
 
@@ -627,7 +668,7 @@ pub async fn run(
     generator: RequestGenerator,
     progress: Arc<Progress>,
 ) -> Result<RunResult, LoadError> {
-    let start = Instant::now();
+    let start = cfg.start.unwrap_or_else(Instant::now);
     let mut set = tokio::task::JoinSet::new();
     let (clients, open) = match cfg.mode {
         Mode::Closed {
@@ -642,6 +683,7 @@ pub async fn run(
                 let generator = generator.clone();
                 let progress = progress.clone();
                 let timeout = cfg.timeout;
+                let hook = cfg.on_complete.clone();
                 set.spawn(async move {
                     let mut rec = Recorder::new(start, progress, false);
                     let mut client = Client::new(target);
@@ -650,7 +692,10 @@ pub async fn run(
                         let sent = Instant::now();
                         let outcome = client.execute(&req, timeout).await;
                         let done = Instant::now();
-                        rec.record(&req, outcome, sent, sent, done);
+                        let ok = rec.record(&req, outcome, sent, sent, done);
+                        if let Some(hook) = &hook {
+                            hook(client_id, op_id, ok);
+                        }
                     }
                     rec
                 });
@@ -677,6 +722,7 @@ pub async fn run(
                 let progress = progress.clone();
                 let timeout = cfg.timeout;
                 let slack = cfg.late_slack;
+                let hook = cfg.on_complete.clone();
                 set.spawn(async move {
                     let mut rec = Recorder::new(start, progress.clone(), true);
                     let mut client = Client::new(target);
@@ -712,7 +758,10 @@ pub async fn run(
                         let timed_from = intended + sent.saturating_duration_since(ready);
                         let outcome = client.execute(&req, timeout).await;
                         let done = Instant::now();
-                        rec.record(&req, outcome, timed_from, sent, done);
+                        let ok = rec.record(&req, outcome, timed_from, sent, done);
+                        if let Some(hook) = &hook {
+                            hook(client_id, op_id, ok);
+                        }
                         prev_done = done;
                         g += clients;
                         op_id += 1;
@@ -787,9 +836,11 @@ mod tests {
         let t = Target::parse("http://localhost:9/api/").unwrap();
         assert_eq!(t.full_path("ctx"), "/api/ctx");
         assert_eq!(t.to_string(), "http://localhost:9/api");
+        assert_eq!(t.ws_url("ws"), "ws://localhost:9/api/ws");
         let t = Target::parse("http://[::1]:7000").unwrap();
         assert_eq!(t.host(), "::1");
         assert_eq!(t.to_string(), "http://[::1]:7000");
+        assert_eq!(t.ws_url("/ws"), "ws://[::1]:7000/ws");
         for bad in [
             "",
             "localhost:80",

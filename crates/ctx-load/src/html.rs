@@ -4,6 +4,8 @@
 
 use std::fmt::Write as _;
 
+use crate::fanout::FanoutSummary;
+use crate::metrics::LatencySummary;
 use crate::report::{RunReport, opt, title_case};
 use crate::scenarios::CheckStatus;
 
@@ -176,6 +178,62 @@ const PCT_TICKS: [(f64, &str); 6] = [
     (5.0, "99.999%"),
 ];
 
+/// The fan-out figures of a `ws_fanout` section, and the subscribers that did
+/// not get every write exactly once, in order.
+fn fanout_html(o: &mut String, f: &FanoutSummary, delivery: &LatencySummary) {
+    let _ = write!(
+        o,
+        "<p>{}</p><table><tr><th>writes</th><th>target/s</th><th>achieved/s</th><th>ok</th><th>late</th>\
+         <th>POST p99 ms</th><th>expected</th><th>delivered</th><th>missing</th><th>duplicates</th>\
+         <th>out of order</th><th>disconnected</th><th>bad frames</th></tr><tr><td>{}</td><td>{}</td>\
+         <td>{:.1}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+         <td>{}</td><td>{}</td><td>{}</td></tr></table>",
+        esc(&f.delivery_line(delivery)),
+        f.writes_planned,
+        f.write_rate_target,
+        f.write_rate_achieved,
+        f.writes_ok,
+        f.writes_late,
+        f.write_latency.p99_ms,
+        f.expected,
+        f.tally.delivered,
+        f.tally.missing,
+        f.tally.duplicates,
+        f.tally.out_of_order,
+        f.disconnects,
+        f.bad_frames
+    );
+    let problems: Vec<_> = f
+        .per_subscriber
+        .iter()
+        .filter(|s| !s.tally.is_clean() || s.bad_frames > 0 || s.disconnect.is_some())
+        .collect();
+    if problems.is_empty() {
+        let _ = write!(
+            o,
+            "<p class=\"pass\">All {} subscribers got every write exactly once, in revision order.</p>",
+            f.subscribers
+        );
+        return;
+    }
+    o.push_str("<table><tr><th>subscriber</th><th>delivered</th><th>missing</th><th>duplicates</th><th>out of order</th><th>bad frames</th><th>disconnected</th></tr>");
+    for s in problems {
+        let t = &s.tally;
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            s.id,
+            t.delivered,
+            t.missing,
+            t.duplicates,
+            t.out_of_order,
+            s.bad_frames,
+            esc(s.disconnect.as_deref().unwrap_or("—"))
+        );
+    }
+    o.push_str("</table>");
+}
+
 pub fn render(r: &RunReport) -> String {
     let mut o = String::new();
     o.push_str("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>ctx load report</title><style>");
@@ -289,11 +347,14 @@ pub fn render(r: &RunReport) -> String {
             );
         }
         o.push_str("</table>");
+        if let Some(f) = &m.fanout {
+            fanout_html(&mut o, f, &m.latency);
+        }
         let mut lat = vec![Series {
-            name: if m.mode == "open" {
-                "corrected (from intended send)"
-            } else {
-                "latency"
+            name: match m.mode.as_str() {
+                "open" => "corrected (from intended send)",
+                "fanout" => "write-to-delivery (from due time)",
+                _ => "latency",
             },
             colour: "#1f77b4",
             points: m
@@ -309,6 +370,18 @@ pub fn render(r: &RunReport) -> String {
                 colour: "#ff7f0e",
                 points: ol
                     .uncorrected_curve
+                    .iter()
+                    .filter(|p| p.percentile < 100.0)
+                    .map(|p| (pct_x(p.percentile), p.latency_ms))
+                    .collect(),
+            });
+        }
+        if let Some(f) = &m.fanout {
+            lat.push(Series {
+                name: "POST /ctx (from due time)",
+                colour: "#ff7f0e",
+                points: f
+                    .write_latency_curve
                     .iter()
                     .filter(|p| p.percentile < 100.0)
                     .map(|p| (pct_x(p.percentile), p.latency_ms))

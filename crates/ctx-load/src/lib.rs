@@ -6,7 +6,8 @@
 //! - [`engine`]: concurrent keep-alive clients, closed and open loop, HDR histograms;
 //! - [`metrics`]: the figures of one scenario run;
 //! - [`monitor`]: server-process RSS/CPU sampling and leak detection;
-//! - [`scenarios`]: the six seed scenarios, scaling, thresholds as data;
+//! - [`scenarios`]: the six seed scenarios and `ws_fanout`, scaling, thresholds as data;
+//! - [`fanout`]: the `/ws` fan-out scenario (subscribers, writers, completeness);
 //! - [`custom`]: user scenarios from a TOML file;
 //! - [`server`]: starting our own server as a child process;
 //! - [`report`] and [`html`]: the report directory;
@@ -17,6 +18,7 @@
 pub mod custom;
 pub mod engine;
 pub mod error;
+pub mod fanout;
 pub mod html;
 pub mod metrics;
 pub mod monitor;
@@ -64,7 +66,8 @@ pub struct LoadOptions {
     pub launcher: Option<Launcher>,
     /// PID of an external server to monitor (ignored when we start the server).
     pub server_pid: Option<u32>,
-    /// Scenario names to run, in this order; empty = the six seed scenarios.
+    /// Scenario names to run, in this order; empty = the six seed scenarios
+    /// (`ws_fanout` runs only when named).
     pub scenarios: Vec<String>,
     /// User scenarios (TOML, see [`custom`]); they join the known names.
     pub scenario_file: Option<PathBuf>,
@@ -78,7 +81,8 @@ pub struct LoadOptions {
     pub report_dir: Option<PathBuf>,
     /// Write the report at all.
     pub write_report: bool,
-    /// Run every scenario in open loop instead of the seed's closed loop.
+    /// Run every scenario in open loop instead of the seed's closed loop
+    /// (for `ws_fanout`: its write rate and duration).
     pub open_loop: Option<OpenLoop>,
     /// Per-request timeout.
     pub timeout: Duration,
@@ -167,7 +171,7 @@ pub fn prepare_scenarios(opts: &LoadOptions) -> Result<Vec<Scenario>, LoadError>
             )));
         }
     }
-    let mut all = scenarios::seed_scenarios();
+    let mut all = scenarios::builtin_scenarios();
     if let Some(path) = &opts.scenario_file {
         for s in custom::load_file(path)? {
             if all.iter().any(|a| a.name == s.name) {
@@ -197,7 +201,11 @@ pub fn prepare_scenarios(opts: &LoadOptions) -> Result<Vec<Scenario>, LoadError>
                 known.join(", ")
             ))
         })?;
-        let mut s = s.clone().scaled(opts.scale);
+        let mut s = s.clone();
+        if let Some(ol) = &opts.open_loop {
+            s = s.with_write_schedule(ol.rate, ol.duration);
+        }
+        let mut s = s.scaled(opts.scale);
         if let Some(c) = opts.clients {
             s = s.with_clients(c);
         }
@@ -430,6 +438,7 @@ async fn run_one(
     };
     let mut cfg = EngineConfig::new(target.clone(), mode);
     cfg.timeout = opts.timeout;
+    let late_slack_ms = cfg.late_slack.as_secs_f64() * 1000.0;
     let counters = Arc::new(Progress::default());
     let label = format!("[{index}/{of}] {}", scenario.name);
     let ticker = opts
@@ -459,7 +468,20 @@ async fn run_one(
         }
         None => scenario.generator.clone(),
     };
-    let run = engine::run(&cfg, generator, counters.clone()).await;
+    let run = match &scenario.fanout {
+        Some(spec) => fanout::run(
+            target,
+            spec,
+            scenario.clients,
+            opts.timeout,
+            counters.clone(),
+        )
+        .await
+        .map(|f| (f.writes, Some((f.delivery, f.summary)))),
+        None => engine::run(&cfg, generator, counters.clone())
+            .await
+            .map(|r| (r, None)),
+    };
     let resources = match monitor {
         Some(m) => Some(m.stop(&opts.leak_rule).await),
         None => None,
@@ -467,22 +489,25 @@ async fn run_one(
     if let Some(t) = ticker {
         t.finish().await;
     }
-    let run = run.map_err(|e| e.to_string())?;
+    let (run, fanout) = run.map_err(|e| e.to_string())?;
     let ops_per_client = opts.open_loop.is_none().then_some(scenario.ops_per_client);
-    let metrics = PerformanceMetrics::from_run(
+    let mut metrics = PerformanceMetrics::from_run(
         &scenario.name,
         scenario.clients,
         ops_per_client,
         &run,
-        cfg.late_slack.as_secs_f64() * 1000.0,
+        late_slack_ms,
         resources,
         setup,
     );
-    let checks = scenarios::evaluate(
-        &scenario.thresholds,
-        &metrics,
-        opts.open_loop.as_ref().map(|o| o.rate),
-    );
+    if let Some((delivery, summary)) = fanout {
+        metrics = metrics.with_fanout(&delivery, summary);
+    }
+    let rate = match &scenario.fanout {
+        Some(f) => Some(f.rate),
+        None => opts.open_loop.as_ref().map(|o| o.rate),
+    };
+    let checks = scenarios::evaluate(&scenario.thresholds, &metrics, rate);
     let passed = checks.iter().all(|c| c.status != CheckStatus::Fail);
     if opts.progress {
         progress::print_done(&label, &metrics, passed);

@@ -13,6 +13,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::engine::{ErrorBreakdown, RunResult, SecondBucket};
+use crate::fanout::FanoutSummary;
 use crate::monitor::ResourceUsage;
 
 /// Percentile summary of a latency histogram, in milliseconds. All zero when
@@ -114,7 +115,8 @@ pub struct SetupSummary {
 pub struct PerformanceMetrics {
     /// Scenario name (the seed's `operation_type`).
     pub operation_type: String,
-    /// `"closed"` or `"open"`.
+    /// `"closed"`, `"open"`, or `"fanout"` (ws_fanout: the figures below are
+    /// the writes', except `latency`, which is write-to-delivery).
     pub mode: String,
     pub clients: u64,
     /// Closed loop: operations per client. Open loop: null.
@@ -130,6 +132,7 @@ pub struct PerformanceMetrics {
     /// Requests completed (answered or failed, not dropped) per second of run.
     pub throughput_ops_sec: f64,
     /// Closed loop: from actual send. Open loop: from intended send (corrected).
+    /// Fan-out: write-to-delivery at each subscriber, from the write's due time.
     pub latency: LatencySummary,
     pub latency_curve: Vec<PercentilePoint>,
     pub open_loop: Option<OpenLoopSummary>,
@@ -141,6 +144,8 @@ pub struct PerformanceMetrics {
     pub resources: Option<ResourceUsage>,
     pub throughput_series: Vec<SecondBucket>,
     pub setup: Option<SetupSummary>,
+    /// ws_fanout only: subscribers, writes, completeness.
+    pub fanout: Option<FanoutSummary>,
 }
 
 impl PerformanceMetrics {
@@ -201,7 +206,21 @@ impl PerformanceMetrics {
             resources,
             throughput_series: run.per_second.clone(),
             setup,
+            fanout: None,
         }
+    }
+
+    /// Turns the writers' metrics of a `ws_fanout` run into the scenario's:
+    /// the latency becomes write-to-delivery (`delivery`, µs), the writes'
+    /// own latency and rates move into `fanout`.
+    pub fn with_fanout(mut self, delivery: &Histogram<u64>, fanout: FanoutSummary) -> Self {
+        self.mode = "fanout".into();
+        self.ops_per_client = None;
+        self.open_loop = None;
+        self.latency = LatencySummary::from_histogram(delivery);
+        self.latency_curve = percentile_curve(delivery);
+        self.fanout = Some(fanout);
+        self
     }
 
     pub fn success_rate(&self) -> f64 {

@@ -105,4 +105,7 @@ pub fn print_done(label: &str, m: &PerformanceMetrics, passed: bool) {
             "THRESHOLD FAILED"
         }
     );
+    if let Some(f) = &m.fanout {
+        eprintln!("{label}: {}", f.delivery_line(&m.latency));
+    }
 }

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::metrics::PerformanceMetrics;
+use crate::fanout::FanoutSummary;
+use crate::metrics::{LatencySummary, PerformanceMetrics};
 use crate::scenarios::{CheckStatus, ThresholdCheck, Thresholds};
 
 /// Bumped whenever a field of `report.json` changes meaning or disappears
@@ -230,6 +231,34 @@ pub fn recommendations(
                 ol.uncorrected.p99_ms
             ));
         }
+        if let Some(f) = &m.fanout {
+            if !f.tally.is_clean() || f.disconnects > 0 || f.bad_frames > 0 {
+                out.push(format!(
+                    "{}: {} of {} expected deliveries missing, {} duplicated, {} out of order, \
+                     {} subscriber(s) disconnected, {} bad frame(s){} — see the subscriber table.",
+                    s.name,
+                    f.tally.missing,
+                    f.expected,
+                    f.tally.duplicates,
+                    f.tally.out_of_order,
+                    f.disconnects,
+                    f.bad_frames,
+                    f.first_problem
+                        .as_ref()
+                        .map(|p| format!(" (first: {p})"))
+                        .unwrap_or_default()
+                ));
+            }
+            if f.writes_sent > 0 && f.writes_late as f64 > 0.1 * f.writes_sent as f64 {
+                out.push(format!(
+                    "{}: {:.0} % of writes were sent late at {} writes/s: the server, or this machine, \
+                     did not keep up; delivery latency counts from the due time, so it includes that delay.",
+                    s.name,
+                    f.writes_late as f64 / f.writes_sent as f64 * 100.0,
+                    f.write_rate_target
+                ));
+            }
+        }
         if m.latency.count >= 100
             && m.latency.p50_ms > 0.0
             && m.latency.p99_ms > 10.0 * m.latency.p50_ms
@@ -266,7 +295,7 @@ pub fn recommendations(
                 .into(),
         );
     }
-    if !open_loop && !scenarios.is_empty() {
+    if !open_loop && scenarios.iter().any(|s| s.metrics.mode == "closed") {
         out.push(
             "Closed-loop latencies hide queueing (coordinated omission): for latency under a fixed \
              arrival rate, re-run with --rate R --duration SECS."
@@ -404,15 +433,26 @@ pub fn render_markdown(r: &RunReport) -> String {
         let l = &m.latency;
         let _ = writeln!(o, "### {}\n", title_case(&sc.name));
         let _ = writeln!(o, "{}\n", sc.description);
-        let _ = writeln!(
-            o,
-            "- **Operations:** {} total ({} clients{})",
-            m.total_operations,
-            m.clients,
-            m.ops_per_client
-                .map(|n| format!(" × {n}"))
-                .unwrap_or_default()
-        );
+        match &m.fanout {
+            Some(f) => {
+                let _ = writeln!(
+                    o,
+                    "- **Operations:** {} writes ({} writers; {} subscribers)",
+                    m.total_operations, f.writers, f.subscribers
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    o,
+                    "- **Operations:** {} total ({} clients{})",
+                    m.total_operations,
+                    m.clients,
+                    m.ops_per_client
+                        .map(|n| format!(" × {n}"))
+                        .unwrap_or_default()
+                );
+            }
+        }
         let _ = writeln!(
             o,
             "- **Success Rate:** {:.1}% ({}/{})",
@@ -444,10 +484,10 @@ pub fn render_markdown(r: &RunReport) -> String {
             l.p999_ms,
             l.max_ms,
             l.stdev_ms,
-            if m.mode == "open" {
-                " (corrected: from intended send time)"
-            } else {
-                ""
+            match m.mode.as_str() {
+                "open" => " (corrected: from intended send time)",
+                "fanout" => " (write-to-delivery at each subscriber, from the write's due time)",
+                _ => "",
             }
         );
         let e = &m.errors;
@@ -497,6 +537,9 @@ pub fn render_markdown(r: &RunReport) -> String {
                 "- **Uncorrected latency (ms, from actual send):** avg {:.2} · p50 {:.2} · p95 {:.2} · p99 {:.2} · max {:.2}",
                 u.avg_ms, u.p50_ms, u.p95_ms, u.p99_ms, u.max_ms
             );
+        }
+        if let Some(f) = &m.fanout {
+            fanout_markdown(&mut o, f, l);
         }
         if let Some(res) = &m.resources {
             let _ = writeln!(
@@ -694,6 +737,72 @@ pub fn render_markdown(r: &RunReport) -> String {
     o
 }
 
+/// Subscribers listed in the report's problem table, at most.
+const MAX_PROBLEM_ROWS: usize = 20;
+
+/// The fan-out lines of a scenario section: writes, delivery, and the
+/// subscribers that did not get everything exactly once, in order.
+fn fanout_markdown(o: &mut String, f: &FanoutSummary, delivery: &LatencySummary) {
+    let w = &f.write_latency;
+    let _ = writeln!(o, "- **Fan-out:** {}", f.delivery_line(delivery));
+    let _ = writeln!(
+        o,
+        "- **Writes:** target {} writes/s, achieved {:.1}/s; {} planned, {} sent, {} ok, {} late (> 10 ms behind schedule); \
+         POST latency from due time (ms): p50 {:.2} · p99 {:.2} · max {:.2}",
+        f.write_rate_target,
+        f.write_rate_achieved,
+        f.writes_planned,
+        f.writes_sent,
+        f.writes_ok,
+        f.writes_late,
+        w.p50_ms,
+        w.p99_ms,
+        w.max_ms
+    );
+    let _ = writeln!(
+        o,
+        "- **Subscribers:** {} of {} got every write exactly once, in revision order, and stayed connected \
+         (prefix `{}`; {} event(s) of unconfirmed writes; drain {} s)",
+        f.complete_subscribers, f.subscribers, f.prefix, f.tally.unconfirmed, f.drain_secs
+    );
+    let problems: Vec<_> = f
+        .per_subscriber
+        .iter()
+        .filter(|s| !s.tally.is_clean() || s.bad_frames > 0 || s.disconnect.is_some())
+        .collect();
+    if problems.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "\n| subscriber | delivered | missing | duplicates | out of order | bad frames | p99 ms | disconnected |"
+    );
+    let _ = writeln!(o, "|---|---|---|---|---|---|---|---|");
+    for s in problems.iter().take(MAX_PROBLEM_ROWS) {
+        let t = &s.tally;
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} | {:.2} | {} |",
+            s.id,
+            t.delivered,
+            t.missing,
+            t.duplicates,
+            t.out_of_order,
+            s.bad_frames,
+            s.p99_ms,
+            s.disconnect.as_deref().unwrap_or("—").replace('|', "\\|")
+        );
+    }
+    if problems.len() > MAX_PROBLEM_ROWS {
+        let _ = writeln!(
+            o,
+            "\n… and {} more (all in report.json).",
+            problems.len() - MAX_PROBLEM_ROWS
+        );
+    }
+    let _ = writeln!(o);
+}
+
 /// The terminal summary table (stdout).
 pub fn summary_table(r: &RunReport) -> String {
     let mut o = String::new();
@@ -729,6 +838,11 @@ pub fn summary_table(r: &RunReport) -> String {
                 format!("FAIL ({})", failed.join(", "))
             }
         );
+    }
+    for sc in &r.scenarios {
+        if let Some(f) = &sc.metrics.fanout {
+            let _ = writeln!(o, "  {}: {}", sc.name, f.delivery_line(&sc.metrics.latency));
+        }
     }
     let _ = writeln!(
         o,

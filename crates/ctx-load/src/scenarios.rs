@@ -1,6 +1,7 @@
 //! The six seed scenarios, with the request shapes, counts and thresholds of
 //! the Framework0 suite (`seed/test_performance_load.md`, `spec/load.md`),
-//! plus scaling and threshold overrides.
+//! the `ws_fanout` live-update scenario (run only when asked for), plus
+//! scaling and threshold overrides.
 //!
 //! A scenario is data: a name, a client count, operations per client, optional
 //! set-up requests, a request generator and its [`Thresholds`]. Keeping the
@@ -9,13 +10,14 @@
 //! with its actual figure, and `cargo test` assert exactly the seed's limits.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::engine::{Request, RequestGenerator};
 use crate::error::LoadError;
+use crate::fanout::{FanoutSpec, FanoutSummary};
 use crate::metrics::PerformanceMetrics;
 use crate::monitor::LeakVerdict;
 
@@ -28,6 +30,9 @@ pub const SEED_SCENARIOS: [&str; 6] = [
     "memory_stress",
     "percentile_analysis",
 ];
+
+/// Built-in scenarios that are not part of the default (seed) run.
+pub const EXTRA_SCENARIOS: [&str; 1] = ["ws_fanout"];
 
 /// Pass/fail limits of one scenario. `None` = not checked.
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
@@ -48,10 +53,17 @@ pub struct Thresholds {
     pub max_peak_memory_mb: Option<f64>,
     /// leak: fail when the RSS trend is "growing" (skipped when not measured or inconclusive).
     pub fail_on_leak: bool,
+    /// delivered_pct (ws_fanout): minimum share of expected events delivered, percent.
+    pub min_delivered_pct: Option<f64>,
+    /// duplicates, out_of_order, disconnects, bad_frames (ws_fanout): maximum counts.
+    pub max_duplicates: Option<f64>,
+    pub max_out_of_order: Option<f64>,
+    pub max_disconnects: Option<f64>,
+    pub max_bad_frames: Option<f64>,
 }
 
 /// The metric names accepted by [`Thresholds::set`], for error messages and docs.
-pub const THRESHOLD_METRICS: [&str; 10] = [
+pub const THRESHOLD_METRICS: [&str; 15] = [
     "success_rate",
     "avg_ms",
     "p50_ms",
@@ -62,6 +74,11 @@ pub const THRESHOLD_METRICS: [&str; 10] = [
     "ops_per_sec",
     "peak_memory_mb",
     "leak",
+    "delivered_pct",
+    "duplicates",
+    "out_of_order",
+    "disconnects",
+    "bad_frames",
 ];
 
 impl Thresholds {
@@ -87,6 +104,11 @@ impl Thresholds {
             "p999_ms" => &mut self.max_p999_ms,
             "ops_per_sec" => &mut self.min_ops_per_sec,
             "peak_memory_mb" => &mut self.max_peak_memory_mb,
+            "delivered_pct" => &mut self.min_delivered_pct,
+            "duplicates" => &mut self.max_duplicates,
+            "out_of_order" => &mut self.max_out_of_order,
+            "disconnects" => &mut self.max_disconnects,
+            "bad_frames" => &mut self.max_bad_frames,
             _ => {
                 return Err(format!(
                     "unknown metric {metric:?} (known: {})",
@@ -122,6 +144,9 @@ pub struct Scenario {
     pub setup: Vec<Request>,
     pub generator: RequestGenerator,
     pub thresholds: Thresholds,
+    /// A `/ws` fan-out scenario: `clients` are subscribers, the writes follow
+    /// this spec, and `generator`/`setup` are unused.
+    pub fanout: Option<FanoutSpec>,
 }
 
 impl std::fmt::Debug for Scenario {
@@ -132,6 +157,7 @@ impl std::fmt::Debug for Scenario {
             .field("ops_per_client", &self.ops_per_client)
             .field("setup", &self.setup.len())
             .field("thresholds", &self.thresholds)
+            .field("fanout", &self.fanout)
             .finish()
     }
 }
@@ -140,9 +166,39 @@ impl Scenario {
     /// Multiplies the scenario's size by `factor`: operations per client become
     /// `max(1, round(ops_per_client × factor))`; the client count (the
     /// concurrency the seed chose) is kept. Use [`Scenario::with_clients`] to change it.
+    /// A fan-out scenario's write duration is multiplied instead (at the same
+    /// rate, at least one write).
     pub fn scaled(mut self, factor: f64) -> Self {
-        self.ops_per_client = ((self.ops_per_client as f64 * factor).round() as u64).max(1);
+        match &mut self.fanout {
+            Some(f) => {
+                let secs = (f.duration.as_secs_f64() * factor).max(1.0 / f.rate);
+                f.duration = Duration::try_from_secs_f64(secs).unwrap_or(f.duration);
+                self.ops_per_client = f.planned_writes().max(1);
+            }
+            None => {
+                self.ops_per_client = ((self.ops_per_client as f64 * factor).round() as u64).max(1);
+            }
+        }
         self
+    }
+
+    /// A fan-out scenario writes at `rate` per second for `duration` (the
+    /// `--rate`/`--duration` flags); other scenarios are unchanged.
+    pub fn with_write_schedule(mut self, rate: f64, duration: Duration) -> Self {
+        if let Some(f) = &mut self.fanout {
+            f.rate = rate;
+            f.duration = duration;
+            self.ops_per_client = f.planned_writes().max(1);
+        }
+        self
+    }
+
+    /// The size, as `--list` shows it.
+    pub fn size_label(&self) -> String {
+        match &self.fanout {
+            Some(f) => f.describe(self.clients),
+            None => format!("{} clients × {}", self.clients, self.ops_per_client),
+        }
     }
 
     pub fn with_clients(mut self, clients: u64) -> Self {
@@ -199,6 +255,7 @@ pub fn concurrent_reads() -> Scenario {
             min_ops_per_sec: Some(100.0),
             ..th(95.0)
         },
+        fanout: None,
     }
 }
 
@@ -229,6 +286,7 @@ pub fn concurrent_writes() -> Scenario {
             min_ops_per_sec: Some(50.0),
             ..th(90.0)
         },
+        fanout: None,
     }
 }
 
@@ -270,6 +328,7 @@ pub fn mixed_workload() -> Scenario {
             min_ops_per_sec: Some(75.0),
             ..th(92.0)
         },
+        fanout: None,
     }
 }
 
@@ -317,6 +376,7 @@ pub fn file_dumps() -> Scenario {
             min_ops_per_sec: Some(5.0),
             ..th(85.0)
         },
+        fanout: None,
     }
 }
 
@@ -361,6 +421,7 @@ pub fn memory_stress() -> Scenario {
             fail_on_leak: true,
             ..th(85.0)
         },
+        fanout: None,
     }
 }
 
@@ -390,7 +451,51 @@ pub fn percentile_analysis() -> Scenario {
             max_p99_ms: Some(1000.0),
             ..th(95.0)
         },
+        fanout: None,
     }
+}
+
+/// ws_fanout: 50 `/ws` subscribers to a prefix of the run's own; 8 writers
+/// `POST /ctx` 500 writes/s for 10 s under it. Every successful write's event
+/// must reach every subscriber exactly once, in revision order; write-to-delivery
+/// p99 ≤ 50 ms; writes ≥ 99 % successful. Not in the default run.
+pub fn ws_fanout() -> Scenario {
+    let spec = FanoutSpec {
+        writers: 8,
+        rate: 500.0,
+        duration: Duration::from_secs(10),
+        prefix: "fanout.".into(),
+        keys: 100,
+        drain: Duration::from_secs(10),
+    };
+    Scenario {
+        name: "ws_fanout".into(),
+        description: "GET /ws subscribers to a prefix, 8 open-loop POST /ctx writers under it: \
+                      write-to-delivery latency, exactly-once in-order delivery to each"
+            .into(),
+        clients: 50,
+        ops_per_client: spec.planned_writes(),
+        setup: Vec::new(),
+        // Unused: the writes are built by the fan-out runner (they carry their due time).
+        generator: generator_fn(|_, _| Request::get("health")),
+        thresholds: Thresholds {
+            max_p99_ms: Some(50.0),
+            min_delivered_pct: Some(100.0),
+            max_duplicates: Some(0.0),
+            max_out_of_order: Some(0.0),
+            max_disconnects: Some(0.0),
+            max_bad_frames: Some(0.0),
+            ..th(99.0)
+        },
+        fanout: Some(spec),
+    }
+}
+
+/// Every built-in scenario: the seed six, then [`EXTRA_SCENARIOS`].
+pub fn builtin_scenarios() -> Vec<Scenario> {
+    let mut all = seed_scenarios();
+    all.push(ws_fanout());
+    all
 }
 
 /// All six seed scenarios, in the seed's order.
@@ -555,6 +660,46 @@ pub fn evaluate(
         t.max_peak_memory_mb,
         m.peak_memory_mb,
         None,
+    );
+    let fan = m.fanout.as_ref();
+    let not_fanout = || fan.is_none().then(|| "not a fan-out scenario".to_string());
+    let count = |f: fn(&FanoutSummary) -> u64| fan.map(|s| f(s) as f64);
+    check(
+        "delivered_pct",
+        true,
+        t.min_delivered_pct,
+        fan.and_then(|f| f.delivered_pct),
+        not_fanout()
+            .or_else(|| Some("nothing to deliver: no write succeeded".into()))
+            .filter(|_| fan.is_none_or(|f| f.delivered_pct.is_none())),
+    );
+    check(
+        "duplicates",
+        false,
+        t.max_duplicates,
+        count(|f| f.tally.duplicates),
+        not_fanout(),
+    );
+    check(
+        "out_of_order",
+        false,
+        t.max_out_of_order,
+        count(|f| f.tally.out_of_order),
+        not_fanout(),
+    );
+    check(
+        "disconnects",
+        false,
+        t.max_disconnects,
+        count(|f| f.disconnects),
+        not_fanout(),
+    );
+    check(
+        "bad_frames",
+        false,
+        t.max_bad_frames,
+        count(|f| f.bad_frames),
+        not_fanout(),
     );
     if t.fail_on_leak {
         let (status, actual, note) = match &m.resources {

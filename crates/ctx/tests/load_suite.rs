@@ -257,3 +257,69 @@ async fn a_server_crash_aborts_the_run_with_an_incomplete_report() {
     let md = std::fs::read_to_string(report_dir.join("report.md")).expect("read");
     assert!(md.contains("INCOMPLETE REPORT"), "{md}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_fanout_delivers_every_write_once_in_order_against_our_server() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report_dir = dir.path().join("report");
+    let opts = LoadOptions {
+        launcher: Some(Launcher::new(CTX)),
+        scenarios: vec!["ws_fanout".into()],
+        // 5 subscribers, 100 writes/s for 1.5 s.
+        clients: Some(5),
+        open_loop: Some(ctx_load::OpenLoop {
+            rate: 100.0,
+            duration: std::time::Duration::from_millis(1500),
+        }),
+        // The 50 ms limit is for real runs; a busy 2-core test machine gets room.
+        thresholds: vec!["ws_fanout.p99_ms=2000".into()],
+        report_dir: Some(report_dir.clone()),
+        ..LoadOptions::default()
+    };
+    let outcome = ctx_load::run(opts).await.expect("the scenario could run");
+    let s = &outcome.report.scenarios[0];
+    assert_eq!(s.name, "ws_fanout");
+    let m = &s.metrics;
+    let f = m.fanout.as_ref().expect("fan-out figures");
+    assert_eq!((f.subscribers, f.writes_planned), (5, 150));
+    assert_eq!(f.writes_ok, 150, "{:?}", m.errors);
+    assert_eq!(f.expected, 5 * 150);
+    assert_eq!(f.tally.delivered, f.expected, "{f:?}");
+    assert!(f.tally.is_clean(), "{:?}", f.tally);
+    assert_eq!(
+        (f.disconnects, f.bad_frames),
+        (0, 0),
+        "{:?}",
+        f.first_problem
+    );
+    assert_eq!(f.complete_subscribers, 5);
+    assert_eq!(f.delivered_pct, Some(100.0));
+    // Every delivery was timed, and the tail is finite and plausible.
+    assert_eq!(m.latency.count, 5 * 150);
+    assert!(
+        m.latency.p99_ms > 0.0 && m.latency.p99_ms < 2000.0,
+        "{:?}",
+        m.latency
+    );
+    assert!(m.latency.min_ms <= m.latency.p50_ms && m.latency.p50_ms <= m.latency.max_ms);
+    assert!(outcome.all_passed, "{}", outcome.summary_table);
+    assert!(outcome.summary_table.contains("delivered 750/750 (100.0%)"));
+
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report_dir.join("report.json")).expect("read"))
+            .expect("json");
+    let jm = &json["scenarios"][0]["metrics"];
+    assert_eq!(jm["mode"], "fanout");
+    assert_eq!(jm["fanout"]["delivered"], 750);
+    assert_eq!(
+        jm["fanout"]["per_subscriber"].as_array().map(Vec::len),
+        Some(5)
+    );
+    let md = std::fs::read_to_string(report_dir.join("report.md")).expect("read");
+    assert!(
+        md.contains("**Fan-out:** delivered 750/750") && md.contains("5 of 5 got every write"),
+        "{md}"
+    );
+    let html = std::fs::read_to_string(report_dir.join("report.html")).expect("read");
+    assert!(html.contains("write-to-delivery"));
+}

@@ -24,7 +24,7 @@ pub struct LoadArgs {
     /// PID of the --target server, to measure its memory and CPU (else "not measured").
     #[arg(long, value_name = "PID")]
     server_pid: Option<u32>,
-    /// Scenario to run; repeatable. Default: the six seed scenarios.
+    /// Scenario to run; repeatable. Default: the six seed scenarios (ws_fanout only when named).
     #[arg(long = "scenario", value_name = "NAME")]
     scenarios: Vec<String>,
     /// TOML file with your own scenarios (see docs/load.md); select them with --scenario.
@@ -33,7 +33,8 @@ pub struct LoadArgs {
     /// Multiply each scenario's operations per client by F (at least 1 op).
     #[arg(long, value_name = "F", default_value_t = 1.0)]
     scale: f64,
-    /// Use N concurrent clients in every scenario instead of the scenario's own count.
+    /// Use N concurrent clients in every scenario instead of the scenario's own count
+    /// (ws_fanout: N subscribers).
     #[arg(long, value_name = "N")]
     clients: Option<u64>,
     /// Override a threshold, e.g. concurrent_reads.p99_ms=50 (or *.p99_ms=50, or =off); repeatable.
@@ -45,7 +46,8 @@ pub struct LoadArgs {
     /// Do not write a report directory.
     #[arg(long)]
     no_report: bool,
-    /// Open loop: send R requests per second in total (timed from the intended send time).
+    /// Open loop: send R requests per second in total (timed from the intended send time);
+    /// ws_fanout: R writes per second.
     #[arg(long, value_name = "R")]
     rate: Option<f64>,
     /// Open loop: seconds per scenario [default: 10 with --rate].
@@ -107,6 +109,7 @@ fn list(opts: &LoadOptions) -> ExitCode {
     };
     let mut names: Vec<String> = ctx_load::scenarios::SEED_SCENARIOS
         .iter()
+        .chain(&ctx_load::scenarios::EXTRA_SCENARIOS)
         .map(|s| s.to_string())
         .collect();
     if let Some(path) = &all.scenario_file {
@@ -125,10 +128,7 @@ fn list(opts: &LoadOptions) -> ExitCode {
     match ctx_load::prepare_scenarios(&chosen) {
         Ok(scenarios) => {
             for s in scenarios {
-                println!(
-                    "{:<22} {:>3} clients × {:<6} {}",
-                    s.name, s.clients, s.ops_per_client, s.description
-                );
+                println!("{:<22} {:<36} {}", s.name, s.size_label(), s.description);
             }
             exit::code(exit::OK)
         }
