@@ -51,7 +51,8 @@ pub struct FanoutSpec {
     pub prefix: String,
     /// Writes cycle over this many keys under the prefix.
     pub keys: u64,
-    /// After the last write, how long subscribers wait for events still missing.
+    /// After the last write, how long subscribers wait for events still missing
+    /// (at most the run's per-request timeout).
     pub drain: Duration,
 }
 
@@ -268,7 +269,49 @@ pub struct FanoutSummary {
     pub per_subscriber: Vec<SubscriberSummary>,
 }
 
+/// Columns of the reports' table of subscribers with a problem.
+pub const PROBLEM_COLUMNS: [&str; 8] = [
+    "subscriber",
+    "delivered",
+    "missing",
+    "duplicates",
+    "out of order",
+    "bad frames",
+    "p99 ms",
+    "disconnected",
+];
+
+/// Rows of that table the Markdown and HTML reports show, at most (all are in report.json).
+pub const MAX_PROBLEM_ROWS: usize = 20;
+
+impl SubscriberSummary {
+    /// Missed, repeated or reordered a write, got a bad frame, or was disconnected.
+    pub fn has_problem(&self) -> bool {
+        !self.tally.is_clean() || self.bad_frames > 0 || self.disconnect.is_some()
+    }
+
+    /// This subscriber's row of the problem table ([`PROBLEM_COLUMNS`]).
+    pub fn problem_row(&self) -> [String; 8] {
+        let t = &self.tally;
+        [
+            self.id.to_string(),
+            t.delivered.to_string(),
+            t.missing.to_string(),
+            t.duplicates.to_string(),
+            t.out_of_order.to_string(),
+            self.bad_frames.to_string(),
+            format!("{:.2}", self.p99_ms),
+            self.disconnect.clone().unwrap_or_else(|| "—".into()),
+        ]
+    }
+}
+
 impl FanoutSummary {
+    /// The subscribers with a problem (see [`SubscriberSummary::has_problem`]).
+    pub fn problem_subscribers(&self) -> impl Iterator<Item = &SubscriberSummary> {
+        self.per_subscriber.iter().filter(|s| s.has_problem())
+    }
+
     /// One line for the terminal and the report, e.g.
     /// "delivered 250000/250000 (100.0%), 0 missing, 0 duplicate, 0 out of order, ...".
     pub fn delivery_line(&self, delivery: &LatencySummary) -> String {
@@ -576,6 +619,10 @@ pub async fn run(
     timeout: Duration,
     progress: Arc<Progress>,
 ) -> Result<FanoutRun, LoadError> {
+    let spec = &FanoutSpec {
+        drain: spec.drain.min(timeout),
+        ..spec.clone()
+    };
     let planned = spec.planned_writes();
     let prefix = format!("{}{}.", spec.prefix, run_token());
     let url = target.ws_url("ws");

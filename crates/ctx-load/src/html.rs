@@ -4,8 +4,8 @@
 
 use std::fmt::Write as _;
 
-use crate::fanout::FanoutSummary;
-use crate::metrics::LatencySummary;
+use crate::fanout::{FanoutSummary, MAX_PROBLEM_ROWS, PROBLEM_COLUMNS};
+use crate::metrics::{LatencySummary, PercentilePoint};
 use crate::report::{RunReport, opt, title_case};
 use crate::scenarios::CheckStatus;
 
@@ -169,6 +169,15 @@ fn pct_x(p: f64) -> f64 {
     (1.0 / tail).log10()
 }
 
+/// A percentile curve as chart points (the 100th percentile has no place on a log axis).
+fn curve_points(curve: &[PercentilePoint]) -> Vec<(f64, f64)> {
+    curve
+        .iter()
+        .filter(|p| p.percentile < 100.0)
+        .map(|p| (pct_x(p.percentile), p.latency_ms))
+        .collect()
+}
+
 const PCT_TICKS: [(f64, &str); 6] = [
     (0.0, "0%"),
     (1.0, "90%"),
@@ -203,11 +212,7 @@ fn fanout_html(o: &mut String, f: &FanoutSummary, delivery: &LatencySummary) {
         f.disconnects,
         f.bad_frames
     );
-    let problems: Vec<_> = f
-        .per_subscriber
-        .iter()
-        .filter(|s| !s.tally.is_clean() || s.bad_frames > 0 || s.disconnect.is_some())
-        .collect();
+    let problems: Vec<_> = f.problem_subscribers().collect();
     if problems.is_empty() {
         let _ = write!(
             o,
@@ -216,22 +221,26 @@ fn fanout_html(o: &mut String, f: &FanoutSummary, delivery: &LatencySummary) {
         );
         return;
     }
-    o.push_str("<table><tr><th>subscriber</th><th>delivered</th><th>missing</th><th>duplicates</th><th>out of order</th><th>bad frames</th><th>disconnected</th></tr>");
-    for s in problems {
-        let t = &s.tally;
-        let _ = write!(
-            o,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            s.id,
-            t.delivered,
-            t.missing,
-            t.duplicates,
-            t.out_of_order,
-            s.bad_frames,
-            esc(s.disconnect.as_deref().unwrap_or("—"))
-        );
+    o.push_str("<table><tr>");
+    for c in PROBLEM_COLUMNS {
+        let _ = write!(o, "<th>{c}</th>");
+    }
+    o.push_str("</tr>");
+    for s in problems.iter().take(MAX_PROBLEM_ROWS) {
+        o.push_str("<tr>");
+        for c in s.problem_row() {
+            let _ = write!(o, "<td>{}</td>", esc(&c));
+        }
+        o.push_str("</tr>");
     }
     o.push_str("</table>");
+    if problems.len() > MAX_PROBLEM_ROWS {
+        let _ = write!(
+            o,
+            "<p>… and {} more (all in report.json).</p>",
+            problems.len() - MAX_PROBLEM_ROWS
+        );
+    }
 }
 
 pub fn render(r: &RunReport) -> String {
@@ -357,35 +366,20 @@ pub fn render(r: &RunReport) -> String {
                 _ => "latency",
             },
             colour: "#1f77b4",
-            points: m
-                .latency_curve
-                .iter()
-                .filter(|p| p.percentile < 100.0)
-                .map(|p| (pct_x(p.percentile), p.latency_ms))
-                .collect(),
+            points: curve_points(&m.latency_curve),
         }];
         if let Some(ol) = &m.open_loop {
             lat.push(Series {
                 name: "uncorrected (from actual send)",
                 colour: "#ff7f0e",
-                points: ol
-                    .uncorrected_curve
-                    .iter()
-                    .filter(|p| p.percentile < 100.0)
-                    .map(|p| (pct_x(p.percentile), p.latency_ms))
-                    .collect(),
+                points: curve_points(&ol.uncorrected_curve),
             });
         }
         if let Some(f) = &m.fanout {
             lat.push(Series {
                 name: "POST /ctx (from due time)",
                 colour: "#ff7f0e",
-                points: f
-                    .write_latency_curve
-                    .iter()
-                    .filter(|p| p.percentile < 100.0)
-                    .map(|p| (pct_x(p.percentile), p.latency_ms))
-                    .collect(),
+                points: curve_points(&f.write_latency_curve),
             });
         }
         o.push_str(&line_chart(

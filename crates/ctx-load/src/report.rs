@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::fanout::FanoutSummary;
+use crate::fanout::{FanoutSummary, MAX_PROBLEM_ROWS, PROBLEM_COLUMNS};
 use crate::metrics::{LatencySummary, PerformanceMetrics};
 use crate::scenarios::{CheckStatus, ThresholdCheck, Thresholds};
 
@@ -737,9 +737,6 @@ pub fn render_markdown(r: &RunReport) -> String {
     o
 }
 
-/// Subscribers listed in the report's problem table, at most.
-const MAX_PROBLEM_ROWS: usize = 20;
-
 /// The fan-out lines of a scenario section: writes, delivery, and the
 /// subscribers that did not get everything exactly once, in order.
 fn fanout_markdown(o: &mut String, f: &FanoutSummary, delivery: &LatencySummary) {
@@ -765,33 +762,15 @@ fn fanout_markdown(o: &mut String, f: &FanoutSummary, delivery: &LatencySummary)
          (prefix `{}`; {} event(s) of unconfirmed writes; drain {} s)",
         f.complete_subscribers, f.subscribers, f.prefix, f.tally.unconfirmed, f.drain_secs
     );
-    let problems: Vec<_> = f
-        .per_subscriber
-        .iter()
-        .filter(|s| !s.tally.is_clean() || s.bad_frames > 0 || s.disconnect.is_some())
-        .collect();
+    let problems: Vec<_> = f.problem_subscribers().collect();
     if problems.is_empty() {
         return;
     }
-    let _ = writeln!(
-        o,
-        "\n| subscriber | delivered | missing | duplicates | out of order | bad frames | p99 ms | disconnected |"
-    );
-    let _ = writeln!(o, "|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(o, "\n| {} |", PROBLEM_COLUMNS.join(" | "));
+    let _ = writeln!(o, "|{}", "---|".repeat(PROBLEM_COLUMNS.len()));
     for s in problems.iter().take(MAX_PROBLEM_ROWS) {
-        let t = &s.tally;
-        let _ = writeln!(
-            o,
-            "| {} | {} | {} | {} | {} | {} | {:.2} | {} |",
-            s.id,
-            t.delivered,
-            t.missing,
-            t.duplicates,
-            t.out_of_order,
-            s.bad_frames,
-            s.p99_ms,
-            s.disconnect.as_deref().unwrap_or("—").replace('|', "\\|")
-        );
+        let cells = s.problem_row().map(|c| c.replace('|', "\\|"));
+        let _ = writeln!(o, "| {} |", cells.join(" | "));
     }
     if problems.len() > MAX_PROBLEM_ROWS {
         let _ = writeln!(
