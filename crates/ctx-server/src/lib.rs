@@ -9,6 +9,7 @@ mod dump;
 mod error;
 pub mod live;
 mod metrics;
+mod observe;
 mod routes;
 
 pub use config::{AuthScope, ConfigFile, ServerConfig};
