@@ -323,3 +323,18 @@ async fn ws_fanout_delivers_every_write_once_in_order_against_our_server() {
     let html = std::fs::read_to_string(report_dir.join("report.html")).expect("read");
     assert!(html.contains("write-to-delivery"));
 }
+
+#[test]
+fn list_shows_ws_fanout_with_its_size() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = ctx_load(&["--list", "--clients", "7", "--scale", "0.5"], tmp.path());
+    assert_eq!(out.status.code(), Some(0), "{:?}", stderr_lines(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 7, "{stdout}");
+    assert!(lines[6].starts_with("ws_fanout"), "{stdout}");
+    assert!(
+        lines[6].contains("7 subscribers, 500 writes/s × 5 s"),
+        "{stdout}"
+    );
+}
