@@ -381,11 +381,16 @@ pub fn render_markdown(r: &RunReport) -> String {
     );
     let _ = writeln!(
         o,
-        "Mode: {}{}; scale {}; request timeout {:.0} s  ",
+        "Mode: {}{}{}; scale {}; request timeout {:.0} s  ",
         r.mode.kind,
         match (r.mode.rate, r.mode.duration_secs) {
             (Some(rate), Some(d)) => format!(" loop, {rate} req/s for {d} s"),
             _ => " loop".to_string(),
+        },
+        if r.mode.kind == "closed" && r.scenarios.iter().any(|s| s.metrics.fanout.is_some()) {
+            " (ws_fanout: its writes in open loop at its own rate)"
+        } else {
+            ""
         },
         r.mode.scale,
         r.mode.timeout_secs
