@@ -171,7 +171,8 @@ impl Scenario {
     pub fn scaled(mut self, factor: f64) -> Self {
         match &mut self.fanout {
             Some(f) => {
-                let secs = (f.duration.as_secs_f64() * factor).max(1.0 / f.rate);
+                // Just over one write's interval: floor(rate × secs) stays ≥ 1 despite rounding.
+                let secs = (f.duration.as_secs_f64() * factor).max(1.000_001 / f.rate);
                 f.duration = Duration::try_from_secs_f64(secs).unwrap_or(f.duration);
                 self.ops_per_client = f.planned_writes().max(1);
             }
@@ -808,5 +809,28 @@ mod tests {
         assert_eq!((s.clients, s.ops_per_client), (10, 100));
         assert_eq!(file_dumps().scaled(0.01).ops_per_client, 1);
         assert_eq!(mixed_workload().scaled(0.5).total_ops(), 12 * 20);
+    }
+
+    #[test]
+    fn ws_fanout_size_knobs() {
+        let s = ws_fanout();
+        let f = s.fanout.as_ref().expect("fan-out spec");
+        assert_eq!((s.clients, f.writers, f.planned_writes()), (50, 8, 5000));
+        assert_eq!(s.size_label(), "50 subscribers, 500 writes/s × 10 s");
+        assert!(!SEED_SCENARIOS.contains(&s.name.as_str()));
+        // --scale multiplies the duration, --clients the subscribers.
+        let s = ws_fanout().scaled(0.2).with_clients(5);
+        assert_eq!(s.size_label(), "5 subscribers, 500 writes/s × 2 s");
+        assert_eq!(s.ops_per_client, 1000);
+        // At least one write, however small the scale.
+        assert_eq!(
+            ws_fanout().scaled(1e-9).fanout.map(|f| f.planned_writes()),
+            Some(1)
+        );
+        // --rate/--duration set the write schedule; other scenarios ignore them.
+        let s = ws_fanout().with_write_schedule(100.0, Duration::from_secs(3));
+        assert_eq!(s.size_label(), "50 subscribers, 100 writes/s × 3 s");
+        let r = concurrent_reads().with_write_schedule(100.0, Duration::from_secs(3));
+        assert_eq!((r.clients, r.ops_per_client), (10, 50));
     }
 }
