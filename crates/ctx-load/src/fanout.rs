@@ -623,6 +623,8 @@ pub async fn run(
         drain: spec.drain.min(timeout),
         ..spec.clone()
     };
+    // Fix the clock's origin before any due time is taken on it.
+    let _ = epoch();
     let planned = spec.planned_writes();
     let prefix = format!("{}{}.", spec.prefix, run_token());
     let url = target.ws_url("ws");
