@@ -41,6 +41,30 @@ pub struct Args {
     connections: usize,
     #[arg(long, default_value = "bench_")]
     key_prefix: String,
+    /// Write the keys in a scattered order (a fixed permutation) instead of ascending.
+    #[arg(long)]
+    shuffle: bool,
+    /// Mixed into the values, so a second fill of the same keys changes every value.
+    #[arg(long, default_value_t = 0)]
+    salt: u64,
+}
+
+/// The `n`-th key index to write: ascending, or a bijection of 0..keys that scatters
+/// neighbours (multiplication by a large prime modulo `keys`, skipping the rare
+/// non-coprime case by falling back to ascending).
+fn nth_index(n: u64, keys: u64, shuffle: bool) -> u64 {
+    const PRIME: u64 = 2_654_435_761;
+    if !shuffle || keys == 0 || gcd(PRIME % keys, keys) != 1 {
+        return n;
+    }
+    ((u128::from(n) * u128::from(PRIME)) % u128::from(keys)) as u64
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
 
 pub fn key(prefix: &str, index: u64) -> String {
@@ -96,12 +120,14 @@ async fn worker(
     let mut conn = Conn::connect(&authority).await?;
     let chars = args.value_bytes.saturating_sub(2).max(1);
     loop {
-        let index = next.fetch_add(1, Ordering::Relaxed);
-        if index >= args.keys {
+        let n = next.fetch_add(1, Ordering::Relaxed);
+        if n >= args.keys {
             return Ok(());
         }
+        let index = nth_index(n, args.keys, args.shuffle);
         let key = key(&args.key_prefix, index);
-        let (method, path, body) = request(args.flavor, &key, &value_text(index, chars));
+        let value = value_text(index ^ args.salt.wrapping_mul(0x5851_F42D_4C95_7F2D), chars);
+        let (method, path, body) = request(args.flavor, &key, &value);
         match conn.send(method, &path, body).await {
             Ok((status, _)) if status.is_success() => {}
             Ok((status, body)) => {
@@ -152,6 +178,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "keys": args.keys,
             "value_bytes": args.value_bytes,
             "connections": connections,
+            "shuffle": args.shuffle,
             "seconds": seconds,
             "writes_per_second": args.keys as f64 / seconds,
             "errors": errors,
@@ -161,4 +188,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bail!("{errors} writes failed");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn shuffled_order_is_a_permutation() {
+        for keys in [1u64, 7, 100, 1000] {
+            let mut seen: Vec<u64> = (0..keys).map(|n| super::nth_index(n, keys, true)).collect();
+            seen.sort_unstable();
+            assert_eq!(seen, (0..keys).collect::<Vec<_>>(), "{keys}");
+        }
+    }
 }
