@@ -2,6 +2,10 @@
 //! `fdatasync` it, N times. A store that acknowledges only durable writes cannot commit
 //! groups faster than this, so it bounds durable writes/s at C connections to about
 //! C / (median fsync time) (every waiting writer in one group per fsync).
+//!
+//! With `--scatter`, each round instead rewrites `--bytes` worth of 4 KiB pages at random
+//! places in a preallocated file (`--file-mib`) before the `fdatasync`: the shape of a
+//! B-tree commit that touches many leaves, against the sequential append of a log.
 
 use crate::report::median;
 use anyhow::Context;
@@ -18,18 +22,47 @@ pub struct Args {
     count: usize,
     #[arg(long, default_value_t = 4096)]
     bytes: usize,
+    /// Write the bytes as 4 KiB pages at random offsets of a preallocated file.
+    #[arg(long)]
+    scatter: bool,
+    /// Size of the preallocated file for --scatter.
+    #[arg(long, default_value_t = 256)]
+    file_mib: u64,
 }
+
+const PAGE: usize = 4096;
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let path = args.dir.join(format!("fsync-probe-{}", std::process::id()));
     let mut file =
         std::fs::File::create(&path).with_context(|| format!("create {}", path.display()))?;
     let block = vec![0x5au8; args.bytes];
+    let page = [0xa5u8; PAGE];
+    let pages_in_file = (args.file_mib * 1024 * 1024 / PAGE as u64).max(1);
     let mut times = Vec::with_capacity(args.count);
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
     let result = (|| {
+        if args.scatter {
+            // Preallocate with real blocks (written and synced), as a database file is.
+            let chunk = vec![0u8; 1024 * 1024];
+            for _ in 0..args.file_mib.max(1) {
+                file.write_all(&chunk)?;
+            }
+            file.sync_all()?;
+        }
         for _ in 0..args.count.max(1) {
             let started = Instant::now();
-            file.write_all(&block)?;
+            if args.scatter {
+                for _ in 0..args.bytes.div_ceil(PAGE) {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    let offset = (state % pages_in_file) * PAGE as u64;
+                    std::os::unix::fs::FileExt::write_all_at(&file, &page, offset)?;
+                }
+            } else {
+                file.write_all(&block)?;
+            }
             file.sync_data()?;
             times.push(started.elapsed().as_secs_f64() * 1000.0);
         }
@@ -46,6 +79,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         serde_json::json!({
             "count": sorted.len(),
             "bytes": args.bytes,
+            "scatter": args.scatter,
             "median_ms": median_ms,
             "p99_ms": p99,
             "fsyncs_per_second": if median_ms > 0.0 { 1000.0 / median_ms } else { 0.0 },
