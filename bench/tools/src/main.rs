@@ -6,6 +6,7 @@
 //!   concurrent connections (for ctx this also exercises group commit);
 //! - `free-port`: prints a free loopback port for servers that cannot take `--port 0`;
 //! - `fsync-probe`: times append + fdatasync, the floor under every durable commit;
+//! - `mem-model`: a model of the store's key map, to price its layout per key;
 //! - `procstat`: samples RSS and CPU of some processes from `/proc` for a while;
 //! - `startup`: times a server's start (to its `listening on` line and first answered GET)
 //!   and reads its RSS;
@@ -15,6 +16,7 @@ mod baseline;
 mod client;
 mod fill;
 mod fsync;
+mod memmodel;
 mod procstat;
 mod report;
 mod startup;
@@ -42,6 +44,8 @@ enum Command {
     FreePort,
     /// Time append + fdatasync on a disk: the floor under any durable commit.
     FsyncProbe(fsync::Args),
+    /// Model of the store's key map: RSS per key, built incrementally or in bulk.
+    MemModel(memmodel::Args),
     /// Sample RSS and CPU of processes from /proc and print one JSON line.
     Procstat(procstat::Args),
     /// Start a server, time it to `listening on` and to a first answered GET, read its RSS.
@@ -57,6 +61,7 @@ fn main() -> ExitCode {
         Command::Fill(args) => fill::run(args),
         Command::FreePort => free_port(),
         Command::FsyncProbe(args) => fsync::run(args),
+        Command::MemModel(args) => memmodel::run(args),
         Command::Procstat(args) => procstat::run(args),
         Command::Startup(args) => startup::run(args),
         Command::Report(args) => report::run(args),
