@@ -10,8 +10,12 @@ use crate::config::StoreConfig;
 use crate::error::StoreError;
 use crate::state::{Change, Record, State};
 use crate::value::{JsonValue, Timestamp};
-use redb::{Database, DatabaseError, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{
+    Database, DatabaseError, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    TableDefinition,
+};
 use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("keys");
@@ -96,41 +100,70 @@ impl Disk {
         state.revision = meta.get(META_REVISION)?.map(|v| v.value()).unwrap_or(0);
         state.compacted_through = meta.get(META_COMPACTED)?.map(|v| v.value()).unwrap_or(0);
 
-        let mut key_names: std::collections::HashMap<String, Arc<str>> = Default::default();
-        for row in txn.open_table(KEYS)?.iter()? {
+        // redb yields keys in order, so the map is built in bulk: `from_iter` on sorted
+        // input packs every leaf full, where inserting one by one leaves them half empty.
+        let keys = txn.open_table(KEYS)?;
+        let mut records = Vec::with_capacity(usize::try_from(keys.len()?).unwrap_or(0));
+        for row in keys.iter()? {
             let (key, bytes) = row?;
             let stored: StoredRecord = decode(bytes.value(), "key record")?;
-            let key: Arc<str> = Arc::from(key.value());
-            key_names.insert(key.to_string(), key.clone());
             let record = Record {
                 value: stored_json(stored.value, "key value")?,
                 revision: stored.revision,
                 timestamp: Timestamp::from_micros(stored.micros),
             };
-            state.keys.insert(key, record);
+            records.push((Arc::<str>::from(key.value()), record));
         }
+        state.keys = records.into_iter().collect();
 
+        // History entries share their allocations as the live server's do: a key with
+        // the live map, an `after` with the record it became (or the next entry's
+        // `before`), and each writer's name with every entry it wrote.
+        let mut latest: HashMap<Arc<str>, JsonValue> = HashMap::new();
+        let mut writers: HashSet<Arc<str>> = HashSet::new();
         for row in txn.open_table(HISTORY)?.iter()? {
             let (revision, bytes) = row?;
             let stored: StoredChange = decode(bytes.value(), "history entry")?;
-            // Share the key's allocation with the live map where the key still exists.
-            let key = key_names
-                .get(stored.key)
-                .cloned()
-                .unwrap_or_else(|| Arc::from(stored.key));
+            let key = match (
+                latest.get_key_value(stored.key),
+                state.keys.get_key_value(stored.key),
+            ) {
+                (Some((key, _)), _) | (None, Some((key, _))) => key.clone(),
+                (None, None) => Arc::from(stored.key),
+            };
+            let before = match stored.before {
+                Some(text) => Some(match latest.get(&key) {
+                    Some(previous) if previous.as_str() == text => previous.clone(),
+                    _ => stored_json(text, "history value")?,
+                }),
+                None => None,
+            };
+            let after = match stored.after {
+                Some(text) => Some(match state.keys.get(&*key) {
+                    Some(record) if record.value.as_str() == text => record.value.clone(),
+                    _ => stored_json(text, "history value")?,
+                }),
+                None => None,
+            };
+            match &after {
+                Some(value) => latest.insert(key.clone(), value.clone()),
+                None => latest.remove(&key),
+            };
+            let who = match writers.get(stored.who) {
+                Some(who) => who.clone(),
+                None => {
+                    let who: Arc<str> = Arc::from(stored.who);
+                    writers.insert(who.clone());
+                    who
+                }
+            };
             let change = Change {
                 revision: revision.value(),
                 timestamp: Timestamp::from_micros(stored.micros),
                 key,
-                before: stored
-                    .before
-                    .map(|t| stored_json(t, "history value"))
-                    .transpose()?,
-                after: stored
-                    .after
-                    .map(|t| stored_json(t, "history value"))
-                    .transpose()?,
-                who: Arc::from(stored.who),
+                before,
+                after,
+                who,
             };
             state.history_bytes += crate::state::entry_bytes(&change);
             state.history.push_back(Arc::new(change));

@@ -121,6 +121,10 @@ pub fn run(args: ServeArgs) -> ExitCode {
                 return exit::code(exit::COULD_NOT_RUN);
             }
         };
+        // Opening a large store allocates and frees a lot once (decoding, the bulk-built
+        // key map); hand those pages back to the system rather than carry them as RSS.
+        // SAFETY: mi_collect only walks mimalloc's own heaps; any thread may call it.
+        unsafe { libmimalloc_sys::mi_collect(true) };
         match server.local_addr() {
             Ok(addr) => {
                 // One line on stdout that scripts (and `ctx load`) wait for.
