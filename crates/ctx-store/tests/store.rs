@@ -333,3 +333,46 @@ async fn history_is_also_bounded_by_bytes_so_big_values_cannot_exhaust_memory() 
         "older revisions need a resync"
     );
 }
+
+#[tokio::test]
+async fn reopen_rebuilds_every_history_entry_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = |store: &Store| -> Vec<(u64, String, Option<String>, Option<String>, String)> {
+        store
+            .history(&HistoryQuery::default())
+            .entries
+            .iter()
+            .map(|c| {
+                let text =
+                    |v: &Option<ctx_store::JsonValue>| v.as_ref().map(|v| v.as_str().to_owned());
+                (
+                    c.revision,
+                    c.key.to_string(),
+                    text(&c.before),
+                    text(&c.after),
+                    c.who.to_string(),
+                )
+            })
+            .collect()
+    };
+    let before_restart = {
+        let store = open(dir.path());
+        // Updates, a delete, a re-creation with an earlier value, and several writers.
+        for (i, key) in ["a", "b", "a", "c", "a", "b"].iter().enumerate() {
+            store
+                .set(key, &json!({"v": i % 3}), &format!("w{}", i % 2))
+                .await
+                .unwrap();
+        }
+        store.delete("a", "cleaner").await.unwrap();
+        store.set("a", &json!({"v": 0}), "w0").await.unwrap();
+        store.delete("c", "cleaner").await.unwrap();
+        let history = snapshot(&store);
+        store.close().await;
+        history
+    };
+    let store = open(dir.path());
+    assert_eq!(snapshot(&store), before_restart);
+    assert_eq!(store.get("a").unwrap().value.as_str(), r#"{"v":0}"#);
+    assert!(store.get("c").is_none());
+}
