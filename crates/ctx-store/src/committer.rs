@@ -11,7 +11,7 @@ use crate::error::StoreError;
 use crate::state::{Change, Record};
 use crate::store::{Shared, WriteOutcome};
 use crate::value::{JsonValue, Timestamp};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
@@ -57,6 +57,7 @@ pub(crate) fn spawn(
                 disk,
                 shared,
                 config,
+                writers: HashSet::new(),
             }
             .run(rx)
         })
@@ -67,7 +68,13 @@ struct Committer {
     disk: Disk,
     shared: Arc<Shared>,
     config: StoreConfig,
+    /// Writer names seen lately, so history entries share one allocation per writer
+    /// instead of one per change. Cleared when it grows past [`MAX_WRITERS`].
+    writers: HashSet<Arc<str>>,
 }
+
+/// A bound on the writer-name cache: a client inventing a name per write must not grow it.
+const MAX_WRITERS: usize = 4096;
 
 /// What a write in a batch will answer once the batch is durable.
 enum Pending {
@@ -76,7 +83,7 @@ enum Pending {
 }
 
 impl Committer {
-    fn run(self, mut rx: mpsc::Receiver<Command>) {
+    fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         let mut batch = Vec::with_capacity(self.config.max_batch);
         let mut shutdown = None;
         while shutdown.is_none() {
@@ -108,7 +115,7 @@ impl Committer {
         }
     }
 
-    fn commit_batch(&self, batch: Vec<(WriteOp, Reply)>) {
+    fn commit_batch(&mut self, batch: Vec<(WriteOp, Reply)>) {
         let started = Instant::now();
         let now = Timestamp::now();
         let mut changes: Vec<Arc<Change>> = Vec::new();
@@ -153,7 +160,7 @@ impl Committer {
                     key,
                     before: current.map(|r| r.value),
                     after: after.clone(),
-                    who: Arc::from(who.as_str()),
+                    who: intern_writer(&mut self.writers, who),
                 });
                 overlay.insert(
                     op.key(),
@@ -204,4 +211,16 @@ impl Committer {
             let _ = reply.send(answer);
         }
     }
+}
+
+fn intern_writer(writers: &mut HashSet<Arc<str>>, who: &str) -> Arc<str> {
+    if let Some(known) = writers.get(who) {
+        return known.clone();
+    }
+    if writers.len() >= MAX_WRITERS {
+        writers.clear();
+    }
+    let who: Arc<str> = Arc::from(who);
+    writers.insert(who.clone());
+    who
 }
