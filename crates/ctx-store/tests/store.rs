@@ -334,10 +334,13 @@ async fn history_is_also_bounded_by_bytes_so_big_values_cannot_exhaust_memory() 
     );
 }
 
+/// (revision, key, before, after, who) of one history entry, as text.
+type EntryText = (u64, String, Option<String>, Option<String>, String);
+
 #[tokio::test]
 async fn reopen_rebuilds_every_history_entry_exactly() {
     let dir = tempfile::tempdir().unwrap();
-    let snapshot = |store: &Store| -> Vec<(u64, String, Option<String>, Option<String>, String)> {
+    let snapshot = |store: &Store| -> Vec<EntryText> {
         store
             .history(&HistoryQuery::default())
             .entries
