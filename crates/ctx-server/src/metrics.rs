@@ -1,12 +1,14 @@
 //! Prometheus metrics for `GET /metrics`: request counts and latencies by route, store
 //! size, revision, connected clients, and how long group commits take.
 
+use parking_lot::Mutex;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -37,6 +39,8 @@ pub struct Metrics {
     clients: Gauge,
     commit_seconds: Histogram,
     commit_writes: Histogram,
+    /// Cached series per interned route (`Route::slot`).
+    routes: Box<[OnceLock<Box<RouteHandles>>]>,
 }
 
 impl Metrics {
@@ -87,6 +91,7 @@ impl Metrics {
             clients,
             commit_seconds,
             commit_writes,
+            routes: (0..ROUTE_SLOTS).map(|_| OnceLock::new()).collect(),
         }
     }
 
@@ -116,22 +121,207 @@ impl Default for Metrics {
 impl Metrics {
     /// Counts and times one request under its route pattern (never the raw path, which
     /// would give one series per key).
-    pub fn observe_request(
-        &self,
-        route: &'static str,
-        method: &'static str,
-        status: u16,
-        elapsed: Duration,
-    ) {
+    ///
+    /// The series are looked up in the families once per (route, method, status) and kept
+    /// as handles (a cloned `Counter` or `Histogram` is the same series): the families'
+    /// `get_or_create` hashes its labels with SipHash behind a `RwLock` shared by every
+    /// worker, which profiles showed on every request.
+    pub fn observe_request(&self, route: Route, method: Method, status: u16, elapsed: Duration) {
+        let seconds = elapsed.as_secs_f64();
+        let Some(slot) = self.routes.get(route.slot) else {
+            return self.observe_uncached(route.pattern, method, status, seconds);
+        };
+        let handles = slot.get_or_init(|| {
+            Box::new(RouteHandles {
+                latency: self
+                    .latency
+                    .get_or_create(&RouteLabels {
+                        route: route.pattern,
+                    })
+                    .clone(),
+                requests: Default::default(),
+            })
+        });
+        handles.latency.observe(seconds);
+        match status_slot(status) {
+            Some(index) => handles.requests[method as usize][index]
+                .get_or_init(|| self.requests_series(route.pattern, method, status))
+                .inc(),
+            None => self.requests_series(route.pattern, method, status).inc(),
+        };
+    }
+
+    /// Routes past `ROUTE_SLOTS`: the family lookups on every request, as before.
+    fn observe_uncached(&self, route: &'static str, method: Method, status: u16, seconds: f64) {
         self.latency
             .get_or_create(&RouteLabels { route })
-            .observe(elapsed.as_secs_f64());
+            .observe(seconds);
+        self.requests_series(route, method, status).inc();
+    }
+
+    fn requests_series(&self, route: &'static str, method: Method, status: u16) -> Counter {
         self.requests
             .get_or_create(&RequestLabels {
                 route,
-                method,
+                method: method.label(),
                 status,
             })
-            .inc();
+            .clone()
+    }
+}
+
+/// Routes that get cached handles; the router has about twenty patterns.
+const ROUTE_SLOTS: usize = 64;
+
+/// Statuses that get a cached counter; any other is counted through the family.
+const STATUSES: [u16; 20] = [
+    200, 201, 204, 206, 304, 400, 401, 403, 404, 405, 408, 409, 413, 415, 422, 429, 500, 502, 503,
+    504,
+];
+
+fn status_slot(status: u16) -> Option<usize> {
+    STATUSES.iter().position(|&known| known == status)
+}
+
+/// One route's series, filled in as requests arrive.
+struct RouteHandles {
+    latency: Histogram,
+    requests: [[OnceLock<Counter>; STATUSES.len()]; Method::COUNT],
+}
+
+/// The `method` label: a closed set, so it indexes the cached counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Delete,
+    Put,
+    Head,
+    Options,
+    Patch,
+    Other,
+}
+
+impl Method {
+    const COUNT: usize = 8;
+
+    pub fn of(method: &axum::http::Method) -> Self {
+        match *method {
+            axum::http::Method::GET => Self::Get,
+            axum::http::Method::POST => Self::Post,
+            axum::http::Method::DELETE => Self::Delete,
+            axum::http::Method::PUT => Self::Put,
+            axum::http::Method::HEAD => Self::Head,
+            axum::http::Method::OPTIONS => Self::Options,
+            axum::http::Method::PATCH => Self::Patch,
+            _ => Self::Other,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Post => "POST",
+            Self::Delete => "DELETE",
+            Self::Put => "PUT",
+            Self::Head => "HEAD",
+            Self::Options => "OPTIONS",
+            Self::Patch => "PATCH",
+            Self::Other => "OTHER",
+        }
+    }
+}
+
+/// A route pattern, interned: its label is a `&'static str` (no allocation per request)
+/// and its slot indexes the cached handles of every `Metrics`.
+#[derive(Clone, Copy, Debug)]
+pub struct Route {
+    pattern: &'static str,
+    slot: usize,
+}
+
+impl Route {
+    /// Patterns are few and fixed (the router's own), so each is leaked once. Lookups scan
+    /// a short append-only list without a lock (cheaper than hashing the pattern); only a
+    /// pattern seen for the first time takes the mutex.
+    pub fn intern(pattern: &str) -> Route {
+        static PATTERNS: [OnceLock<&'static str>; ROUTE_SLOTS] =
+            [const { OnceLock::new() }; ROUTE_SLOTS];
+        static ADD: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+        let find = |pattern: &str| {
+            PATTERNS
+                .iter()
+                .map_while(OnceLock::get)
+                .enumerate()
+                .find(|(_, known)| **known == pattern)
+                .map(|(slot, known)| Route {
+                    pattern: known,
+                    slot,
+                })
+        };
+        if let Some(route) = find(pattern) {
+            return route;
+        }
+        let mut overflow = ADD.lock();
+        if let Some(route) = find(pattern) {
+            return route;
+        }
+        // Past the table, patterns are still interned (so labels stay `&'static`), with a
+        // slot no `Metrics` caches.
+        if let Some(index) = overflow.iter().position(|known| *known == pattern) {
+            return Route {
+                pattern: overflow[index],
+                slot: ROUTE_SLOTS + index,
+            };
+        }
+        let leaked: &'static str = Box::leak(pattern.to_owned().into_boxed_str());
+        let used = PATTERNS
+            .iter()
+            .take_while(|slot| slot.get().is_some())
+            .count();
+        match PATTERNS.get(used) {
+            Some(free) => {
+                let _ = free.set(leaked);
+                Route {
+                    pattern: leaked,
+                    slot: used,
+                }
+            }
+            None => {
+                overflow.push(leaked);
+                Route {
+                    pattern: leaked,
+                    slot: ROUTE_SLOTS + overflow.len() - 1,
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_handles_count_into_the_same_series() {
+        let metrics = Metrics::new();
+        let route = Route::intern("/test/{cached}");
+        assert_eq!(Route::intern("/test/{cached}").slot, route.slot);
+        let tick = Duration::from_micros(70);
+        metrics.observe_request(route, Method::Get, 200, tick);
+        metrics.observe_request(route, Method::Get, 200, tick);
+        metrics.observe_request(route, Method::Post, 200, tick);
+        // Not among the cached statuses: counted through the family.
+        metrics.observe_request(route, Method::Get, 299, tick);
+        metrics.observe_request(route, Method::Get, 299, tick);
+        let text = metrics.render(0, 0, 0);
+        for needle in [
+            "ctx_http_requests_total{route=\"/test/{cached}\",method=\"GET\",status=\"200\"} 2",
+            "ctx_http_requests_total{route=\"/test/{cached}\",method=\"POST\",status=\"200\"} 1",
+            "ctx_http_requests_total{route=\"/test/{cached}\",method=\"GET\",status=\"299\"} 2",
+            "ctx_http_request_duration_seconds_count{route=\"/test/{cached}\"} 5",
+        ] {
+            assert!(text.contains(needle), "lacks {needle}:\n{text}");
+        }
     }
 }
