@@ -58,6 +58,7 @@ pub(crate) fn spawn(
                 shared,
                 config,
                 writers: HashSet::new(),
+                failed: None,
             }
             .run(rx)
         })
@@ -71,6 +72,10 @@ struct Committer {
     /// Writer names seen lately, so history entries share one allocation per writer
     /// instead of one per change. Cleared when it grows past [`MAX_WRITERS`].
     writers: HashSet<Arc<str>>,
+    /// Set by a storage failure. A group may then be in the log but not in memory, so
+    /// every later write is refused until a restart replays the log into a consistent
+    /// state (an error answer after a storage failure means "outcome unknown").
+    failed: Option<String>,
 }
 
 /// A bound on the writer-name cache: a client inventing a name per write must not grow it.
@@ -109,6 +114,12 @@ impl Committer {
                 let _ = reply.send(Err(StoreError::Closed));
             }
         }
+        // A clean stop leaves redb durable and the log empty.
+        if self.failed.is_none() {
+            if let Err(e) = self.disk.checkpoint() {
+                tracing::error!(error = %e, "final checkpoint failed; the log will be replayed at the next start");
+            }
+        }
         drop(self.disk);
         if let Some(done) = shutdown {
             let _ = done.send(());
@@ -116,6 +127,12 @@ impl Committer {
     }
 
     fn commit_batch(&mut self, batch: Vec<(WriteOp, Reply)>) {
+        if let Some(reason) = &self.failed {
+            for (_, reply) in batch {
+                let _ = reply.send(Err(StoreError::Storage(reason.clone())));
+            }
+            return;
+        }
         let started = Instant::now();
         let now = Timestamp::now();
         let mut changes: Vec<Arc<Change>> = Vec::new();
@@ -178,7 +195,8 @@ impl Committer {
 
         let result = self.disk.commit(&changes, compact_through);
         if let Err(e) = &result {
-            tracing::error!(error = %e, writes = batch.len(), "commit failed; writes rejected");
+            tracing::error!(error = %e, writes = batch.len(), "commit failed; refusing writes until a restart");
+            self.failed = Some(format!("{e}; writes are refused until the server restarts"));
         } else if !changes.is_empty() {
             let mut state = self.shared.state.write();
             for change in &changes {

@@ -10,6 +10,8 @@ use crate::config::StoreConfig;
 use crate::error::StoreError;
 use crate::state::{Change, Record, State};
 use crate::value::{JsonValue, Timestamp};
+use crate::wal::Wal;
+use redb::Durability;
 use redb::{
     Database, DatabaseError, ReadableDatabase, ReadableTable, ReadableTableMetadata,
     TableDefinition,
@@ -17,6 +19,7 @@ use redb::{
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("keys");
 const HISTORY: TableDefinition<u64, &[u8]> = TableDefinition::new("history");
@@ -44,6 +47,24 @@ struct StoredChange<'a> {
 
 pub(crate) struct Disk {
     db: Database,
+    wal: Wal,
+    last_checkpoint: Instant,
+}
+
+/// How often redb is made durable (and the log emptied) while writes flow. Longer means
+/// fewer page write-backs (a page rewritten many times is written once) but a longer log
+/// to replay after a crash.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+/// A log this long is checkpointed at once, whatever the time: it bounds replay work and
+/// the redb pages held dirty in memory.
+const CHECKPOINT_LOG_BYTES: u64 = 64 * 1024 * 1024;
+
+/// One change as the log keeps it.
+#[derive(Serialize, Deserialize)]
+struct LoggedChange<'a> {
+    revision: u64,
+    #[serde(borrow)]
+    entry: StoredChange<'a>,
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
@@ -52,6 +73,16 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
 
 fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Result<T, StoreError> {
     postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+fn stored_change(change: &Change) -> StoredChange<'_> {
+    StoredChange {
+        key: &change.key,
+        before: change.before.as_ref().map(JsonValue::as_str),
+        after: change.after.as_ref().map(JsonValue::as_str),
+        who: &change.who,
+        micros: change.timestamp.as_micros(),
+    }
 }
 
 fn stored_json(text: &str, what: &str) -> Result<JsonValue, StoreError> {
@@ -78,9 +109,16 @@ impl Disk {
                 },
                 other => StoreError::from(other),
             })?;
-        let disk = Disk { db };
+        let (wal, records) = Wal::open(&config.data_dir)
+            .map_err(|e| StoreError::Storage(format!("cannot open the write-ahead log: {e}")))?;
+        let mut disk = Disk {
+            db,
+            wal,
+            last_checkpoint: Instant::now(),
+        };
         disk.ensure_tables()?;
-        let state = disk.load(config)?;
+        let mut state = disk.load(config)?;
+        disk.replay(&records, &mut state, config)?;
         Ok((disk, state))
     }
 
@@ -176,17 +214,101 @@ impl Disk {
         Ok(state)
     }
 
-    /// Writes one group of changes in one durable transaction, and drops history up to
-    /// `compact_through` in the same transaction.
+    /// Makes one group of changes durable (in the log), then gives it to redb, dropping
+    /// history up to `compact_through` in the same transaction.
     pub fn commit(
+        &mut self,
+        changes: &[Arc<Change>],
+        compact_through: Option<u64>,
+    ) -> Result<(), StoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let group: Vec<LoggedChange> = changes
+            .iter()
+            .map(|change| LoggedChange {
+                revision: change.revision,
+                entry: stored_change(change),
+            })
+            .collect();
+        self.wal
+            .append(&encode(&group)?)
+            .map_err(|e| StoreError::Storage(format!("write-ahead log: {e}")))?;
+        self.write(changes, compact_through, Durability::None)?;
+        if self.last_checkpoint.elapsed() >= CHECKPOINT_EVERY
+            || self.wal.len() >= CHECKPOINT_LOG_BYTES
+        {
+            self.checkpoint()?;
+        }
+        Ok(())
+    }
+
+    /// Makes everything redb holds durable, then empties the log.
+    pub fn checkpoint(&mut self) -> Result<(), StoreError> {
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::Immediate)?;
+        txn.commit()?;
+        self.wal
+            .clear()
+            .map_err(|e| StoreError::Storage(format!("write-ahead log: {e}")))?;
+        self.last_checkpoint = Instant::now();
+        Ok(())
+    }
+
+    /// Changes in the log that redb does not have yet (a crash came before the
+    /// checkpoint): applied to memory and made durable in redb, then the log is emptied.
+    fn replay(
+        &mut self,
+        records: &[Vec<u8>],
+        state: &mut State,
+        config: &StoreConfig,
+    ) -> Result<(), StoreError> {
+        let mut changes = Vec::new();
+        for payload in records {
+            let group: Vec<LoggedChange> = decode(payload, "log record")?;
+            for logged in group {
+                if logged.revision <= state.revision {
+                    continue;
+                }
+                let entry = logged.entry;
+                let json =
+                    |text: Option<&str>| text.map(|t| stored_json(t, "log value")).transpose();
+                let change = Arc::new(Change {
+                    revision: logged.revision,
+                    timestamp: Timestamp::from_micros(entry.micros),
+                    key: Arc::from(entry.key),
+                    before: json(entry.before)?,
+                    after: json(entry.after)?,
+                    who: Arc::from(entry.who),
+                });
+                state.apply(&change);
+                changes.push(change);
+            }
+        }
+        if !changes.is_empty() {
+            let cutoff = config.history_bound().cutoff(state, &[]);
+            if let Some(cutoff) = cutoff {
+                state.compact_through(cutoff);
+            }
+            self.write(&changes, cutoff, Durability::Immediate)?;
+            tracing::info!(changes = changes.len(), "replayed the write-ahead log");
+        }
+        self.wal
+            .clear()
+            .map_err(|e| StoreError::Storage(format!("write-ahead log: {e}")))
+    }
+
+    fn write(
         &self,
         changes: &[Arc<Change>],
         compact_through: Option<u64>,
+        durability: Durability,
     ) -> Result<(), StoreError> {
         let Some(last) = changes.last() else {
             return Ok(());
         };
-        let txn = self.db.begin_write()?;
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(durability)?;
         {
             let mut keys = txn.open_table(KEYS)?;
             let mut history = txn.open_table(HISTORY)?;
@@ -205,13 +327,7 @@ impl Disk {
                         keys.remove(&*change.key)?;
                     }
                 }
-                let entry = StoredChange {
-                    key: &change.key,
-                    before: change.before.as_ref().map(JsonValue::as_str),
-                    after: change.after.as_ref().map(JsonValue::as_str),
-                    who: &change.who,
-                    micros: change.timestamp.as_micros(),
-                };
+                let entry = stored_change(change);
                 history.insert(change.revision, encode(&entry)?.as_slice())?;
             }
             meta.insert(META_REVISION, last.revision)?;

@@ -40,5 +40,6 @@ redb_errors!(
     redb::TableError,
     redb::StorageError,
     redb::CommitError,
-    redb::DatabaseError
+    redb::DatabaseError,
+    redb::SetDurabilityError
 );

@@ -18,6 +18,7 @@ mod history;
 mod state;
 mod store;
 mod value;
+mod wal;
 
 pub use config::{CommitStats, StoreConfig};
 pub use error::StoreError;

@@ -379,3 +379,22 @@ async fn reopen_rebuilds_every_history_entry_exactly() {
     assert_eq!(store.get("a").unwrap().value.as_str(), r#"{"v":0}"#);
     assert!(store.get("c").is_none());
 }
+
+#[tokio::test]
+async fn a_torn_log_tail_is_ignored_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        store.set("k", &json!("kept"), "w").await.unwrap();
+        store.close().await;
+    }
+    // What a crash in the middle of appending an unacknowledged group leaves behind.
+    let log = dir.path().join("wal.log");
+    let mut bytes = std::fs::read(&log).unwrap_or_default();
+    bytes.extend_from_slice(&[200, 0, 0, 0, 1, 2, 3, 4, b'p', b'a', b'r']);
+    std::fs::write(&log, bytes).unwrap();
+    let store = open(dir.path());
+    assert_eq!(store.get("k").unwrap().value.as_str(), r#""kept""#);
+    assert_eq!(store.revision(), 1);
+    assert_eq!(store.set("k2", &json!(1), "w").await.unwrap().revision, 2);
+}
