@@ -17,6 +17,8 @@ pub struct ServerConfig {
     pub history_limit: usize,
     /// Bytes of history kept, whatever the entry count (see `ctx_store::StoreConfig`).
     pub history_max_bytes: usize,
+    /// How often the store checkpoints (see `ctx_store::StoreConfig::checkpoint_every`).
+    pub checkpoint_interval: Duration,
     /// Largest request body accepted, in bytes (413 beyond).
     pub max_body: usize,
     pub max_key_bytes: usize,
@@ -61,6 +63,7 @@ pub const DEFAULT_PORT: u16 = 8080;
 pub const DEFAULT_DATA_DIR: &str = "./ctx-data";
 pub const DEFAULT_HISTORY_LIMIT: usize = 100_000;
 pub const DEFAULT_HISTORY_MAX_BYTES: usize = 256 * 1024 * 1024;
+pub const DEFAULT_CHECKPOINT_INTERVAL_MS: u64 = 250;
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
 pub const DEFAULT_MAX_KEY_BYTES: usize = 1024;
 pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
@@ -77,6 +80,7 @@ pub struct ConfigFile {
     pub dump_dir: Option<PathBuf>,
     pub history_limit: Option<usize>,
     pub history_max_bytes: Option<usize>,
+    pub checkpoint_interval_ms: Option<u64>,
     /// Messages queued per live client before it is cut off as a slow consumer.
     pub ws_queue: Option<usize>,
     pub ws_ping_interval_secs: Option<u64>,
@@ -123,6 +127,12 @@ impl ServerConfig {
                 .history_max_bytes
                 .or(file.history_max_bytes)
                 .unwrap_or(DEFAULT_HISTORY_MAX_BYTES),
+            checkpoint_interval: Duration::from_millis(
+                overrides
+                    .checkpoint_interval_ms
+                    .or(file.checkpoint_interval_ms)
+                    .unwrap_or(DEFAULT_CHECKPOINT_INTERVAL_MS),
+            ),
             max_body: overrides
                 .max_body
                 .or(file.max_body)

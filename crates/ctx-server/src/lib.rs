@@ -52,6 +52,7 @@ impl Server {
         let mut store_config = StoreConfig::new(&config.data_dir);
         store_config.history_limit = config.history_limit;
         store_config.history_max_bytes = config.history_max_bytes;
+        store_config.checkpoint_every = config.checkpoint_interval;
         store_config.max_key_bytes = config.max_key_bytes;
         let observer = metrics.clone();
         store_config.commit_observer = Some(Arc::new(move |stats| observer.observe_commit(stats)));

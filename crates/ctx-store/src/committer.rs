@@ -115,10 +115,10 @@ impl Committer {
             }
         }
         // A clean stop leaves redb durable and the log empty.
-        if self.failed.is_none() {
-            if let Err(e) = self.disk.checkpoint() {
-                tracing::error!(error = %e, "final checkpoint failed; the log will be replayed at the next start");
-            }
+        if self.failed.is_none()
+            && let Err(e) = self.disk.checkpoint()
+        {
+            tracing::error!(error = %e, "final checkpoint failed; the log will be replayed at the next start");
         }
         drop(self.disk);
         if let Some(done) = shutdown {

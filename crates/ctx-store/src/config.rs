@@ -21,6 +21,9 @@ pub struct StoreConfig {
     /// redb's page cache. Reads are served from memory, so the cache only helps commits;
     /// redb's own default (1 GiB) would dwarf the data we hold.
     pub cache_bytes: usize,
+    /// How often redb is made durable and the write-ahead log emptied while writes flow.
+    /// Longer: fewer page write-backs, but longer stalls and a longer log to replay.
+    pub checkpoint_every: Duration,
     /// Told about every commit, e.g. to feed `/metrics`.
     pub commit_observer: Option<Arc<dyn Fn(CommitStats) + Send + Sync>>,
 }
@@ -42,6 +45,7 @@ impl StoreConfig {
             feed_capacity: 4096,
             max_batch: 1024,
             cache_bytes: 16 * 1024 * 1024,
+            checkpoint_every: Duration::from_millis(250),
             commit_observer: None,
         }
     }

@@ -49,12 +49,10 @@ pub(crate) struct Disk {
     db: Database,
     wal: Wal,
     last_checkpoint: Instant,
+    /// `StoreConfig::checkpoint_every`.
+    checkpoint_every: Duration,
 }
 
-/// How often redb is made durable (and the log emptied) while writes flow. Longer means
-/// fewer page write-backs (a page rewritten many times is written once) but a longer log
-/// to replay after a crash.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// A log this long is checkpointed at once, whatever the time: it bounds replay work and
 /// the redb pages held dirty in memory.
 const CHECKPOINT_LOG_BYTES: u64 = 64 * 1024 * 1024;
@@ -115,6 +113,7 @@ impl Disk {
             db,
             wal,
             last_checkpoint: Instant::now(),
+            checkpoint_every: config.checkpoint_every,
         };
         disk.ensure_tables()?;
         let mut state = disk.load(config)?;
@@ -235,7 +234,7 @@ impl Disk {
             .append(&encode(&group)?)
             .map_err(|e| StoreError::Storage(format!("write-ahead log: {e}")))?;
         self.write(changes, compact_through, Durability::None)?;
-        if self.last_checkpoint.elapsed() >= CHECKPOINT_EVERY
+        if self.last_checkpoint.elapsed() >= self.checkpoint_every
             || self.wal.len() >= CHECKPOINT_LOG_BYTES
         {
             self.checkpoint()?;

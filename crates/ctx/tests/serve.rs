@@ -57,6 +57,39 @@ fn acknowledged_writes_survive_sigkill() {
 }
 
 #[test]
+fn acknowledged_writes_come_back_from_the_log_alone_after_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    // No checkpoint during the test: redb never gets a durable copy of these writes, so
+    // only the write-ahead log can bring them back.
+    let server = ChildServer::start_with(dir.path(), &["--checkpoint-interval-ms", "3600000"]);
+    for i in 0..50 {
+        let (status, _) = server.post("/ctx", &json!({"key": format!("k{i}"), "value": i}));
+        assert_eq!(status, 200);
+    }
+    server.post("/ctx", &json!({"key": "k7", "value": "changed"}));
+    let log = dir.path().join("wal.log");
+    assert!(
+        std::fs::metadata(&log).unwrap().len() > 0,
+        "the writes are in the log"
+    );
+    server.kill_hard();
+
+    let server = ChildServer::start(dir.path());
+    let (_, all) = server.get("/ctx/all");
+    assert_eq!(all["key_count"], 50);
+    assert_eq!(all["revision"], 51);
+    assert_eq!(all["context"]["k7"], "changed");
+    assert_eq!(all["context"]["k49"], 49);
+    let (_, history) = server.get("/ctx/history?key=k7");
+    assert_eq!(history["history"][1]["before"], 7);
+    assert_eq!(
+        std::fs::metadata(&log).unwrap().len(),
+        0,
+        "replayed, then emptied"
+    );
+}
+
+#[test]
 fn sigterm_shuts_down_cleanly_and_keeps_data() {
     let dir = tempfile::tempdir().unwrap();
     let server = ChildServer::start(dir.path());

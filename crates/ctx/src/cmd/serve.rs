@@ -30,6 +30,9 @@ pub struct ServeArgs {
     /// Bytes of history kept, whatever the entry count [default: 268435456 (256 MiB)].
     #[arg(long)]
     history_max_bytes: Option<usize>,
+    /// Milliseconds between store checkpoints (redb made durable, write-ahead log emptied) [default: 250].
+    #[arg(long)]
+    checkpoint_interval_ms: Option<u64>,
     /// Largest request body in bytes [default: 1048576].
     #[arg(long)]
     max_body: Option<usize>,
@@ -75,6 +78,7 @@ impl ServeArgs {
             dump_dir: self.dump_dir,
             history_limit: self.history_limit,
             history_max_bytes: self.history_max_bytes,
+            checkpoint_interval_ms: self.checkpoint_interval_ms,
             ws_queue: self.ws_queue,
             ws_ping_interval_secs: self.ws_ping_interval_secs,
             max_body: self.max_body,
