@@ -78,13 +78,176 @@ impl Timestamp {
 
     /// RFC 3339 in UTC with microseconds, e.g. `2026-11-24T06:37:29.123456Z`.
     pub fn rfc3339(self) -> String {
+        match self.rfc3339_fixed() {
+            // The buffer holds only ASCII digits and separators.
+            Some(text) => text.iter().map(|&byte| char::from(byte)).collect(),
+            None => self.rfc3339_chrono(),
+        }
+    }
+
+    /// Appends [`rfc3339`](Self::rfc3339)'s text (no quotes) to `out`. The text never needs
+    /// JSON escaping, so answers can copy it in directly.
+    pub fn write_rfc3339(self, out: &mut Vec<u8>) {
+        match self.rfc3339_fixed() {
+            Some(text) => out.extend_from_slice(&text),
+            None => out.extend_from_slice(self.rfc3339_chrono().as_bytes()),
+        }
+    }
+
+    fn rfc3339_chrono(self) -> String {
         self.to_datetime()
             .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
     }
+
+    /// The RFC 3339 text computed from the date and time fields, for years 0000–9999 (chrono
+    /// writes other years with a sign and more digits; those take its path). Every answer
+    /// carries a timestamp, and chrono's general formatter cost ~840 instructions per GET.
+    fn rfc3339_fixed(self) -> Option<[u8; 27]> {
+        const MICROS_PER_DAY: i64 = 86_400_000_000;
+        let days = self.0.div_euclid(MICROS_PER_DAY);
+        let in_day = self.0.rem_euclid(MICROS_PER_DAY);
+        let (year, month, day) = civil_from_days(days);
+        if !(0..=9999).contains(&year) {
+            return None;
+        }
+        let seconds = in_day / 1_000_000;
+        let micros = in_day % 1_000_000;
+        let mut text = *b"0000-00-00T00:00:00.000000Z";
+        put_digits(&mut text[0..4], year);
+        put_digits(&mut text[5..7], month);
+        put_digits(&mut text[8..10], day);
+        put_digits(&mut text[11..13], seconds / 3600);
+        put_digits(&mut text[14..16], seconds / 60 % 60);
+        put_digits(&mut text[17..19], seconds % 60);
+        put_digits(&mut text[20..26], micros);
+        Some(text)
+    }
+}
+
+/// Writes `value` (non-negative, fitting the field) as zero-padded decimal digits.
+fn put_digits(field: &mut [u8], mut value: i64) {
+    for digit in field.iter_mut().rev() {
+        *digit = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+}
+
+/// (year, month, day) of the proleptic Gregorian calendar for days since 1970-01-01
+/// (Howard Hinnant's `civil_from_days`: exact for every `i64` day count used here).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.rfc3339())
+        match self.rfc3339_fixed() {
+            Some(text) => match std::str::from_utf8(&text) {
+                Ok(text) => serializer.serialize_str(text),
+                Err(_) => unreachable!("RFC 3339 text is ASCII"),
+            },
+            None => serializer.serialize_str(&self.rfc3339_chrono()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chrono_text(micros: i64) -> String {
+        Timestamp(micros).rfc3339_chrono()
+    }
+
+    fn check(micros: i64) {
+        let expected = chrono_text(micros);
+        let timestamp = Timestamp(micros);
+        assert_eq!(timestamp.rfc3339(), expected, "micros {micros}");
+        let mut written = b"x".to_vec();
+        timestamp.write_rfc3339(&mut written);
+        assert_eq!(&written[1..], expected.as_bytes(), "micros {micros}");
+        let json = serde_json::to_string(&timestamp).unwrap_or_default();
+        assert_eq!(json, format!("\"{expected}\""), "micros {micros}");
+    }
+
+    fn micros_of(year: i32, month: u32, day: u32) -> i64 {
+        chrono::NaiveDate::from_ymd_opt(year, month, day)
+            .and_then(|date| date.and_hms_opt(0, 0, 0))
+            .map(|time| time.and_utc().timestamp_micros())
+            .unwrap_or_else(|| panic!("bad date {year}-{month}-{day}"))
+    }
+
+    #[test]
+    fn rfc3339_matches_chrono_at_calendar_edges() {
+        // Every day from 1899 to 2101 (leap years 1904..2096, non-leap 1900 and 2100, leap
+        // 2000), around midnight.
+        let mut day = micros_of(1899, 1, 1);
+        let end = micros_of(2101, 12, 31);
+        while day <= end {
+            for offset in [-1, 0, 1, 86_399_999_999] {
+                check(day + offset);
+            }
+            day += 86_400_000_000;
+        }
+        // Year boundaries, the epoch and the ends of the four-digit range, both sides.
+        for (year, month, day) in [
+            (0, 1, 1),
+            (1, 1, 1),
+            (1600, 2, 29),
+            (1600, 3, 1),
+            (1969, 12, 31),
+            (1970, 1, 1),
+            (1970, 1, 2),
+            (2024, 2, 29),
+            (2026, 11, 24),
+            (2400, 2, 29),
+            (9999, 12, 31),
+            (-1, 12, 31),
+            (10000, 1, 1),
+        ] {
+            let start = micros_of(year, month, day);
+            for offset in [
+                -86_400_000_001,
+                -1_000_001,
+                -1,
+                0,
+                1,
+                999_999,
+                86_399_999_999,
+            ] {
+                check(start + offset);
+            }
+        }
+        // Out of chrono's range: both fall back to the same text.
+        for micros in [i64::MIN, i64::MAX] {
+            check(micros);
+        }
+    }
+
+    #[test]
+    fn rfc3339_matches_chrono_over_many_timestamps() {
+        // A fixed pseudo-random walk over years -500..10500.
+        let low = micros_of(-500, 1, 1);
+        let span = (micros_of(10500, 1, 1) - low) as u64;
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..200_000 {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            check(low + (state % span) as i64);
+        }
     }
 }

@@ -3,21 +3,12 @@
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use axum::Json;
 use axum::extract::{Path, Query, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ctx_store::{JsonValue, Timestamp};
-use serde::{Deserialize, Serialize};
-
-#[derive(Serialize)]
-struct ReadAnswer<'a> {
-    status: &'static str,
-    key: &'a str,
-    value: Option<&'a JsonValue>,
-    found: bool,
-    revision: u64,
-    timestamp: Timestamp,
-}
+use serde::Deserialize;
 
 #[derive(Deserialize)]
 pub struct KeyQuery {
@@ -43,25 +34,118 @@ pub async fn by_query(
 
 fn read(app: &AppState, key: &str) -> Result<Response, ApiError> {
     app.store.validate_key(key)?;
-    let answer = match app.store.get(key) {
-        Some(record) => Json(ReadAnswer {
-            status: "success",
-            key,
-            value: Some(&record.value),
-            found: true,
-            revision: record.revision,
-            timestamp: record.timestamp,
-        })
-        .into_response(),
-        None => Json(ReadAnswer {
-            status: "success",
-            key,
-            value: None,
-            found: false,
-            revision: app.store.revision(),
-            timestamp: Timestamp::now(),
-        })
-        .into_response(),
-    };
-    Ok(answer)
+    match app.store.get(key) {
+        Some(record) => answer(key, Some(&record.value), record.revision, record.timestamp),
+        None => answer(key, None, app.store.revision(), Timestamp::now()),
+    }
+}
+
+/// The read answer, `{"status","key","value","found","revision","timestamp"}`, written
+/// straight into one buffer sized up front. Only the key goes through serde_json's
+/// escaping; the value is the store's canonical JSON text, and the rest cannot need
+/// escaping (fixed text, digits, an RFC 3339 timestamp). Through `Json` the answer cost a
+/// reallocation past 128 bytes and an escaping pass over every string, ~15 % of a GET.
+fn answer(
+    key: &str,
+    value: Option<&JsonValue>,
+    revision: u64,
+    timestamp: Timestamp,
+) -> Result<Response, ApiError> {
+    let value = value.map(JsonValue::as_str);
+    // All but the key's and the value's text takes at most 126 bytes (a 20-digit
+    // revision); a key that grows when escaped grows the buffer.
+    let mut body = Vec::with_capacity(126 + key.len() + value.map_or(4, str::len));
+    body.extend_from_slice(br#"{"status":"success","key":"#);
+    serde_json::to_writer(&mut body, key).map_err(internal)?;
+    body.extend_from_slice(br#","value":"#);
+    body.extend_from_slice(value.unwrap_or("null").as_bytes());
+    body.extend_from_slice(match value {
+        Some(_) => br#","found":true,"revision":"#.as_slice(),
+        None => br#","found":false,"revision":"#.as_slice(),
+    });
+    serde_json::to_writer(&mut body, &revision).map_err(internal)?;
+    body.extend_from_slice(br#","timestamp":""#);
+    timestamp.write_rfc3339(&mut body);
+    body.extend_from_slice(br#""}"#);
+    Ok((
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        body,
+    )
+        .into_response())
+}
+
+/// Writing a string or a number into a `Vec` cannot fail; kept as an error, not a panic.
+fn internal(error: serde_json::Error) -> ApiError {
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+    use serde::Serialize;
+
+    /// The answer as serde wrote it before: the hand-written one must match byte for byte.
+    #[derive(Serialize)]
+    struct ReadAnswer<'a> {
+        status: &'static str,
+        key: &'a str,
+        value: Option<&'a JsonValue>,
+        found: bool,
+        revision: u64,
+        timestamp: Timestamp,
+    }
+
+    async fn body_of(response: Response) -> (String, Option<String>) {
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        let bytes = match response.into_body().collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(error) => panic!("body: {error}"),
+        };
+        (String::from_utf8_lossy(&bytes).into_owned(), content_type)
+    }
+
+    #[tokio::test]
+    async fn the_answer_matches_serdes() {
+        let values = [
+            Some(serde_json::json!({"b": [1, 2.5, null], "a": "x\"y"})),
+            Some(serde_json::json!("text")),
+            None,
+        ];
+        let keys = [
+            "plain.key",
+            "quote\"back\\slash",
+            "tab\tnew\nline\u{1}",
+            "ünï/çødé 🔑",
+            "",
+        ];
+        for key in keys {
+            for value in &values {
+                let value = value.as_ref().map(JsonValue::new);
+                for (revision, micros) in [(0, 0), (42, 1_795_500_000_123_456), (u64::MAX, -1)] {
+                    let timestamp = Timestamp::from_micros(micros);
+                    let expected = serde_json::to_string(&ReadAnswer {
+                        status: "success",
+                        key,
+                        value: value.as_ref(),
+                        found: value.is_some(),
+                        revision,
+                        timestamp,
+                    })
+                    .unwrap_or_default();
+                    let response = match answer(key, value.as_ref(), revision, timestamp) {
+                        Ok(response) => response,
+                        Err(_) => panic!("no answer for {key:?}"),
+                    };
+                    let (body, content_type) = body_of(response).await;
+                    assert_eq!(body, expected);
+                    assert_eq!(content_type.as_deref(), Some("application/json"));
+                }
+            }
+        }
+    }
 }
