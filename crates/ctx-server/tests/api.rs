@@ -34,6 +34,25 @@ async fn both_read_forms_and_the_missing_key_rule() {
 }
 
 #[tokio::test]
+async fn the_write_answer_carries_the_canonical_value() {
+    let server = TestServer::start().await;
+    let body = r#"{"value":{"b":[1,{"z":null,"y":"\u00e9\""}],"a":1.5},"key":"c\"k","who":"w"}"#;
+    let answer = server
+        .request(Method::POST, "/ctx", Some("application/json"), body)
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let canonical = r#"{"a":1.5,"b":[1,{"y":"é\"","z":null}]}"#;
+    assert!(
+        answer.text().contains(&format!(r#""value":{canonical},"#)),
+        "{}",
+        answer.text()
+    );
+    assert_eq!(answer.json()["key"], "c\"k");
+    let read = server.get("/ctx?key=c%22k").await.text();
+    assert!(read.contains(&format!(r#""value":{canonical},"#)), "{read}");
+}
+
+#[tokio::test]
 async fn keys_with_slashes_spaces_and_route_words() {
     let server = TestServer::start().await;
     server.set("a/b c/é", json!(1)).await;

@@ -139,17 +139,19 @@ impl Store {
         query.run(&self.shared.state.read())
     }
 
-    /// Sets `key` to `value`; answers once the change is on disk.
+    /// Sets `key` to `value`; answers once the change is on disk. The value is a
+    /// `&serde_json::Value` or its canonical [`JsonValue`] (which a caller that answers
+    /// with the value can keep, instead of serialising its tree a second time).
     pub async fn set(
         &self,
         key: &str,
-        value: &serde_json::Value,
+        value: impl Into<JsonValue>,
         who: &str,
     ) -> Result<WriteOutcome, StoreError> {
         self.validate_key(key)?;
         let op = WriteOp::Set {
             key: key.to_owned(),
-            value: JsonValue::new(value),
+            value: value.into(),
             who: who.to_owned(),
         };
         self.write(op).await

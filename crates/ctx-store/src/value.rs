@@ -15,9 +15,12 @@ pub struct JsonValue(Arc<RawValue>);
 
 impl JsonValue {
     pub fn new(value: &serde_json::Value) -> Self {
-        // Serialising a Value cannot fail: its map keys are always strings.
-        let text = value.to_string();
-        Self::from_trusted_text(text)
+        // `to_raw_value` wraps the text it wrote without parsing it back (it is valid
+        // JSON by construction); serialising a Value cannot fail: its keys are strings.
+        match serde_json::value::to_raw_value(value) {
+            Ok(raw) => Self(Arc::from(raw)),
+            Err(_) => unreachable!("serialising a serde_json::Value failed"),
+        }
     }
 
     /// Text that is already canonical JSON (written by this store); checked all the same,
@@ -26,19 +29,26 @@ impl JsonValue {
         RawValue::from_string(text).map(|raw| Self(Arc::from(raw)))
     }
 
-    fn from_trusted_text(text: String) -> Self {
-        match RawValue::from_string(text) {
-            Ok(raw) => Self(Arc::from(raw)),
-            Err(_) => unreachable!("serde_json produced text it cannot read back"),
-        }
-    }
-
     pub fn as_str(&self) -> &str {
         self.0.get()
     }
 
     pub fn to_value(&self) -> serde_json::Value {
         serde_json::from_str(self.as_str()).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl From<&serde_json::Value> for JsonValue {
+    fn from(value: &serde_json::Value) -> Self {
+        Self::new(value)
+    }
+}
+
+/// Taking the tree by value lets a caller that only needs the canonical text drop the
+/// tree as soon as the text exists.
+impl From<serde_json::Value> for JsonValue {
+    fn from(value: serde_json::Value) -> Self {
+        Self::new(&value)
     }
 }
 

@@ -4,7 +4,7 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use ctx_store::Timestamp;
+use ctx_store::{JsonValue, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -15,7 +15,8 @@ const DEFAULT_WHO: &str = "api_client";
 pub struct SetAnswer {
     status: &'static str,
     key: String,
-    value: Value,
+    /// The store's canonical text (object keys sorted), written raw.
+    value: JsonValue,
     who: String,
     revision: u64,
     timestamp: Timestamp,
@@ -55,7 +56,10 @@ pub async fn set(
         Some(Value::String(who)) => who,
         Some(_) => return Err(ApiError::bad_request("`who` must be a string")),
     };
-    let outcome = app.store.set(&key, &value, &who).await?;
+    // The tree is dropped here: the answer carries the canonical text the store keeps,
+    // so the value is serialised once, not once for the store and once for the answer.
+    let value = JsonValue::from(value);
+    let outcome = app.store.set(&key, value.clone(), &who).await?;
     Ok(Json(SetAnswer {
         status: "success",
         key,
