@@ -67,15 +67,20 @@ fn answer(
     body.extend_from_slice(br#","timestamp":""#);
     timestamp.write_rfc3339(&mut body);
     body.extend_from_slice(br#""}"#);
-    Ok((
+    Ok(json_response(body))
+}
+
+/// A 200 with a JSON body written by hand (as `Json` would send it).
+pub(super) fn json_response(body: Vec<u8>) -> Response {
+    (
         [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
         body,
     )
-        .into_response())
+        .into_response()
 }
 
 /// Writing a string or a number into a `Vec` cannot fail; kept as an error, not a panic.
-fn internal(error: serde_json::Error) -> ApiError {
+pub(super) fn internal(error: serde_json::Error) -> ApiError {
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
 }
 

@@ -1,35 +1,24 @@
 //! `POST /ctx` and `DELETE /ctx/{key}`. Both answer only once the change is durable.
 
+use super::read::{internal, json_response};
 use crate::app::AppState;
 use crate::error::ApiError;
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use ctx_store::{JsonValue, Timestamp};
+use axum::response::Response;
+use ctx_store::{JsonValue, Timestamp, WriteOutcome};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Framework0's default writer name.
 const DEFAULT_WHO: &str = "api_client";
 
-#[derive(Serialize)]
-pub struct SetAnswer {
-    status: &'static str,
-    key: String,
-    /// The store's canonical text (object keys sorted), written raw.
-    value: JsonValue,
-    who: String,
-    revision: u64,
-    timestamp: Timestamp,
-    /// False when the value was already equal: nothing was recorded.
-    changed: bool,
-}
-
 /// Validated by hand rather than by a typed extractor so that every field problem is a
 /// 400 with a sentence naming the field, as Framework0 answered.
 pub async fn set(
     State(app): State<AppState>,
     Json(body): Json<Value>,
-) -> Result<Json<SetAnswer>, ApiError> {
+) -> Result<Response, ApiError> {
     let Value::Object(mut fields) = body else {
         return Err(ApiError::bad_request(
             "the body must be a JSON object with `key` and `value`",
@@ -60,15 +49,37 @@ pub async fn set(
     // so the value is serialised once, not once for the store and once for the answer.
     let value = JsonValue::from(value);
     let outcome = app.store.set(&key, value.clone(), &who).await?;
-    Ok(Json(SetAnswer {
-        status: "success",
-        key,
-        value,
-        who,
-        revision: outcome.revision,
-        timestamp: outcome.timestamp,
-        changed: outcome.changed,
-    }))
+    set_answer(&key, &value, &who, &outcome)
+}
+
+/// `{"status","key","value","who","revision","timestamp","changed"}`, written into one
+/// buffer sized up front, as the read answer is (`read::answer`): the key and the writer
+/// are escaped by serde_json, the value is the store's canonical text (object keys
+/// sorted), the rest cannot need escaping.
+fn set_answer(
+    key: &str,
+    value: &JsonValue,
+    who: &str,
+    outcome: &WriteOutcome,
+) -> Result<Response, ApiError> {
+    let value = value.as_str();
+    // All but the key, value and writer takes at most 137 bytes (a 20-digit revision).
+    let mut body = Vec::with_capacity(140 + key.len() + value.len() + who.len());
+    body.extend_from_slice(br#"{"status":"success","key":"#);
+    serde_json::to_writer(&mut body, key).map_err(internal)?;
+    body.extend_from_slice(br#","value":"#);
+    body.extend_from_slice(value.as_bytes());
+    body.extend_from_slice(br#","who":"#);
+    serde_json::to_writer(&mut body, who).map_err(internal)?;
+    body.extend_from_slice(br#","revision":"#);
+    serde_json::to_writer(&mut body, &outcome.revision).map_err(internal)?;
+    body.extend_from_slice(br#","timestamp":""#);
+    outcome.timestamp.write_rfc3339(&mut body);
+    body.extend_from_slice(match outcome.changed {
+        true => br#"","changed":true}"#.as_slice(),
+        false => br#"","changed":false}"#.as_slice(),
+    });
+    Ok(json_response(body))
 }
 
 #[derive(Deserialize)]
@@ -121,4 +132,68 @@ async fn delete(
         revision: outcome.revision,
         timestamp: outcome.timestamp,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    /// The answer as serde wrote it before: the hand-written one must match byte for byte.
+    #[derive(Serialize)]
+    struct SetAnswer<'a> {
+        status: &'static str,
+        key: &'a str,
+        value: &'a JsonValue,
+        who: &'a str,
+        revision: u64,
+        timestamp: Timestamp,
+        changed: bool,
+    }
+
+    #[tokio::test]
+    async fn the_set_answer_matches_serdes() {
+        let value = JsonValue::new(&serde_json::json!({"b": [1, "x\"y"], "a": null}));
+        let names = [
+            "plain",
+            "quote\"back\\slash",
+            "tab\tctl\u{1f}",
+            "ünï 🔑",
+            "",
+        ];
+        for key in names {
+            for who in names {
+                for (revision, micros, changed) in [
+                    (0, 0, false),
+                    (7, 1_795_500_000_123_456, true),
+                    (u64::MAX, -1, true),
+                ] {
+                    let outcome = WriteOutcome {
+                        revision,
+                        timestamp: Timestamp::from_micros(micros),
+                        changed,
+                    };
+                    let expected = serde_json::to_string(&SetAnswer {
+                        status: "success",
+                        key,
+                        value: &value,
+                        who,
+                        revision,
+                        timestamp: outcome.timestamp,
+                        changed,
+                    })
+                    .unwrap_or_default();
+                    let response = match set_answer(key, &value, who, &outcome) {
+                        Ok(response) => response,
+                        Err(_) => panic!("no answer for {key:?}"),
+                    };
+                    let bytes = match response.into_body().collect().await {
+                        Ok(collected) => collected.to_bytes(),
+                        Err(error) => panic!("body: {error}"),
+                    };
+                    assert_eq!(String::from_utf8_lossy(&bytes), expected);
+                }
+            }
+        }
+    }
 }
