@@ -56,6 +56,7 @@ impl StoreConfig {
 pub struct CommitStats {
     /// Write requests answered by this commit (no-op writes included).
     pub writes: usize,
-    /// Time from starting the transaction to the end of its fsync.
+    /// Time to make the group durable (log append + fdatasync) and hand it to redb,
+    /// including a checkpoint when one falls due.
     pub duration: Duration,
 }

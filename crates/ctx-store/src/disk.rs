@@ -1,10 +1,12 @@
-//! The on-disk half: a redb database holding keys, history and counters.
+//! The on-disk half: a redb database holding keys, history and counters, behind the
+//! write-ahead log that makes each group durable.
 //!
 //! redb was chosen because it is pure Rust (no C toolchain on a fresh machine), crash-safe
-//! with copy-on-write B-trees and checksummed commits, and a commit with
-//! `Durability::Immediate` returns only after the data is on disk — exactly the
-//! "acknowledged means durable" promise the API makes. Records are encoded with postcard:
-//! compact, and quick to decode when a large store is reloaded at start.
+//! with copy-on-write B-trees and checksummed commits, with a real `Durability::Immediate`
+//! for checkpoints and a file lock that stops two servers sharing a data directory. A group
+//! is durable once the log has it ([`Disk::commit`]); redb takes it with
+//! `Durability::None`, and [`Disk::checkpoint`] makes redb durable and empties the log.
+//! Records are encoded with postcard: compact, and quick to decode at start.
 
 use crate::config::StoreConfig;
 use crate::error::StoreError;

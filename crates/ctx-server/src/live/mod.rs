@@ -4,7 +4,7 @@
 //!
 //! Store changes reach each `/ws` connection straight from the store's own change feed
 //! (`Store::watch`), so replay and live events join without a gap. Socket.IO clients are
-//! fed by one task ([`socketio::spawn_fanout`]) from the same feed.
+//! fed by one task (`fan_out` in `socketio.rs`) from the same feed.
 
 pub mod protocol;
 pub mod socketio;
@@ -51,7 +51,7 @@ impl Default for LiveConfig {
     }
 }
 
-/// Server-side state for live clients, kept in [`App`].
+/// Server-side state for live clients, kept in `App`.
 pub struct Hub {
     /// Dumps are not store changes (no history entry), so they travel on their own feed.
     dumps: broadcast::Sender<Arc<Dumped>>,

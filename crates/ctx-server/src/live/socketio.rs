@@ -5,7 +5,7 @@
 //!
 //! Every store change (from HTTP, `/ws` or Socket.IO) reaches Socket.IO clients through one
 //! fan-out task reading the store's change feed. The only Socket.IO client that does not
-//! get a change's `context_updated` is the one whose `context_set` made it: [`Origins`]
+//! get a change's `context_updated` is the one whose `context_set` made it: `Origins`
 //! tells the fan-out which socket that was.
 
 use super::ClientGuard;
