@@ -7,5 +7,5 @@
 mod files;
 mod format;
 
-pub use files::{DumpDir, DumpError, DumpInfo};
+pub use files::{DumpDir, DumpError, DumpInfo, DumpListing};
 pub use format::{DumpContent, DumpFormat};

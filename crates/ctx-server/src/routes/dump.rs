@@ -1,7 +1,7 @@
 //! `POST /ctx/dump`, `GET /ctx/dump/list`, `GET /ctx/dump/{filename}`.
 
 use crate::app::AppState;
-use crate::dump::{DumpContent, DumpDir, DumpError, DumpFormat, DumpInfo};
+use crate::dump::{DumpContent, DumpDir, DumpError, DumpFormat, DumpInfo, DumpListing};
 use crate::error::ApiError;
 use axum::Json;
 use axum::body::Bytes;
@@ -18,9 +18,7 @@ impl From<DumpError> for ApiError {
         match e {
             DumpError::BadName(_) => ApiError::bad_request(e.to_string()),
             DumpError::NotFound(_) => ApiError::not_found(e.to_string()),
-            DumpError::Io(_) => {
-                ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-            }
+            DumpError::Io(_) => ApiError::internal(e.to_string()),
         }
     }
 }
@@ -118,7 +116,7 @@ pub async fn create(
         revision: snapshot.revision,
     };
     let writer = app.clone();
-    let info = tokio::task::spawn_blocking(move || {
+    let info = on_blocking_thread(move || {
         writer.dumps.write(
             &name,
             |filename| {
@@ -135,13 +133,7 @@ pub async fn create(
             info,
         )
     })
-    .await
-    .map_err(|e| {
-        ApiError::new(
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            format!("dump task failed: {e}"),
-        )
-    })??;
+    .await?;
     tracing::info!(filename = %info.filename, format = format.name(), keys = info.key_count, "dump written");
     app.live.dumped(crate::live::dump_event(&info));
     Ok(Json(DumpAnswer {
@@ -150,18 +142,21 @@ pub async fn create(
     }))
 }
 
-pub async fn list(State(app): State<AppState>) -> Result<Response, ApiError> {
-    let listing = tokio::task::spawn_blocking(move || app.dumps.list())
-        .await
-        .map_err(|e| {
-            ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-        })??;
-    let mut answer = serde_json::to_value(listing).unwrap_or_default();
-    if let Value::Object(fields) = &mut answer {
-        fields.insert("status".into(), "success".into());
-        fields.insert("timestamp".into(), Timestamp::now().rfc3339().into());
-    }
-    Ok(Json(answer).into_response())
+#[derive(Serialize)]
+pub struct ListAnswer {
+    status: &'static str,
+    #[serde(flatten)]
+    listing: DumpListing,
+    timestamp: Timestamp,
+}
+
+pub async fn list(State(app): State<AppState>) -> Result<Json<ListAnswer>, ApiError> {
+    let listing = on_blocking_thread(move || app.dumps.list()).await?;
+    Ok(Json(ListAnswer {
+        status: "success",
+        listing,
+        timestamp: Timestamp::now(),
+    }))
 }
 
 pub async fn download(
@@ -169,11 +164,7 @@ pub async fn download(
     Path(filename): Path<String>,
 ) -> Result<Response, ApiError> {
     let name = filename.clone();
-    let (bytes, content_type) = tokio::task::spawn_blocking(move || app.dumps.read(&name))
-        .await
-        .map_err(|e| {
-            ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-        })??;
+    let (bytes, content_type) = on_blocking_thread(move || app.dumps.read(&name)).await?;
     let disposition = HeaderValue::from_str(&format!(
         "attachment; filename=\"{}\"",
         filename.replace('"', "")
@@ -187,4 +178,15 @@ pub async fn download(
         bytes,
     )
         .into_response())
+}
+
+/// Dump files are read and written with blocking I/O; run it where it cannot stall the
+/// async workers.
+async fn on_blocking_thread<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, DumpError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::internal(format!("dump task failed: {e}")))?
+        .map_err(ApiError::from)
 }
