@@ -1,16 +1,19 @@
-//! The single writer. It drains every write waiting in its queue, commits them to disk in
-//! one transaction, then applies them to memory and the change feed, then answers.
+//! The single writer. It drains every write waiting in its queue, appends them to the
+//! write-ahead log as one record with one `fdatasync`, then applies them to memory and the
+//! change feed, answers, and hands the group to the applier thread for redb.
 //!
 //! Because it is the only code that changes state, it can compute `before` values and
 //! assign revisions without any lock held across the disk write: readers keep reading the
 //! old state until the new one is durable, and never see a write that could still be lost.
 
+use crate::applier::{Applier, Failure, Message};
 use crate::config::{CommitStats, StoreConfig};
-use crate::disk::Disk;
+use crate::disk::{self, Disk};
 use crate::error::StoreError;
 use crate::state::{Change, Record};
 use crate::store::{Shared, WriteOutcome};
 use crate::value::{JsonValue, Timestamp};
+use crate::wal::Wal;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
@@ -44,21 +47,30 @@ pub(crate) enum Command {
     Shutdown(oneshot::Sender<()>),
 }
 
+/// A log segment this long is closed at once, whatever the time: it bounds replay work and
+/// the redb pages held dirty in memory.
+const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
+
 pub(crate) fn spawn(
     disk: Disk,
+    wal: Wal,
     shared: Arc<Shared>,
     config: StoreConfig,
     rx: mpsc::Receiver<Command>,
 ) -> std::io::Result<()> {
+    let failed = Failure::default();
+    let applier = Applier::spawn(disk, wal.dir().to_owned(), failed.clone())?;
     std::thread::Builder::new()
         .name("ctx-store-committer".into())
         .spawn(move || {
             Committer {
-                disk,
+                wal,
+                applier,
+                last_rotation: Instant::now(),
                 shared,
                 config,
                 writers: HashSet::new(),
-                failed: None,
+                failed,
             }
             .run(rx)
         })
@@ -66,16 +78,19 @@ pub(crate) fn spawn(
 }
 
 struct Committer {
-    disk: Disk,
+    wal: Wal,
+    applier: Applier,
+    last_rotation: Instant,
     shared: Arc<Shared>,
     config: StoreConfig,
     /// Writer names seen lately, so history entries share one allocation per writer
     /// instead of one per change. Cleared when it grows past [`MAX_WRITERS`].
     writers: HashSet<Arc<str>>,
-    /// Set by a storage failure. A group may then be in the log but not in memory, so
-    /// every later write is refused until a restart replays the log into a consistent
-    /// state (an error answer after a storage failure means "outcome unknown").
-    failed: Option<String>,
+    /// Set by a storage failure here or in the applier. A group may then be in the log but
+    /// not in memory (or in memory but never in redb), so every later write is refused
+    /// until a restart replays the log into a consistent state (an error answer after a
+    /// storage failure means "outcome unknown").
+    failed: Failure,
 }
 
 /// A bound on the writer-name cache: a client inventing a name per write must not grow it.
@@ -114,20 +129,20 @@ impl Committer {
                 let _ = reply.send(Err(StoreError::Closed));
             }
         }
-        // A clean stop leaves redb durable and the log empty.
-        if self.failed.is_none()
-            && let Err(e) = self.disk.checkpoint()
-        {
-            tracing::error!(error = %e, "final checkpoint failed; the log will be replayed at the next start");
+        // A clean stop leaves redb durable and the log empty: the segment being written is
+        // closed too, since nothing more will be appended to it.
+        if self.failed.get().is_none() {
+            self.applier
+                .send(Message::SegmentClosed(self.wal.sequence()));
         }
-        drop(self.disk);
+        self.applier.finish();
         if let Some(done) = shutdown {
             let _ = done.send(());
         }
     }
 
     fn commit_batch(&mut self, batch: Vec<(WriteOp, Reply)>) {
-        if let Some(reason) = &self.failed {
+        if let Some(reason) = self.failed.get() {
             for (_, reply) in batch {
                 let _ = reply.send(Err(StoreError::Storage(reason.clone())));
             }
@@ -193,10 +208,12 @@ impl Committer {
             compact_through = self.config.history_bound().cutoff(&state, &changes);
         }
 
-        let result = self.disk.commit(&changes, compact_through);
+        let result = self.log(&changes);
         if let Err(e) = &result {
             tracing::error!(error = %e, writes = batch.len(), "commit failed; refusing writes until a restart");
-            self.failed = Some(format!("{e}; writes are refused until the server restarts"));
+            let _ = self
+                .failed
+                .set(format!("{e}; writes are refused until the server restarts"));
         } else if !changes.is_empty() {
             let mut state = self.shared.state.write();
             for change in &changes {
@@ -227,6 +244,47 @@ impl Committer {
                 }),
             };
             let _ = reply.send(answer);
+        }
+        if result.is_ok() && !changes.is_empty() {
+            self.hand_to_redb(changes, compact_through);
+        }
+    }
+
+    /// Makes a group durable: one log record, one `fdatasync`.
+    fn log(&mut self, changes: &[Arc<Change>]) -> Result<(), StoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        self.wal
+            .append(&disk::encode_group(changes)?)
+            .map_err(disk::log_error)
+    }
+
+    /// Queues a logged group for redb, and closes the log segment when a checkpoint is due
+    /// so the applier can make redb durable and delete it.
+    fn hand_to_redb(&mut self, changes: Vec<Arc<Change>>, compact_through: Option<u64>) {
+        let mut delivered = self.applier.send(Message::Group {
+            changes,
+            compact_through,
+        });
+        if self.last_rotation.elapsed() >= self.config.checkpoint_every
+            || self.wal.len() >= SEGMENT_BYTES
+        {
+            self.last_rotation = Instant::now();
+            match self.wal.rotate() {
+                Ok(closed) => delivered &= self.applier.send(Message::SegmentClosed(closed)),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot start a new log segment; refusing writes until a restart");
+                    let _ = self.failed.set(format!(
+                        "write-ahead log: {e}; writes are refused until the server restarts"
+                    ));
+                }
+            }
+        }
+        if !delivered {
+            let _ = self.failed.set(
+                "the redb applier stopped; writes are refused until the server restarts".into(),
+            );
         }
     }
 }

@@ -21,8 +21,9 @@ pub struct StoreConfig {
     /// redb's page cache. Reads are served from memory, so the cache only helps commits;
     /// redb's own default (1 GiB) would dwarf the data we hold.
     pub cache_bytes: usize,
-    /// How often redb is made durable and the write-ahead log emptied while writes flow.
-    /// Longer: fewer page write-backs, but longer stalls and a longer log to replay.
+    /// How often, while writes flow, the log starts a new segment and redb is made durable
+    /// so the older segments can be deleted. Longer: fewer page write-backs (done beside
+    /// the committer, not in its way), but more log to keep and to replay after a crash.
     pub checkpoint_every: Duration,
     /// Told about every commit, e.g. to feed `/metrics`.
     pub commit_observer: Option<Arc<dyn Fn(CommitStats) + Send + Sync>>,
@@ -56,7 +57,7 @@ impl StoreConfig {
 pub struct CommitStats {
     /// Write requests answered by this commit (no-op writes included).
     pub writes: usize,
-    /// Time to make the group durable (log append + fdatasync) and hand it to redb,
-    /// including a checkpoint when one falls due.
+    /// Time to make the group durable (log append + fdatasync) and apply it to memory;
+    /// redb takes it later, on the applier thread.
     pub duration: Duration,
 }

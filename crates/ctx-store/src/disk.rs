@@ -1,18 +1,19 @@
 //! The on-disk half: a redb database holding keys, history and counters, behind the
-//! write-ahead log that makes each group durable.
+//! write-ahead log (`wal.rs`) that makes each group durable.
 //!
 //! redb was chosen because it is pure Rust (no C toolchain on a fresh machine), crash-safe
 //! with copy-on-write B-trees and checksummed commits, with a real `Durability::Immediate`
 //! for checkpoints and a file lock that stops two servers sharing a data directory. A group
-//! is durable once the log has it ([`Disk::commit`]); redb takes it with
-//! `Durability::None`, and [`Disk::checkpoint`] makes redb durable and empties the log.
-//! Records are encoded with postcard: compact, and quick to decode at start.
+//! is durable once the log has it ([`encode_group`] is its record); the applier thread then
+//! gives it to redb with `Durability::None` ([`Disk::write`]) and now and then makes redb
+//! durable ([`Disk::checkpoint`]) so the log's older segments can go. Records are encoded
+//! with postcard: compact, and quick to decode at start.
 
 use crate::config::StoreConfig;
 use crate::error::StoreError;
 use crate::state::{Change, Record, State};
 use crate::value::{JsonValue, Timestamp};
-use crate::wal::Wal;
+use crate::wal::{self, Wal};
 use redb::Durability;
 use redb::{
     Database, DatabaseError, ReadableDatabase, ReadableTable, ReadableTableMetadata,
@@ -21,7 +22,6 @@ use redb::{
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("keys");
 const HISTORY: TableDefinition<u64, &[u8]> = TableDefinition::new("history");
@@ -49,15 +49,7 @@ struct StoredChange<'a> {
 
 pub(crate) struct Disk {
     db: Database,
-    wal: Wal,
-    last_checkpoint: Instant,
-    /// `StoreConfig::checkpoint_every`.
-    checkpoint_every: Duration,
 }
-
-/// A log this long is checkpointed at once, whatever the time: it bounds replay work and
-/// the redb pages held dirty in memory.
-const CHECKPOINT_LOG_BYTES: u64 = 64 * 1024 * 1024;
 
 /// One change as the log keeps it.
 #[derive(Serialize, Deserialize)]
@@ -85,14 +77,31 @@ fn stored_change(change: &Change) -> StoredChange<'_> {
     }
 }
 
+/// The log record for one group of changes.
+pub(crate) fn encode_group(changes: &[Arc<Change>]) -> Result<Vec<u8>, StoreError> {
+    let group: Vec<LoggedChange> = changes
+        .iter()
+        .map(|change| LoggedChange {
+            revision: change.revision,
+            entry: stored_change(change),
+        })
+        .collect();
+    encode(&group)
+}
+
+pub(crate) fn log_error(e: std::io::Error) -> StoreError {
+    StoreError::Storage(format!("write-ahead log: {e}"))
+}
+
 fn stored_json(text: &str, what: &str) -> Result<JsonValue, StoreError> {
     JsonValue::from_stored_text(text.to_owned())
         .map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
 impl Disk {
-    /// Opens (or creates) the database and reads everything back into memory.
-    pub fn open(config: &StoreConfig) -> Result<(Disk, State), StoreError> {
+    /// Opens (or creates) the database and the log, reads everything back into memory,
+    /// and replays what the log holds beyond redb.
+    pub fn open(config: &StoreConfig) -> Result<(Disk, Wal, State), StoreError> {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
             StoreError::Storage(format!(
                 "cannot create data directory {}: {e}",
@@ -111,16 +120,15 @@ impl Disk {
             })?;
         let (wal, records) = Wal::open(&config.data_dir)
             .map_err(|e| StoreError::Storage(format!("cannot open the write-ahead log: {e}")))?;
-        let mut disk = Disk {
-            db,
-            wal,
-            last_checkpoint: Instant::now(),
-            checkpoint_every: config.checkpoint_every,
-        };
+        let disk = Disk { db };
         disk.ensure_tables()?;
         let mut state = disk.load(config)?;
         disk.replay(&records, &mut state, config)?;
-        Ok((disk, state))
+        // redb may have come back with commits it never made durable (the process died,
+        // the machine did not), so it is made durable before the log that covers them goes.
+        disk.checkpoint()?;
+        wal::remove_through(wal.dir(), wal.sequence() - 1).map_err(log_error)?;
+        Ok((disk, wal, state))
     }
 
     fn ensure_tables(&self) -> Result<(), StoreError> {
@@ -215,51 +223,18 @@ impl Disk {
         Ok(state)
     }
 
-    /// Makes one group of changes durable (in the log), then gives it to redb, dropping
-    /// history up to `compact_through` in the same transaction.
-    pub fn commit(
-        &mut self,
-        changes: &[Arc<Change>],
-        compact_through: Option<u64>,
-    ) -> Result<(), StoreError> {
-        if changes.is_empty() {
-            return Ok(());
-        }
-        let group: Vec<LoggedChange> = changes
-            .iter()
-            .map(|change| LoggedChange {
-                revision: change.revision,
-                entry: stored_change(change),
-            })
-            .collect();
-        self.wal
-            .append(&encode(&group)?)
-            .map_err(|e| StoreError::Storage(format!("write-ahead log: {e}")))?;
-        self.write(changes, compact_through, Durability::None)?;
-        if self.last_checkpoint.elapsed() >= self.checkpoint_every
-            || self.wal.len() >= CHECKPOINT_LOG_BYTES
-        {
-            self.checkpoint()?;
-        }
-        Ok(())
-    }
-
-    /// Makes everything redb holds durable, then empties the log.
-    pub fn checkpoint(&mut self) -> Result<(), StoreError> {
+    /// Makes everything redb holds durable.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
         let mut txn = self.db.begin_write()?;
         txn.set_durability(Durability::Immediate)?;
         txn.commit()?;
-        self.wal
-            .clear()
-            .map_err(|e| StoreError::Storage(format!("write-ahead log: {e}")))?;
-        self.last_checkpoint = Instant::now();
         Ok(())
     }
 
     /// Changes in the log that redb does not have yet (a crash came before the
-    /// checkpoint): applied to memory and made durable in redb, then the log is emptied.
+    /// checkpoint): applied to memory and made durable in redb.
     fn replay(
-        &mut self,
+        &self,
         records: &[Vec<u8>],
         state: &mut State,
         config: &StoreConfig,
@@ -291,25 +266,24 @@ impl Disk {
             if let Some(cutoff) = cutoff {
                 state.compact_through(cutoff);
             }
-            self.write(&changes, cutoff, Durability::Immediate)?;
+            self.write(&changes, cutoff)?;
             tracing::info!(changes = changes.len(), "replayed the write-ahead log");
         }
-        self.wal
-            .clear()
-            .map_err(|e| StoreError::Storage(format!("write-ahead log: {e}")))
+        Ok(())
     }
 
-    fn write(
+    /// Gives changes (already durable in the log) to redb without syncing, dropping
+    /// history up to `compact_through` in the same transaction.
+    pub fn write(
         &self,
         changes: &[Arc<Change>],
         compact_through: Option<u64>,
-        durability: Durability,
     ) -> Result<(), StoreError> {
         let Some(last) = changes.last() else {
             return Ok(());
         };
         let mut txn = self.db.begin_write()?;
-        txn.set_durability(durability)?;
+        txn.set_durability(Durability::None)?;
         {
             let mut keys = txn.open_table(KEYS)?;
             let mut history = txn.open_table(HISTORY)?;

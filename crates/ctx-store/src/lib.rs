@@ -6,12 +6,14 @@
 //! read/write lock, so prefix scans come out sorted and reads never touch the disk). Every
 //! write goes through one committer thread (`committer.rs`) which takes all writes waiting at
 //! that moment, appends them to the write-ahead log (`wal.rs`) with one `fdatasync` for the
-//! whole group, hands them to redb without syncing (`disk.rs`; a periodic checkpoint makes
-//! redb durable and empties the log), and only then applies them to memory, publishes them
-//! on the change feed and answers the callers. One writer means `before` values are always
+//! whole group, and only then applies them to memory, publishes them on the change feed and
+//! answers the callers; an applier thread (`applier.rs`) copies each group into redb
+//! without syncing (`disk.rs`), and a periodic checkpoint there makes redb durable and
+//! deletes the log segments it covers. One writer means `before` values are always
 //! right and revisions never go back; group commit means durability costs one sequential
 //! sync per batch, not per write. docs/design.md has the longer story.
 
+mod applier;
 mod committer;
 mod config;
 mod disk;

@@ -59,7 +59,7 @@ pub struct Watch {
 impl Store {
     /// Opens the store in `config.data_dir`, reloading keys, history and the revision.
     pub fn open(config: StoreConfig) -> Result<Store, StoreError> {
-        let (disk, state) = Disk::open(&config)?;
+        let (disk, wal, state) = Disk::open(&config)?;
         tracing::info!(
             keys = state.keys.len(),
             history = state.history.len(),
@@ -73,7 +73,7 @@ impl Store {
         });
         let (writes, rx) = mpsc::channel(WRITE_QUEUE);
         let max_key_bytes = config.max_key_bytes;
-        committer::spawn(disk, shared.clone(), config, rx)
+        committer::spawn(disk, wal, shared.clone(), config, rx)
             .map_err(|e| StoreError::Storage(format!("cannot start committer thread: {e}")))?;
         Ok(Store {
             shared,

@@ -388,13 +388,46 @@ async fn a_torn_log_tail_is_ignored_at_open() {
         store.set("k", &json!("kept"), "w").await.unwrap();
         store.close().await;
     }
-    // What a crash in the middle of appending an unacknowledged group leaves behind.
-    let log = dir.path().join("wal.log");
-    let mut bytes = std::fs::read(&log).unwrap_or_default();
-    bytes.extend_from_slice(&[200, 0, 0, 0, 1, 2, 3, 4, b'p', b'a', b'r']);
-    std::fs::write(&log, bytes).unwrap();
+    // What a crash in the middle of appending an unacknowledged group leaves behind: a
+    // segment whose only record is cut short.
+    let segment = dir.path().join("wal").join(format!("{:020}.log", 1000));
+    std::fs::write(&segment, [200, 0, 0, 0, 1, 2, 3, 4, b'p', b'a', b'r']).unwrap();
     let store = open(dir.path());
     assert_eq!(store.get("k").unwrap().value.as_str(), r#""kept""#);
     assert_eq!(store.revision(), 1);
     assert_eq!(store.set("k2", &json!(1), "w").await.unwrap().revision, 2);
+}
+
+fn log_segments(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir.join("wal")).unwrap().count()
+}
+
+#[tokio::test]
+async fn log_segments_are_deleted_once_redb_is_durable_past_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = StoreConfig::new(dir.path());
+    // A checkpoint after every group: each write closes a segment.
+    config.checkpoint_every = std::time::Duration::ZERO;
+    let store = Store::open(config.clone()).unwrap();
+    for i in 0..50 {
+        store.set(&format!("k{i}"), &json!(i), "w").await.unwrap();
+    }
+    // The applier catches up on its own thread; wait (bounded) for it to delete every
+    // closed segment, leaving the one being written.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while log_segments(dir.path()) > 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} segments left",
+            log_segments(dir.path())
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    store.close().await;
+    assert_eq!(log_segments(dir.path()), 0, "a clean stop leaves no log");
+
+    let store = Store::open(config).unwrap();
+    assert_eq!(store.revision(), 50);
+    assert_eq!(store.get("k49").unwrap().value.as_str(), "49");
+    assert_eq!(store.history_len(), 50);
 }
