@@ -10,13 +10,21 @@
 use crate::disk::Disk;
 use crate::state::Change;
 use crate::wal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// Groups the committer may be ahead of redb by.
 const QUEUE: usize = 1024;
+
+/// Groups are gathered this long before they go to redb in one transaction. Every
+/// transaction copies each B-tree leaf it touches, so fewer, larger ones copy a leaf that
+/// several groups write (always the history table's last leaf) once instead of per group.
+const GATHER: Duration = Duration::from_millis(20);
+/// ... or until this many changes are waiting, whichever comes first.
+const GATHER_CHANGES: usize = 16 * 1024;
 
 pub(crate) enum Message {
     /// One group, already in the log.
@@ -67,12 +75,14 @@ impl Applier {
     }
 }
 
-fn run(disk: &Disk, wal_dir: &std::path::Path, failure: &Failure, rx: &Receiver<Message>) {
+fn run(disk: &Disk, wal_dir: &Path, failure: &Failure, rx: &Receiver<Message>) {
     let mut changes: Vec<Arc<Change>> = Vec::new();
     while let Ok(first) = rx.recv() {
+        let deadline = Instant::now() + GATHER;
         let mut compact_through = None;
         let mut closed = None;
-        for message in std::iter::once(first).chain(rx.try_iter().take(QUEUE)) {
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
             match message {
                 Message::Group {
                     changes: group,
@@ -83,6 +93,13 @@ fn run(disk: &Disk, wal_dir: &std::path::Path, failure: &Failure, rx: &Receiver<
                 }
                 Message::SegmentClosed(sequence) => closed = Some(sequence),
             }
+            if closed.is_some() || changes.len() >= GATHER_CHANGES {
+                break;
+            }
+            // A closed queue ends the outer loop at its next `recv`.
+            next = rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .ok();
         }
         if failure.get().is_some() {
             changes.clear();
