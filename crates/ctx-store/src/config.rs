@@ -18,8 +18,10 @@ pub struct StoreConfig {
     pub feed_capacity: usize,
     /// Most writes committed in one transaction.
     pub max_batch: usize,
-    /// redb's page cache. Reads are served from memory, so the cache only helps commits;
-    /// redb's own default (1 GiB) would dwarf the data we hold.
+    /// redb's page cache. Reads are served from memory, so the cache only serves the
+    /// applier's writes: it keeps the B-tree pages written between checkpoints (with random
+    /// keys, most leaves) from being written out and read back. redb's own default (1 GiB)
+    /// would dwarf the data we hold; it fills only as writes touch pages.
     pub cache_bytes: usize,
     /// How often, while writes flow, the log starts a new segment and redb is made durable
     /// so the older segments can be deleted. Longer: fewer page write-backs (done beside
@@ -45,7 +47,7 @@ impl StoreConfig {
             max_key_bytes: 1024,
             feed_capacity: 4096,
             max_batch: 1024,
-            cache_bytes: 16 * 1024 * 1024,
+            cache_bytes: 64 * 1024 * 1024,
             checkpoint_every: Duration::from_millis(250),
             commit_observer: None,
         }

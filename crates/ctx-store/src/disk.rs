@@ -31,6 +31,9 @@ const META_COMPACTED: &str = "compacted_through";
 
 pub(crate) const DATA_FILE: &str = "context.redb";
 
+/// redb's cache while the store is read back at start (see [`Disk::open`]).
+const LOAD_CACHE_BYTES: usize = 4 * 1024 * 1024;
+
 #[derive(Serialize, Deserialize)]
 struct StoredRecord<'a> {
     value: &'a str,
@@ -108,19 +111,12 @@ impl Disk {
                 config.data_dir.display()
             ))
         })?;
-        let path = config.data_dir.join(DATA_FILE);
-        let db = Database::builder()
-            .set_cache_size(config.cache_bytes)
-            .create(&path)
-            .map_err(|e| match e {
-                DatabaseError::DatabaseAlreadyOpen => StoreError::AlreadyOpen {
-                    path: config.data_dir.display().to_string(),
-                },
-                other => StoreError::from(other),
-            })?;
         let (wal, records) = Wal::open(&config.data_dir)
             .map_err(|e| StoreError::Storage(format!("cannot open the write-ahead log: {e}")))?;
-        let disk = Disk { db };
+        // The start-up scan reads every page once; in a cache sized for the applier's
+        // writes those pages would stay resident for nothing, so it gets a small one and
+        // the database is opened again with the real cache afterwards.
+        let disk = Disk::open_db(config, LOAD_CACHE_BYTES.min(config.cache_bytes))?;
         disk.ensure_tables()?;
         let mut state = disk.load(config)?;
         disk.replay(&records, &mut state, config)?;
@@ -128,7 +124,21 @@ impl Disk {
         // the machine did not), so it is made durable before the log that covers them goes.
         disk.checkpoint()?;
         wal::remove_through(wal.dir(), wal.sequence() - 1).map_err(log_error)?;
-        Ok((disk, wal, state))
+        drop(disk);
+        Ok((Disk::open_db(config, config.cache_bytes)?, wal, state))
+    }
+
+    fn open_db(config: &StoreConfig, cache_bytes: usize) -> Result<Disk, StoreError> {
+        let db = Database::builder()
+            .set_cache_size(cache_bytes)
+            .create(config.data_dir.join(DATA_FILE))
+            .map_err(|e| match e {
+                DatabaseError::DatabaseAlreadyOpen => StoreError::AlreadyOpen {
+                    path: config.data_dir.display().to_string(),
+                },
+                other => StoreError::from(other),
+            })?;
+        Ok(Disk { db })
     }
 
     fn ensure_tables(&self) -> Result<(), StoreError> {
