@@ -159,9 +159,10 @@ impl Committer {
             let mut overlay: HashMap<&str, Option<Record>> = HashMap::new();
             let mut revision = state.revision;
             for (op, _) in &batch {
+                let existing = state.keys.get_key_value(op.key());
                 let current = match overlay.get(op.key()) {
                     Some(value) => value.clone(),
-                    None => state.keys.get(op.key()).cloned(),
+                    None => existing.map(|(_, record)| record.clone()),
                 };
                 let (after, who) = match op {
                     WriteOp::Set { value, who, .. } => (Some(value.clone()), who),
@@ -181,9 +182,7 @@ impl Committer {
                     continue;
                 }
                 revision += 1;
-                let key: Arc<str> = state
-                    .keys
-                    .get_key_value(op.key())
+                let key: Arc<str> = existing
                     .map(|(k, _)| k.clone())
                     .unwrap_or_else(|| Arc::from(op.key()));
                 let change = Arc::new(Change {
