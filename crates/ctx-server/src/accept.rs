@@ -7,24 +7,33 @@
 //! keep-alive connection longer than `idle_timeout` is disconnected, because hyper starts
 //! that clock whenever it waits for a request head.
 
-use axum::Router;
+use axum::extract::Request;
+use axum::response::Response;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use std::convert::Infallible;
 use std::future::Future;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tower::Service;
 
 /// After a failed `accept` (e.g. out of file descriptors), wait this long before the next
 /// try instead of spinning.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
-pub(crate) async fn serve(
+pub(crate) async fn serve<S>(
     listener: TcpListener,
-    router: Router,
+    service: S,
     idle_timeout: Duration,
     shutdown: impl Future<Output = ()>,
-) {
+) where
+    S: Service<Request<Incoming>, Response = Response, Error = Infallible, Future: Send + 'static>
+        + Clone
+        + Send
+        + 'static,
+{
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(idle_timeout)
@@ -48,7 +57,7 @@ pub(crate) async fn serve(
         };
         // Small request/response pairs: Nagle's delay would dominate latency.
         let _ = tcp.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        let service = TowerToHyperService::new(service.clone());
         let connection = http
             .serve_connection(TokioIo::new(tcp), service)
             .with_upgrades();

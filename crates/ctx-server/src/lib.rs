@@ -87,7 +87,7 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
-        let router = routes::router(self.app.clone());
+        let service = routes::service(self.app.clone());
         // Upgraded connections outlive axum's graceful shutdown: close them ourselves, or
         // a shutdown would wait on (or abandon) open sockets. Axum stops accepting at the
         // same moment, so clients cannot reconnect in between.
@@ -97,7 +97,7 @@ impl Server {
             app.live.begin_shutdown();
         };
         let idle_timeout = self.app.config.idle_timeout;
-        accept::serve(self.listener, router, idle_timeout, shutdown).await;
+        accept::serve(self.listener, service, idle_timeout, shutdown).await;
         self.app.live.wait_closed(LIVE_CLOSE_GRACE).await;
         self.app.store.close().await;
         tracing::info!("store closed");

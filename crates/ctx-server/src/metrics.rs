@@ -241,6 +241,10 @@ pub struct Route {
 }
 
 impl Route {
+    pub fn pattern(self) -> &'static str {
+        self.pattern
+    }
+
     /// Patterns are few and fixed (the router's own), so each is leaked once. Lookups scan
     /// a short append-only list without a lock (cheaper than hashing the pattern); only a
     /// pattern seen for the first time takes the mutex.
