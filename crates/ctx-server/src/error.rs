@@ -52,17 +52,21 @@ impl From<StoreError> for ApiError {
     }
 }
 
-/// Turns the plain-text errors produced outside our handlers (extractor rejections, the
-/// body limit, timeouts, 404/405) into the same JSON shape, so clients parse one format.
-pub async fn json_errors(response: Response) -> Response {
+/// An error answer that is not JSON: produced outside our handlers (extractor
+/// rejections, the body limit, timeouts, 404/405).
+pub fn is_plain_error(response: &Response) -> bool {
     let status = response.status();
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
-        return response;
-    }
+    (status.is_client_error() || status.is_server_error()) && !is_json
+}
+
+/// Turns a plain-text error ([`is_plain_error`]) into the same JSON shape as ours, so
+/// clients parse one format.
+pub async fn json_errors(response: Response) -> Response {
+    let status = response.status();
     let (mut parts, body) = response.into_parts();
     let text = axum::body::to_bytes(body, 64 * 1024)
         .await
