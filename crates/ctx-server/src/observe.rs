@@ -26,12 +26,8 @@ pub struct ObserveLayer {
 }
 
 impl ObserveLayer {
-    /// `patterns`: the router's route patterns (a pattern may repeat).
-    pub fn new(metrics: Arc<Metrics>, patterns: &[&str]) -> Self {
-        Self {
-            metrics,
-            routes: Arc::new(Routes::new(patterns)),
-        }
+    pub fn new(metrics: Arc<Metrics>, routes: Arc<Routes>) -> Self {
+        Self { metrics, routes }
     }
 }
 
@@ -40,7 +36,7 @@ impl ObserveLayer {
 /// our patterns have three shapes (static; one `{param}` last segment; a `{*rest}`
 /// tail), which a few prefix comparisons match with matchit's priorities: static before
 /// parameter before catch-all, and a longer static prefix first.
-struct Routes {
+pub(crate) struct Routes {
     exact: Vec<(&'static str, Route)>,
     /// By prefix (the text before `{`), longest first; likewise `catch_all`.
     param: Vec<(&'static str, Route)>,
@@ -49,7 +45,8 @@ struct Routes {
 }
 
 impl Routes {
-    fn new(patterns: &[&str]) -> Self {
+    /// `patterns`: the router's route patterns (a pattern may repeat).
+    pub(crate) fn new(patterns: &[&str]) -> Self {
         let mut routes = Routes {
             exact: Vec::new(),
             param: Vec::new(),
@@ -81,7 +78,7 @@ impl Routes {
         routes
     }
 
-    fn of(&self, path: &str) -> Route {
+    pub(crate) fn of(&self, path: &str) -> Route {
         let rest = |prefix: &str| path.strip_prefix(prefix).filter(|rest| !rest.is_empty());
         self.exact
             .iter()

@@ -303,6 +303,39 @@ async fn a_graceful_restart_keeps_everything() {
     assert_eq!(server.set("next", json!(0)).await["revision"], 22);
 }
 
+/// `GET /ctx/{key}` is answered before the router; a `%` in the path sends the same read
+/// through the router. Both must give the same answer, found or not, and errors too.
+#[tokio::test]
+async fn reads_by_path_answer_alike_with_and_without_the_router() {
+    let server = TestServer::start_with(|c| c.max_key_bytes = 8).await;
+    server.set("hot", json!({"a": [1, "x"]})).await;
+    server.set("a/b", json!(2)).await;
+    for (fast, routed) in [
+        ("/ctx/hot", "/ctx/h%6Ft"),
+        ("/ctx/a/b", "/ctx/a%2Fb"),
+        ("/ctx/missing", "/ctx/missin%67"),
+        ("/ctx/too-long-key", "/ctx/too-long-ke%79"),
+    ] {
+        let (fast, routed) = (server.get(fast).await, server.get(routed).await);
+        assert_eq!(fast.status, routed.status);
+        // A missing key's answer is stamped with the time of the read.
+        let without_time = |answer: &common::Answer| {
+            let mut json = answer.json();
+            if let Some(object) = json.as_object_mut() {
+                object.remove("timestamp");
+            }
+            json
+        };
+        assert_eq!(without_time(&fast), without_time(&routed));
+        let headers = |answer: &common::Answer| {
+            let mut headers = answer.headers.clone();
+            headers.remove("date");
+            format!("{headers:?}")
+        };
+        assert_eq!(headers(&fast), headers(&routed));
+    }
+}
+
 #[tokio::test]
 async fn api_key_guards_writes_or_everything() {
     let server = TestServer::start_with(|c| c.api_key = Some("s3cret".into())).await;

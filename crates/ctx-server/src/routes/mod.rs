@@ -12,7 +12,7 @@ pub(crate) use all::Context;
 use crate::app::AppState;
 use crate::auth;
 use crate::error::ApiError;
-use crate::observe::ObserveLayer;
+use crate::observe::{ObserveLayer, Routes};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
@@ -22,6 +22,7 @@ use axum::response::Response;
 use axum::routing::{delete, get, post};
 use hyper::body::Incoming;
 use std::convert::Infallible;
+use std::sync::Arc;
 use tower::{Layer, Service, ServiceBuilder};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -41,13 +42,15 @@ pub fn service(
 + 'static {
     let mut patterns = Vec::new();
     let router = router(app.clone(), &mut patterns);
+    let routes = Arc::new(Routes::new(&patterns));
+    let router = read::FastPath::new(app.clone(), routes.clone(), router);
     // Socket.IO answers its own paths inside CORS, metrics and JSON errors but outside
     // the request timeout (long-polling requests are held open by design) and the API-key
     // check (it applies its own on connect).
     let socketio = crate::live::socketio::layer(&app).layer(router);
     let cors = (!app.config.cors_origins.is_empty()).then(|| cors(&app.config));
     ServiceBuilder::new()
-        .layer(ObserveLayer::new(app.metrics.clone(), &patterns))
+        .layer(ObserveLayer::new(app.metrics.clone(), routes))
         .option_layer(cors)
         .map_response(into_axum_body)
         .service(socketio)
@@ -83,7 +86,7 @@ fn router(app: AppState, patterns: &mut Vec<&'static str>) -> Router {
         .route(pattern("/ctx/history"), get(history::history))
         .route(pattern("/ctx/status"), get(status::status))
         // A wildcard so keys written with unescaped `/` still read back.
-        .route(pattern("/ctx/{*key}"), get(read::by_path))
+        .route(pattern(read::BY_PATH), get(read::by_path))
         .route(pattern("/health"), get(status::health))
         .route(pattern("/metrics"), get(status::metrics))
         .route(pattern("/ws"), get(crate::live::ws::upgrade))
