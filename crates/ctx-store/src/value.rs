@@ -120,26 +120,40 @@ impl Timestamp {
         if !(0..=9999).contains(&year) {
             return None;
         }
-        let seconds = in_day / 1_000_000;
-        let micros = in_day % 1_000_000;
+        // In range: the year is 0..=9999, the rest are parts of a day.
+        let (year, month, day) = (year as u32, month as u32, day as u32);
+        let seconds = (in_day / 1_000_000) as u32;
+        let micros = (in_day % 1_000_000) as u32;
         let mut text = *b"0000-00-00T00:00:00.000000Z";
-        put_digits(&mut text[0..4], year);
-        put_digits(&mut text[5..7], month);
-        put_digits(&mut text[8..10], day);
-        put_digits(&mut text[11..13], seconds / 3600);
-        put_digits(&mut text[14..16], seconds / 60 % 60);
-        put_digits(&mut text[17..19], seconds % 60);
-        put_digits(&mut text[20..26], micros);
+        for (at, value) in [
+            (0, year / 100),
+            (2, year % 100),
+            (5, month),
+            (8, day),
+            (11, seconds / 3600),
+            (14, seconds / 60 % 60),
+            (17, seconds % 60),
+            (20, micros / 10_000),
+            (22, micros / 100 % 100),
+            (24, micros % 100),
+        ] {
+            put_two_digits(&mut text[at..at + 2], value);
+        }
         Some(text)
     }
 }
 
-/// Writes `value` (non-negative, fitting the field) as zero-padded decimal digits.
-fn put_digits(field: &mut [u8], mut value: i64) {
-    for digit in field.iter_mut().rev() {
-        *digit = b'0' + (value % 10) as u8;
-        value /= 10;
-    }
+/// Writes `value` (below 100) as two decimal digits from a table. A division per digit
+/// cost ~135 of the timestamp's ~370 instructions.
+fn put_two_digits(field: &mut [u8], value: u32) {
+    const PAIRS: &[u8; 200] = b"\
+        0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
+    let at = value as usize * 2;
+    field.copy_from_slice(&PAIRS[at..at + 2]);
 }
 
 /// (year, month, day) of the proleptic Gregorian calendar for days since 1970-01-01
