@@ -5,11 +5,13 @@
 //!
 //! With `--scatter`, each round instead rewrites `--bytes` worth of 4 KiB pages at random
 //! places in a preallocated file (`--file-mib`) before the `fdatasync`: the shape of a
-//! B-tree commit that touches many leaves, against the sequential append of a log.
+//! B-tree commit that touches many leaves, against the sequential append of a log. With
+//! `--overwrite`, the rounds write sequentially from the start of such a preallocated file:
+//! a reused log segment, whose `fdatasync` has no new size or blocks to commit.
 
 use crate::report::median;
 use anyhow::Context;
-use std::io::Write;
+use std::io::{Seek, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -25,7 +27,10 @@ pub struct Args {
     /// Write the bytes as 4 KiB pages at random offsets of a preallocated file.
     #[arg(long)]
     scatter: bool,
-    /// Size of the preallocated file for --scatter.
+    /// Write sequentially over a preallocated file instead of appending.
+    #[arg(long, conflicts_with = "scatter")]
+    overwrite: bool,
+    /// Size of the preallocated file for --scatter and --overwrite.
     #[arg(long, default_value_t = 256)]
     file_mib: u64,
 }
@@ -42,13 +47,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut times = Vec::with_capacity(args.count);
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
     let result = (|| {
-        if args.scatter {
+        if args.scatter || args.overwrite {
             // Preallocate with real blocks (written and synced), as a database file is.
             let chunk = vec![0u8; 1024 * 1024];
             for _ in 0..args.file_mib.max(1) {
                 file.write_all(&chunk)?;
             }
             file.sync_all()?;
+            file.rewind()?;
         }
         for _ in 0..args.count.max(1) {
             let started = Instant::now();
@@ -80,6 +86,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "count": sorted.len(),
             "bytes": args.bytes,
             "scatter": args.scatter,
+            "overwrite": args.overwrite,
             "median_ms": median_ms,
             "p99_ms": p99,
             "fsyncs_per_second": if median_ms > 0.0 { 1000.0 / median_ms } else { 0.0 },

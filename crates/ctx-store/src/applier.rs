@@ -109,7 +109,7 @@ fn run(disk: &Disk, wal_dir: &Path, failure: &Failure, rx: &Receiver<Message>) {
             .write(&changes, compact_through)
             .and_then(|()| match closed {
                 Some(sequence) => disk.checkpoint().and_then(|()| {
-                    wal::remove_through(wal_dir, sequence).map_err(crate::disk::log_error)
+                    wal::retire_through(wal_dir, sequence).map_err(crate::disk::log_error)
                 }),
                 None => Ok(()),
             });

@@ -123,7 +123,7 @@ impl Disk {
         // redb may have come back with commits it never made durable (the process died,
         // the machine did not), so it is made durable before the log that covers them goes.
         disk.checkpoint()?;
-        wal::remove_through(wal.dir(), wal.sequence() - 1).map_err(log_error)?;
+        wal::retire_through(wal.dir(), wal.sequence() - 1).map_err(log_error)?;
         drop(disk);
         Ok((Disk::open_db(config, config.cache_bytes)?, wal, state))
     }
