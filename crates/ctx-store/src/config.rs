@@ -48,7 +48,7 @@ impl StoreConfig {
             feed_capacity: 4096,
             max_batch: 1024,
             cache_bytes: 64 * 1024 * 1024,
-            checkpoint_every: Duration::from_millis(250),
+            checkpoint_every: Duration::from_secs(1),
             commit_observer: None,
         }
     }

@@ -14,8 +14,8 @@
 //! A retired segment is kept as a spare (`wal/spare-<sequence>.log`, a few at most) and
 //! renamed into place as a later segment, which is then overwritten from the start:
 //! `fdatasync` after overwriting blocks the file already has is cheaper than after an
-//! append, which must also commit the new size and block allocation to the file system's
-//! journal (0.080 ms against 0.118 ms for 16 KiB on the bench machine:
+//! append, which must also write the file system's metadata for the new size and blocks
+//! (0.080 ms against 0.118 ms for 16 KiB on the bench machine:
 //! `bench/experiments/fsync-shapes`, `bench/results/2026-11-24-fsync-overwrite.txt`).
 //! Spares take at most `MAX_SPARES` segments' worth of disk.
 //!

@@ -30,7 +30,7 @@ pub struct ServeArgs {
     /// Bytes of history kept, whatever the entry count [default: 268435456 (256 MiB)].
     #[arg(long)]
     history_max_bytes: Option<usize>,
-    /// Milliseconds between store checkpoints (redb made durable, old write-ahead log segments deleted) [default: 250].
+    /// Milliseconds between store checkpoints (redb made durable, older write-ahead log segments retired) [default: 1000].
     #[arg(long)]
     checkpoint_interval_ms: Option<u64>,
     /// Largest request body in bytes [default: 1048576].
