@@ -438,3 +438,39 @@ async fn log_segments_are_deleted_once_redb_is_durable_past_them() {
     assert_eq!(store.get("k49").unwrap().value.as_str(), "49");
     assert_eq!(store.history_len(), 50);
 }
+
+#[tokio::test]
+async fn after_a_storage_failure_writes_are_refused_until_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = StoreConfig::new(dir.path());
+    // Every group closes its log segment, so the next group's rotation needs the log's
+    // directory.
+    config.checkpoint_every = std::time::Duration::ZERO;
+    let store = Store::open(config.clone()).unwrap();
+    store.set("a", &json!(1), "w").await.unwrap();
+    // The fault: the log's directory disappears, so starting the next segment fails.
+    std::fs::remove_dir_all(dir.path().join("wal")).unwrap();
+    let _ = store.set("b", &json!(2), "w").await;
+
+    let refused = store.set("c", &json!(3), "w").await;
+    match refused {
+        Err(StoreError::Storage(reason)) => {
+            assert!(
+                reason.contains("refused until the server restarts"),
+                "{reason}"
+            )
+        }
+        other => panic!("expected a storage error, got {other:?}"),
+    }
+    assert!(store.get("c").is_none(), "a refused write is not applied");
+    assert!(matches!(
+        store.delete("a", "w").await,
+        Err(StoreError::Storage(_))
+    ));
+    assert_eq!(store.get("a").unwrap().value.as_str(), "1");
+    store.close().await;
+
+    // A restart opens a fresh log and takes writes again.
+    let store = Store::open(config).unwrap();
+    assert!(store.set("d", &json!(4), "w").await.unwrap().changed);
+}
