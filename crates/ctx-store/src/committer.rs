@@ -260,7 +260,7 @@ impl Committer {
     }
 
     /// Queues a logged group for redb, and closes the log segment when a checkpoint is due
-    /// so the applier can make redb durable and delete it.
+    /// so the applier can make redb durable and retire it.
     fn hand_to_redb(&mut self, changes: Vec<Arc<Change>>, compact_through: Option<u64>) {
         let mut delivered = self.applier.send(Message::Group {
             changes,

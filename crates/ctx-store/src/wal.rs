@@ -99,6 +99,26 @@ fn read_segment(dir: &Path, sequence: u64) -> std::io::Result<Vec<Vec<u8>>> {
     Ok(records)
 }
 
+/// Development builds before segments kept one `wal.log`, emptied at every checkpoint and
+/// at a clean stop. An empty one is removed; one with records (that build was killed) is
+/// refused rather than ignored, since it may hold acknowledged writes.
+fn refuse_single_file_log(data_dir: &Path) -> std::io::Result<()> {
+    let path = data_dir.join("wal.log");
+    match std::fs::metadata(&path) {
+        Ok(meta) if meta.len() == 0 => std::fs::remove_file(&path),
+        Ok(_) => Err(std::io::Error::new(
+            ErrorKind::InvalidData,
+            format!(
+                "{} is a log from an older ctx build that was not stopped cleanly; start that \
+                 build once and stop it to checkpoint it, or delete the file to discard its writes",
+                path.display()
+            ),
+        )),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Makes a new or renamed directory entry durable: without it, a crash could lose a new
 /// segment (and the acknowledged writes in it) even though its contents were synced.
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
@@ -128,6 +148,7 @@ impl Wal {
     /// stay as they are until [`retire_through`] is told they are durable elsewhere (the
     /// caller does that once it has replayed them).
     pub fn open(data_dir: &Path) -> std::io::Result<(Wal, Vec<Vec<u8>>)> {
+        refuse_single_file_log(data_dir)?;
         let dir = data_dir.join(WAL_DIR);
         std::fs::create_dir_all(&dir)?;
         let (existing, _) = list(&dir)?;
@@ -314,5 +335,20 @@ mod tests {
         let (segments, spares) = list(wal.dir()).unwrap();
         assert_eq!(segments, vec![wal.sequence()]);
         assert_eq!(spares.len(), MAX_SPARES);
+    }
+
+    #[test]
+    fn an_old_single_file_log_is_removed_when_empty_and_refused_when_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("wal.log");
+        std::fs::write(&old, b"").unwrap();
+        Wal::open(dir.path()).unwrap();
+        assert!(!old.exists());
+
+        std::fs::write(&old, b"\x05\0\0\0records").unwrap();
+        let error = Wal::open(dir.path()).err().unwrap();
+        assert_eq!(error.kind(), ErrorKind::InvalidData);
+        assert!(error.to_string().contains("older ctx build"), "{error}");
+        assert!(old.exists(), "nothing is discarded");
     }
 }
