@@ -7,7 +7,7 @@
 //! redb durable and retires the segments redb now covers. One transaction per interval
 //! rather than one per group or per few milliseconds: every transaction copies each B-tree
 //! leaf it touches, and with random keys a leaf is touched by many groups in a second
-//! (POST +18 % side by side against 20 ms batches). redb lags memory by up to an interval,
+//! (POST +16–18 % side by side against 20 ms batches). redb lags memory by up to an interval,
 //! which costs nothing: reads come from memory, and the log covers redb after a crash.
 //! Its queue is bounded, so a committer that outruns it waits instead of holding an
 //! unbounded backlog in memory.
@@ -16,7 +16,7 @@ use crate::disk::Disk;
 use crate::state::Change;
 use crate::wal;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 
@@ -59,11 +59,7 @@ impl Applier {
 
     /// Queues a message, waiting while the queue is full. False when the applier is gone.
     pub fn send(&self, message: Message) -> bool {
-        match self.queue.try_send(message) {
-            Ok(()) => true,
-            Err(TrySendError::Full(message)) => self.queue.send(message).is_ok(),
-            Err(TrySendError::Disconnected(_)) => false,
-        }
+        self.queue.send(message).is_ok()
     }
 
     /// Waits until everything sent has been applied and redb is closed.
