@@ -111,12 +111,15 @@ impl Disk {
                 config.data_dir.display()
             ))
         })?;
+        // redb's file lock is what keeps a second server out of this directory, so it is
+        // taken before the log is touched. The start-up scan reads every page once; in a
+        // cache sized for the applier's writes those pages would stay resident for nothing,
+        // so it gets a small one and the database is opened again with the real cache
+        // afterwards. (Another server that takes the lock in that instant finds everything
+        // replayed and durable, and this one stops with `AlreadyOpen`.)
+        let disk = Disk::open_db(config, LOAD_CACHE_BYTES.min(config.cache_bytes))?;
         let (wal, records) = Wal::open(&config.data_dir)
             .map_err(|e| StoreError::Storage(format!("cannot open the write-ahead log: {e}")))?;
-        // The start-up scan reads every page once; in a cache sized for the applier's
-        // writes those pages would stay resident for nothing, so it gets a small one and
-        // the database is opened again with the real cache afterwards.
-        let disk = Disk::open_db(config, LOAD_CACHE_BYTES.min(config.cache_bytes))?;
         disk.ensure_tables()?;
         let mut state = disk.load(config)?;
         disk.replay(&records, &mut state, config)?;

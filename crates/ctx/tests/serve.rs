@@ -128,6 +128,15 @@ fn sigterm_shuts_down_cleanly_and_keeps_data() {
 fn a_second_server_on_the_same_data_dir_is_refused_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let _first = ChildServer::start(dir.path());
+    let log_files = || {
+        let mut names: Vec<_> = std::fs::read_dir(dir.path().join("wal"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        names.sort();
+        names
+    };
+    let log_before = log_files();
     let out = Command::new(CTX)
         .args(["serve", "--port", "0", "--data-dir"])
         .arg(dir.path())
@@ -136,6 +145,11 @@ fn a_second_server_on_the_same_data_dir_is_refused_with_one_line() {
     assert_eq!(out.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("in use by another ctx server"), "{stderr}");
+    assert_eq!(
+        log_files(),
+        log_before,
+        "the refused server left the log alone"
+    );
 }
 
 #[test]
