@@ -409,17 +409,21 @@ fn log_segments(dir: &std::path::Path) -> usize {
         .count()
 }
 
-#[tokio::test]
-async fn log_segments_are_deleted_once_redb_is_durable_past_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = StoreConfig::new(dir.path());
-    // A checkpoint after every group: each write closes a segment.
+/// A store that closes its log segment (and checkpoints) after every group.
+fn checkpointing_every_group(dir: &std::path::Path) -> (Store, StoreConfig) {
+    let mut config = StoreConfig::new(dir);
     config.checkpoint_every = std::time::Duration::ZERO;
-    let store = Store::open(config.clone()).unwrap();
+    (Store::open(config.clone()).unwrap(), config)
+}
+
+#[tokio::test]
+async fn log_segments_are_retired_once_redb_is_durable_past_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, config) = checkpointing_every_group(dir.path());
     for i in 0..50 {
         store.set(&format!("k{i}"), &json!(i), "w").await.unwrap();
     }
-    // The applier catches up on its own thread; wait (bounded) for it to delete every
+    // The applier catches up on its own thread; wait (bounded) for it to retire every
     // closed segment, leaving the one being written.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while log_segments(dir.path()) > 1 {
@@ -442,11 +446,8 @@ async fn log_segments_are_deleted_once_redb_is_durable_past_them() {
 #[tokio::test]
 async fn after_a_storage_failure_writes_are_refused_until_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = StoreConfig::new(dir.path());
-    // Every group closes its log segment, so the next group's rotation needs the log's
-    // directory.
-    config.checkpoint_every = std::time::Duration::ZERO;
-    let store = Store::open(config.clone()).unwrap();
+    // Every group closes its segment, so the next group needs the log's directory.
+    let (store, config) = checkpointing_every_group(dir.path());
     store.set("a", &json!(1), "w").await.unwrap();
     // The fault: the log's directory disappears, so starting the next segment fails.
     std::fs::remove_dir_all(dir.path().join("wal")).unwrap();
