@@ -28,6 +28,8 @@
 //!
 //! Placeholders are replaced in the path and in every string of the body; a
 //! body string that is exactly `"{client}"` or `"{op}"` becomes a JSON number.
+//! `{rand:N}` is a number in `0..N`, zero-padded to the width of `N - 1`, spread over
+//! the key space but the same for the same client and op in every run (see `fill_rand`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -84,8 +86,62 @@ struct Template {
 }
 
 fn fill(s: &str, client: u64, op: u64) -> String {
-    s.replace("{client}", &client.to_string())
-        .replace("{op}", &op.to_string())
+    let s = s
+        .replace("{client}", &client.to_string())
+        .replace("{op}", &op.to_string());
+    if s.contains(RAND) {
+        fill_rand(&s, client, op)
+    } else {
+        s
+    }
+}
+
+const RAND: &str = "{rand:";
+
+/// Replaces each `{rand:N}` with a number in `0..N`, zero-padded to the width of `N - 1`
+/// (so `bench_00{rand:100000}` names one of `bench_0000000` … `bench_0099999`). The number
+/// is a hash of the client, the op and the placeholder's position, not a random draw: a
+/// run is repeatable, and the hot loop needs no generator state. A malformed placeholder
+/// is left as written ([`Template::parse`] refuses it).
+fn fill_rand(s: &str, client: u64, op: u64) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    let mut position = 0u64;
+    while let Some(start) = rest.find(RAND) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + RAND.len()..];
+        let bound = after.find('}').and_then(|end| {
+            let n = after[..end].parse::<u64>().ok().filter(|&n| n > 0)?;
+            Some((end, n))
+        });
+        match bound {
+            Some((end, n)) => {
+                let width = (n - 1).to_string().len();
+                let value = mix(client, op, position) % n;
+                out.push_str(&format!("{value:0width$}"));
+                position += 1;
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push_str(RAND);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// splitmix64's finaliser over the three inputs: well spread for consecutive ops.
+fn mix(client: u64, op: u64, position: u64) -> u64 {
+    let mut z = client
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(op)
+        .wrapping_mul(0xBF58_476D_1CE4_E5B9)
+        .wrapping_add(position);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 fn fill_json(v: &Value, client: u64, op: u64) -> Value {
@@ -108,6 +164,17 @@ impl Template {
         let method = def.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
         let method = Method::from_bytes(method.as_bytes())
             .map_err(|_| format!("{ctx}: bad method {:?}", def.method))?;
+        let malformed_rand = |text: &str| fill(text, 0, 0).contains(RAND);
+        if malformed_rand(&def.path)
+            || def
+                .body
+                .as_ref()
+                .is_some_and(|body| malformed_rand(&body.to_string()))
+        {
+            return Err(format!(
+                "{ctx}: {{rand:N}} needs a whole number N of at least 1, e.g. {{rand:100000}}"
+            ));
+        }
         // The path must be a valid URI path once placeholders are filled.
         let probe = fill(&def.path, 0, 0);
         let full = format!("/{}", probe.trim_start_matches('/'));
@@ -291,6 +358,28 @@ leak = true
     }
 
     #[test]
+    fn rand_placeholders_spread_over_a_padded_range() {
+        let path = fill("/ctx/bench_00{rand:100000}/{rand:7}", 3, 0);
+        let (key, small) = path["/ctx/bench_00".len()..].split_once('/').unwrap();
+        assert_eq!(key.len(), 5, "{path}");
+        assert!(small.parse::<u64>().unwrap() < 7, "{path}");
+        let keys: std::collections::HashSet<String> =
+            (0..1000).map(|op| fill("{rand:100000}", 1, op)).collect();
+        assert!(
+            keys.len() > 990,
+            "1000 ops hit {} distinct keys",
+            keys.len()
+        );
+        assert!(
+            keys.iter()
+                .all(|k| k.len() == 5 && k.parse::<u64>().unwrap() < 100_000)
+        );
+        assert_eq!(fill("{rand:100000}", 1, 9), fill("{rand:100000}", 1, 9));
+        assert_ne!(fill("{rand:100000}", 1, 9), fill("{rand:100000}", 2, 9));
+        assert_eq!(fill("{rand:1}", 5, 5), "0");
+    }
+
+    #[test]
     fn rejects_bad_files() {
         for (text, needle) in [
             ("", "no [[scenario]]"),
@@ -317,6 +406,14 @@ leak = true
             (
                 "[[scenario]]\nname='a'\nclients=1\nops=1\nrequest=[{path='/x', colour=1}]",
                 "unknown field",
+            ),
+            (
+                "[[scenario]]\nname='a'\nclients=1\nops=1\nrequest=[{path='/x/{rand:0}'}]",
+                "{rand:N}",
+            ),
+            (
+                "[[scenario]]\nname='a'\nclients=1\nops=1\nrequest=[{path='/x', body={k='{rand:many}'}}]",
+                "{rand:N}",
             ),
         ] {
             let err = parse(text, "t.toml").unwrap_err().to_string();
