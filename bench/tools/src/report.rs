@@ -25,7 +25,12 @@ pub struct Args {
 pub const CASES: &[(&str, &str)] = &[
     ("get_hot", "GET one hot key"),
     ("get_random", "GET random keys"),
+    ("get_random_ctxload", "GET random keys, driven by ctx load"),
     ("post_random", "POST random keys (durable)"),
+    (
+        "post_random_ctxload",
+        "POST random keys, driven by ctx load",
+    ),
     ("mixed", "mixed 80% GET / 20% POST"),
     ("get_all", "GET /ctx/all (10 000 keys)"),
     ("load_ceiling_wrk", "load engine ceiling: wrk → baseline"),
@@ -543,6 +548,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 let skipped = data.skipped.iter().any(|(c, _)| c == who);
                 if skipped
                     && !case.starts_with("load_ceiling")
+                    && !case.ends_with("_ctxload")
                     && (*who != "webdis" || *case != "get_all")
                 {
                     writeln!(
