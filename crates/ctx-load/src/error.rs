@@ -1,6 +1,6 @@
 //! The one error type of the crate. Every variant means "the run could not be
-//! carried out as asked" (the CLI maps all of them to its could-not-run exit
-//! code); a run that happened but missed a threshold is *not* an error, it is a
+//! carried out as asked" (the CLI maps `InvalidOption` to its usage exit code,
+//! the others to could-not-run); a run that happened but missed a threshold is *not* an error, it is a
 //! [`crate::RunOutcome`] with `all_passed == false`.
 
 use std::path::PathBuf;

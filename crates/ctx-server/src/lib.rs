@@ -46,8 +46,15 @@ pub struct Server {
 }
 
 impl Server {
-    /// Opens the store (reloading everything on disk) and binds the listening socket.
+    /// Binds the listening socket, then opens the store (reloading everything on disk).
     pub async fn bind(config: ServerConfig) -> Result<Server, ServeError> {
+        // The socket first: a server that cannot listen (port taken, bad host) must not
+        // leave a freshly created data directory behind. Connections made while a large
+        // store loads wait in the listen backlog and are served once it is open.
+        let addr = format!("{}:{}", config.host, config.port);
+        let listener = TcpListener::bind(&addr)
+            .await
+            .map_err(|source| ServeError::Bind { addr, source })?;
         let metrics = Arc::new(metrics::Metrics::new());
         let mut store_config = StoreConfig::new(&config.data_dir);
         store_config.history_limit = config.history_limit;
@@ -61,10 +68,6 @@ impl Server {
             .await
             .map_err(|e| ServeError::Io(std::io::Error::other(e)))??;
 
-        let addr = format!("{}:{}", config.host, config.port);
-        let listener = TcpListener::bind(&addr)
-            .await
-            .map_err(|source| ServeError::Bind { addr, source })?;
         let app = Arc::new(App {
             store,
             dumps: dump::DumpDir::new(config.dump_dir.clone()),

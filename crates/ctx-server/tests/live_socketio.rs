@@ -1,6 +1,6 @@
 //! `/socket.io/` against a real python-socketio peer (`live_socketio_peer.py`), the kind
-//! of client Framework0's `AsyncContextClient` and dashboard are. Needs
-//! `python3 -m pip install "python-socketio[client]"` (`.ci/run` installs it).
+//! of client Framework0's `AsyncContextClient` and dashboard are. Needs a `python3` with
+//! `python-socketio[client]` first on PATH (`.ci/run` makes such a venv).
 
 mod common;
 
@@ -30,7 +30,7 @@ async fn python_socketio_client_sees_framework0_events() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         !stderr.contains("No module named 'socketio'"),
-        "python-socketio is missing: python3 -m pip install \"python-socketio[client]\""
+        "python-socketio is missing: put a venv with python-socketio[client] first on PATH (.ci/run does)"
     );
     assert!(output.status.success(), "peer failed: {stderr}");
     let summary: Value = serde_json::from_slice(&output.stdout).expect("peer summary");

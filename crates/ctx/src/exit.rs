@@ -4,8 +4,8 @@
 //! |---|---|
 //! | 0 | success (for `ctx load`: every threshold held) |
 //! | 1 | the command ran but the answer is negative: key not found (`get`, `del`), a threshold failed (`load`) |
-//! | 2 | usage error: bad flags or arguments (clap's own code) |
-//! | 3 | could not run: server unreachable, bad URL, a server that would not start |
+//! | 2 | usage error: bad flags or arguments (clap's own code), a URL without `http://`, an unknown scenario, a malformed threshold or VALUE |
+//! | 3 | could not run: server unreachable, a server that would not start |
 //! | 4 | the server answered with an error |
 
 use std::process::ExitCode;

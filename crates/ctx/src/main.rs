@@ -10,8 +10,7 @@ mod exit;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use clap::parser::ValueSource;
-use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -23,8 +22,6 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    #[command(flatten)]
-    client: cmd::client::ClientOptions,
 }
 
 #[derive(Subcommand)]
@@ -37,41 +34,18 @@ enum Command {
     Watch(cmd::watch::WatchArgs),
     #[command(flatten)]
     Client(cmd::client::ClientCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions(cmd::completions::CompletionsArgs),
 }
 
 fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
-    let cli = match Cli::from_arg_matches(&matches) {
-        Ok(cli) => cli,
-        Err(e) => e.exit(),
-    };
-    if let Some(message) = misplaced_client_option(&matches) {
-        eprintln!("{message}");
-        return exit::code(exit::USAGE);
-    }
+    // Clap's own errors (unknown flag, missing argument) exit with code 2, the usage code.
+    let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => cmd::serve::run(args),
         Command::Load(args) => cmd::load::run(args),
-        Command::Watch(args) => cmd::watch::run(cli.client, args),
-        Command::Client(command) => cmd::client::run(cli.client, command),
-    }
-}
-
-/// `--server` and `--json` are global so that `ctx get KEY --server URL` reads naturally,
-/// but `serve` and `load` have no use for them: refuse them there rather than ignore them.
-fn misplaced_client_option(matches: &ArgMatches) -> Option<String> {
-    let (name, sub) = matches.subcommand()?;
-    let given = |id: &str| sub.value_source(id) == Some(ValueSource::CommandLine);
-    match name {
-        "load" if given("server") => Some(
-            "ctx load: --server is for client commands; use --target URL to load a running server".into(),
-        ),
-        "load" if given("json") => Some(
-            "ctx load: --json is for client commands; every figure is written to report.json in the report directory".into(),
-        ),
-        "serve" if given("server") || given("json") => Some(
-            "ctx serve: --server and --json are for client commands; use --host and --port".into(),
-        ),
-        _ => None,
+        Command::Watch(args) => cmd::watch::run(args),
+        Command::Client(command) => cmd::client::run(command),
+        Command::Completions(args) => cmd::completions::run::<Cli>(args),
     }
 }

@@ -79,10 +79,18 @@ impl Run {
 }
 
 fn ctx_at(server: &str, args: &[&str]) -> Run {
+    ctx_in(Path::new("."), server, args)
+}
+
+/// `ctx_at` with the child's working directory set (where `--download` saves by default).
+fn ctx_in(cwd: &Path, server: &str, args: &[&str]) -> Run {
+    // `--server` right after the subcommand: before any `--` that ends its options.
+    let (command, rest) = args.split_first().expect("a subcommand");
     let output: Output = Command::new(CTX)
-        .arg("--server")
-        .arg(server)
-        .args(args)
+        .current_dir(cwd)
+        .arg(command)
+        .args(["--server", server])
+        .args(rest)
         .env_remove("CTX_SERVER")
         .stdin(Stdio::null())
         .output()
@@ -121,12 +129,12 @@ fn set_then_get_json_values_and_plain_strings() {
     assert_eq!(server.ctx(&["get", "text"]).ok(), "hello world\n");
     assert_eq!(server.ctx(&["get", "quoted"]).ok(), "42\n");
 
-    let answer = server.ctx(&["--json", "get", "quoted"]).json();
+    let answer = server.ctx(&["get", "--json", "quoted"]).json();
     assert_eq!(
         answer["value"], "42",
         "a quoted VALUE is stored as a string"
     );
-    assert_eq!(server.ctx(&["--json", "get", "n"]).json()["value"], 42);
+    assert_eq!(server.ctx(&["get", "--json", "n"]).json()["value"], 42);
 }
 
 #[test]
@@ -145,12 +153,12 @@ fn awkward_keys_round_trip_through_every_command() {
     ] {
         server.ctx(&["set", key, "v"]).ok();
         assert_eq!(server.ctx(&["get", key]).ok(), "v\n", "get {key:?}");
-        let listed = server.ctx(&["list", "--prefix", key]).ok();
+        let listed = server.ctx(&["list", key]).ok();
         assert!(
             listed.lines().any(|l| l == format!("{key}=v")),
             "list {key:?}: {listed}"
         );
-        let history = server.ctx(&["--json", "history", "--key", key]).json();
+        let history = server.ctx(&["history", "--json", "--key", key]).json();
         assert_eq!(history["history"][0]["key"], key, "history {key:?}");
         server.ctx(&["del", key]).ok();
         server.ctx(&["get", key]).fails(1);
@@ -164,7 +172,7 @@ fn missing_key_exits_1_with_one_line() {
     assert_eq!(run.stdout, "");
     assert!(run.fails(1).contains("nobody/wrote/this"));
 
-    let answer = ctx_json_exit(&server, &["--json", "get", "missing"], 1);
+    let answer = ctx_json_exit(&server, &["get", "--json", "missing"], 1);
     assert_eq!(answer["found"], false);
     assert_eq!(answer["value"], Value::Null);
 }
@@ -188,7 +196,7 @@ fn del_removes_the_key_and_a_second_del_exits_1() {
     server.ctx(&["get", "gone"]).fails(1);
     assert!(server.ctx(&["del", "gone"]).fails(1).contains("gone"));
 
-    let history = server.ctx(&["--json", "history", "--key", "gone"]).json();
+    let history = server.ctx(&["history", "--json", "--key", "gone"]).json();
     let entries = history["history"].as_array().expect("history array");
     assert_eq!(entries.len(), 2);
     assert_eq!(entries[1]["before"], 1);
@@ -197,7 +205,7 @@ fn del_removes_the_key_and_a_second_del_exits_1() {
 
     server.ctx(&["set", "again", "1"]).ok();
     server.ctx(&["del", "again", "--who", "cleaner"]).ok();
-    let history = server.ctx(&["--json", "history", "--key", "again"]).json();
+    let history = server.ctx(&["history", "--json", "--key", "again"]).json();
     assert_eq!(history["history"][1]["who"], "cleaner");
 }
 
@@ -213,13 +221,13 @@ fn list_prints_sorted_lines_and_filters_by_prefix() {
         server.ctx(&["set", key, value]).ok();
     }
     assert_eq!(
-        server.ctx(&["list", "--prefix", "job/"]).ok(),
+        server.ctx(&["list", "job/"]).ok(),
         "job/a=one\njob/b=2\njob/c={\"x\":1}\n"
     );
     assert_eq!(server.ctx(&["list"]).ok().lines().count(), 4);
-    let answer = server.ctx(&["--json", "list", "--prefix", "job/"]).json();
+    let answer = server.ctx(&["list", "--json", "job/"]).json();
     assert_eq!(answer["context"].as_object().map(|c| c.len()), Some(3));
-    assert_eq!(server.ctx(&["list", "--prefix", "none/"]).ok(), "");
+    assert_eq!(server.ctx(&["list", "none/"]).ok(), "");
 }
 
 #[test]
@@ -251,7 +259,7 @@ fn history_prints_one_line_per_change_and_passes_filters() {
         .ok();
     assert_eq!(by_alice.lines().count(), 2, "{by_alice}");
 
-    let all = server.ctx(&["--json", "history"]).json();
+    let all = server.ctx(&["history", "--json"]).json();
     let revisions: Vec<u64> = all["history"]
         .as_array()
         .expect("array")
@@ -261,10 +269,10 @@ fn history_prints_one_line_per_change_and_passes_filters() {
     assert_eq!(revisions.len(), 4);
     let since = revisions[1].to_string();
     let page = server
-        .ctx(&["--json", "history", "--since", &since, "--limit", "1"])
+        .ctx(&["history", "--json", "--since", &since, "--limit", "1"])
         .json();
     assert_eq!(page["history"][0]["revision"].as_u64(), Some(revisions[2]));
-    let newest = server.ctx(&["--json", "history", "--limit", "1"]).json();
+    let newest = server.ctx(&["history", "--json", "--limit", "1"]).json();
     assert_eq!(
         newest["history"][0]["revision"].as_u64(),
         Some(revisions[3])
@@ -291,7 +299,7 @@ fn dump_creates_a_file_in_the_data_dir() {
     );
 
     let answer = server
-        .ctx(&["--json", "dump", "--format", "json", "--include-history"])
+        .ctx(&["dump", "--json", "--format", "json", "--include-history"])
         .json();
     assert_eq!(answer["format"], "json");
     assert_eq!(answer["key_count"], 2);
@@ -320,7 +328,7 @@ fn status_shows_the_server_running() {
     let text = server.ctx(&["status"]).ok();
     assert!(text.contains("status: running"), "{text}");
     assert!(text.contains("key_count: 1"), "{text}");
-    let answer = server.ctx(&["--json", "status"]).json();
+    let answer = server.ctx(&["status", "--json"]).json();
     assert_eq!(answer["status"], "running");
     assert!(answer["revision"].as_u64().is_some_and(|r| r >= 1));
 }
@@ -352,14 +360,146 @@ fn unreachable_server_exits_3_with_one_line() {
 }
 
 #[test]
-fn bad_server_url_exits_3_with_one_line() {
+fn bad_server_url_is_a_usage_error_exit_2_with_one_line() {
     for url in [
         "not a url",
         "ftp://example.com",
         "localhost:8080",
         "http://",
     ] {
-        let line = ctx_at(url, &["status"]).fails(3);
+        let line = ctx_at(url, &["status"]).fails(2);
         assert!(line.starts_with("ctx: bad server URL"), "{url}: {line}");
     }
+}
+
+#[test]
+fn set_refuses_json_looking_text_that_does_not_parse_and_string_stores_text_verbatim() {
+    let server = Server::start();
+    for broken in [r#"{"a":"#, "[1, 2", r#""unterminated"#] {
+        let line = server.ctx(&["set", "k", broken]).fails(2);
+        assert!(
+            line.contains("does not parse") && line.contains("--string"),
+            "{broken}: {line}"
+        );
+        server.ctx(&["get", "k"]).fails(1);
+    }
+    server.ctx(&["set", "k", r#"{"a":"#, "--string"]).ok();
+    assert_eq!(server.ctx(&["get", "k"]).ok(), "{\"a\":\n");
+    server.ctx(&["set", "n", "42", "--string"]).ok();
+    assert_eq!(server.ctx(&["get", "--json", "n"]).json()["value"], "42");
+    // Plain text that does not start like JSON is still a string, as before.
+    server.ctx(&["set", "v", "1.2.3"]).ok();
+    assert_eq!(server.ctx(&["get", "--json", "v"]).json()["value"], "1.2.3");
+}
+
+#[test]
+fn dump_download_saves_the_servers_file_and_never_overwrites() {
+    let server = Server::start();
+    server.ctx(&["set", "d/a", "1"]).ok();
+    server.ctx(&["set", "d/b", "é"]).ok();
+    let cwd = tempfile::tempdir().expect("temp dir");
+    let url = &server.child.url;
+    let dump = |args: &[&str]| {
+        let mut all = vec!["dump", "--format", "csv", "--filename", "dl"];
+        all.extend_from_slice(args);
+        ctx_in(cwd.path(), url, &all)
+    };
+    let printed = dump(&["--download"]).ok();
+    assert!(printed.contains("downloaded dl.csv to dl.csv"), "{printed}");
+    let on_server = std::fs::read(server.child.data_dir.join("dumps/dl.csv")).expect("dump");
+    assert_eq!(
+        std::fs::read(cwd.path().join("dl.csv")).expect("download"),
+        on_server
+    );
+
+    // Into a directory, under the name the server chose (dl_1.csv: no overwrite there either).
+    std::fs::create_dir(cwd.path().join("into")).expect("mkdir");
+    let answer = dump(&["--download", "into", "--json"]).json();
+    assert_eq!(answer["filename"], "dl_1.csv");
+    assert_eq!(answer["downloaded_to"], "into/dl_1.csv");
+    assert!(cwd.path().join("into/dl_1.csv").is_file());
+
+    // `-`: the file itself on stdout, nothing else.
+    let run = dump(&["--download", "-"]);
+    let on_server = std::fs::read(server.child.data_dir.join("dumps/dl_2.csv")).expect("dump");
+    assert_eq!(run.ok().into_bytes(), on_server);
+
+    // An existing file is never replaced: exit 3, one line, the file untouched.
+    std::fs::write(cwd.path().join("mine.csv"), "keep").expect("write");
+    let line = dump(&["--download", "mine.csv"]).fails(3);
+    assert!(line.contains("mine.csv"), "{line}");
+    assert_eq!(
+        std::fs::read_to_string(cwd.path().join("mine.csv")).expect("read"),
+        "keep"
+    );
+}
+
+#[test]
+fn each_subcommand_lists_only_its_own_flags() {
+    let help = |args: &[&str]| {
+        let output = Command::new(CTX)
+            .args(args)
+            .env_remove("CTX_SERVER")
+            .output()
+            .expect("run ctx");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    for command in [&["--help"][..], &["serve", "--help"], &["load", "--help"]] {
+        let text = help(command);
+        assert!(
+            !text.contains("--server <") && !text.contains("--json"),
+            "{command:?}: {text}"
+        );
+    }
+    for command in [
+        "get", "set", "del", "list", "history", "dump", "status", "watch",
+    ] {
+        let text = help(&[command, "--help"]);
+        assert!(
+            text.contains("--server <URL>") && text.contains("--json"),
+            "{command}: {text}"
+        );
+        assert!(
+            text.contains(&format!("Usage: ctx {command} [OPTIONS]")),
+            "{command}: {text}"
+        );
+    }
+    // A usage error shows the usage line without `--server` as if it were required.
+    let output = Command::new(CTX).arg("get").output().expect("run ctx");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("Usage: ctx get <KEY>"), "{stderr}");
+    assert!(!stderr.contains("--server <"), "{stderr}");
+    // The client options belong after the subcommand now.
+    let output = Command::new(CTX)
+        .args(["--json", "status"])
+        .output()
+        .expect("run ctx");
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn completions_are_generated_for_each_shell() {
+    for (shell, marker) in [
+        ("bash", "_ctx()"),
+        ("zsh", "#compdef ctx"),
+        ("fish", "complete -c ctx"),
+    ] {
+        let output = Command::new(CTX)
+            .args(["completions", shell])
+            .output()
+            .expect("run ctx");
+        assert_eq!(output.status.code(), Some(0), "{shell}");
+        let script = String::from_utf8_lossy(&output.stdout);
+        assert!(script.contains(marker), "{shell}: {script}");
+        assert!(
+            script.contains("history") && script.contains("include-history"),
+            "{shell}: the script knows the subcommands and their flags"
+        );
+    }
+    let output = Command::new(CTX)
+        .args(["completions", "tcsh"])
+        .output()
+        .expect("run ctx");
+    assert_eq!(output.status.code(), Some(2));
 }

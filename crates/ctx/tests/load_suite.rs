@@ -89,30 +89,34 @@ fn stderr_lines(out: &Output) -> Vec<String> {
 }
 
 #[test]
-fn could_not_run_exits_3_with_one_line() {
+fn usage_errors_exit_2_and_an_unreachable_target_3_with_one_line() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let cases: [(&[&str], &str); 6] = [
-        (&["--target", "http://127.0.0.1:1"], "unreachable"),
-        (&["--target", "not a url"], "bad target URL"),
+    let cases: [(&[&str], i32, &str); 7] = [
+        (&["--target", "http://127.0.0.1:1"], 3, "unreachable"),
+        (&["--target", "not a url"], 2, "bad target URL"),
+        (&["--target", "127.0.0.1:8080"], 2, "bad target URL"),
         (
             &["--target", "http://127.0.0.1:1", "--scenario", "nope"],
+            2,
             "unknown scenario",
         ),
-        (&["--scenario", "nope"], "unknown scenario"),
+        (&["--scenario", "nope"], 2, "unknown scenario"),
         (
             &["--threshold", "concurrent_reads.p99_ms=fast"],
+            2,
             "malformed threshold",
         ),
         (
             &["--threshold", "concurrent_reads.p99=5"],
+            2,
             "malformed threshold",
         ),
     ];
-    for (args, needle) in cases {
+    for (args, code, needle) in cases {
         let out = ctx_load(args, tmp.path());
         assert_eq!(
             out.status.code(),
-            Some(3),
+            Some(code),
             "{args:?}: {:?}",
             stderr_lines(&out)
         );

@@ -215,7 +215,7 @@ fn config_file_env_and_flags_apply_in_order() {
 }
 
 #[test]
-fn client_options_given_to_serve_or_load_are_refused_not_ignored() {
+fn client_options_given_to_serve_or_load_are_usage_errors() {
     for args in [["serve", "--json"], ["load", "--server=http://127.0.0.1:9"]] {
         let out = Command::new(CTX)
             .args(args)
@@ -224,7 +224,32 @@ fn client_options_given_to_serve_or_load_are_refused_not_ignored() {
             .unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(stderr.lines().count(), 1, "{stderr}");
-        assert!(stderr.contains("for client commands"), "{stderr}");
+        assert!(stderr.contains("unexpected argument"), "{stderr}");
     }
+}
+
+#[test]
+fn a_serve_that_cannot_bind_leaves_no_data_directory_behind() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("fresh");
+    let out = Command::new(CTX)
+        .args([
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--data-dir",
+        ])
+        .arg(&data_dir)
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(&port), "{stderr}");
+    assert!(!data_dir.exists(), "no data directory was created");
 }

@@ -27,8 +27,8 @@ struct Watch {
 impl Watch {
     fn start(server: &str, args: &[&str]) -> Watch {
         let mut child = Command::new(CTX)
-            .args(["--server", server])
             .args(args)
+            .args(["--server", server])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -115,14 +115,18 @@ fn prints_one_line_per_change_with_prefix_filter() {
     assert_eq!(status, 200);
     assert_eq!(watch.line(), "1 app/a = 1 (t)");
     assert_eq!(watch.line(), r#"3 app/b = {"n":[1,2]} (t)"#);
-    assert_eq!(watch.line(), r#"5 app/s = "text" (t)"#);
+    assert_eq!(
+        watch.line(),
+        "5 app/s = text (t)",
+        "strings raw, as `get` prints them"
+    );
     assert_eq!(watch.line(), "6 app/a deleted (api_client)");
 }
 
 #[test]
 fn json_prints_the_events() {
     let (server, _dir) = server();
-    let watch = Watch::start(&server.url, &["--json", "watch", "--since", "0"]);
+    let watch = Watch::start(&server.url, &["watch", "--json", "--since", "0"]);
     set(&server, "k", json!(true));
     let event: Value = serde_json::from_str(&watch.line()).expect("JSON line");
     assert_eq!(event["type"], "context_updated");
@@ -148,7 +152,19 @@ fn says_so_when_a_resync_was_needed() {
     assert!(notice.contains("resync needed"), "{notice}");
     assert!(notice.contains("revision 10"), "{notice}");
     set(&server, "after", json!("x"));
-    assert_eq!(watch.line(), r#"11 after = "x" (t)"#);
+    assert_eq!(watch.line(), "11 after = x (t)");
+}
+
+#[test]
+fn a_bad_server_url_is_a_usage_error_exit_2() {
+    let output = Command::new(CTX)
+        .args(["watch", "--server", "localhost:8080"])
+        .output()
+        .expect("run ctx watch");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("bad server URL"), "{stderr}");
 }
 
 #[test]
@@ -157,7 +173,7 @@ fn unreachable_server_is_one_line_and_exit_3() {
     let addr = listener.local_addr().expect("addr");
     drop(listener); // a port nobody listens on
     let output = Command::new(CTX)
-        .args(["--server", &format!("http://{addr}"), "watch"])
+        .args(["watch", "--server", &format!("http://{addr}")])
         .output()
         .expect("run ctx watch");
     assert_eq!(output.status.code(), Some(3));

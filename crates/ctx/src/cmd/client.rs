@@ -13,24 +13,26 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 use std::fmt::{self, Write as _};
 use std::io::Write as _;
+use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::exit;
 
-/// Options shared by every client command.
+/// Options every client command (and `ctx watch`) takes; flattened into each of them
+/// rather than global, so `serve` and `load` neither list nor accept them.
 #[derive(clap::Args)]
 pub struct ClientOptions {
     /// Server base URL.
     #[arg(
         long,
-        global = true,
         env = "CTX_SERVER",
+        value_name = "URL",
         default_value = "http://127.0.0.1:8080"
     )]
     pub server: String,
     /// Print the server's JSON answer (one line) instead of text.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub json: bool,
 }
 
@@ -40,16 +42,24 @@ pub enum ClientCommand {
     Get {
         /// The key (use `--` before it if it starts with `-`).
         key: String,
+        #[command(flatten)]
+        options: ClientOptions,
     },
-    /// Write a key. VALUE is parsed as JSON; if that fails it is stored as a plain string.
+    /// Write a key. VALUE is JSON, or plain text stored as a string (see --string).
     Set {
         key: String,
         /// JSON (`42`, `true`, `{"a":1}`, `'"42"'` for the string "42") or plain text.
+        /// Text starting with `{`, `[` or `"` must be valid JSON (else exit 2).
         #[arg(allow_negative_numbers = true)]
         value: String,
+        /// Store VALUE as a string exactly as given, without reading it as JSON.
+        #[arg(long)]
+        string: bool,
         /// Who made the change, as recorded in the history.
         #[arg(long, default_value = DEFAULT_WHO)]
         who: String,
+        #[command(flatten)]
+        options: ClientOptions,
     },
     /// Delete a key. Exit 1 if it did not exist.
     Del {
@@ -57,12 +67,15 @@ pub enum ClientCommand {
         /// Who made the change, as recorded in the history.
         #[arg(long, default_value = DEFAULT_WHO)]
         who: String,
+        #[command(flatten)]
+        options: ClientOptions,
     },
     /// Print `key=value` lines, sorted by key.
     List {
         /// Only keys starting with this prefix.
-        #[arg(long)]
         prefix: Option<String>,
+        #[command(flatten)]
+        options: ClientOptions,
     },
     /// Print the change history, oldest first, one change per line.
     History {
@@ -81,8 +94,10 @@ pub enum ClientCommand {
         /// At most this many entries (the newest ones, unless --since is given).
         #[arg(long)]
         limit: Option<u64>,
+        #[command(flatten)]
+        options: ClientOptions,
     },
-    /// Ask the server to write a dump file into its dump directory.
+    /// Ask the server to write a dump file into its dump directory (and fetch it with --download).
     Dump {
         #[arg(long, value_enum)]
         format: DumpFormat,
@@ -95,9 +110,32 @@ pub enum ClientCommand {
         /// Who asked for the dump, as recorded by the server.
         #[arg(long, default_value = DEFAULT_WHO)]
         who: String,
+        /// Then fetch the file from the server into PATH (a file, a directory, or `-` for
+        /// stdout; default: the dump's name in the current directory). Never overwrites.
+        #[arg(long, value_name = "PATH", num_args = 0..=1)]
+        download: Option<Option<PathBuf>>,
+        #[command(flatten)]
+        options: ClientOptions,
     },
     /// Show the server's status.
-    Status,
+    Status {
+        #[command(flatten)]
+        options: ClientOptions,
+    },
+}
+
+impl ClientCommand {
+    fn options(&self) -> &ClientOptions {
+        match self {
+            ClientCommand::Get { options, .. }
+            | ClientCommand::Set { options, .. }
+            | ClientCommand::Del { options, .. }
+            | ClientCommand::List { options, .. }
+            | ClientCommand::History { options, .. }
+            | ClientCommand::Dump { options, .. }
+            | ClientCommand::Status { options } => options,
+        }
+    }
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -118,18 +156,18 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// taken for dot segments by anything between us and the server.
 const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'~');
 
-pub fn run(options: ClientOptions, command: ClientCommand) -> ExitCode {
+pub fn run(command: ClientCommand) -> ExitCode {
     let result = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
-        Ok(runtime) => runtime.block_on(execute(&options, command)),
+        Ok(runtime) => runtime.block_on(execute(command)),
         Err(err) => Err(Failure::Runtime(err.to_string())),
     };
     match result {
         Ok(report) => {
             // A closed stdout (`ctx list | head`) is not worth a complaint.
-            let _ = std::io::stdout().lock().write_all(report.stdout.as_bytes());
+            let _ = std::io::stdout().lock().write_all(&report.stdout);
             match report.negative {
                 Some(message) => {
                     let _ = writeln!(std::io::stderr(), "ctx: {message}");
@@ -147,15 +185,16 @@ pub fn run(options: ClientOptions, command: ClientCommand) -> ExitCode {
 
 /// What a command that reached the server prints, and whether the answer was negative.
 struct Report {
-    stdout: String,
+    stdout: Vec<u8>,
     /// Set when the key was absent (`get`, `del`): the one-line stderr message for exit 1.
     negative: Option<String>,
 }
 
-async fn execute(options: &ClientOptions, command: ClientCommand) -> Result<Report, Failure> {
-    let client = Client::new(&options.server)?;
+async fn execute(command: ClientCommand) -> Result<Report, Failure> {
+    let client = Client::new(&command.options().server)?;
+    let json = command.options().json;
     let (answer, human, negative) = match command {
-        ClientCommand::Get { key } => {
+        ClientCommand::Get { key, .. } => {
             let answer = client
                 .request(
                     Method::GET,
@@ -176,8 +215,18 @@ async fn execute(options: &ClientOptions, command: ClientCommand) -> Result<Repo
             let negative = (!found).then(|| format!("key not found: {key}"));
             (answer, human, negative)
         }
-        ClientCommand::Set { key, value, who } => {
-            let value = serde_json::from_str(&value).unwrap_or(Value::String(value));
+        ClientCommand::Set {
+            key,
+            value,
+            string,
+            who,
+            ..
+        } => {
+            let value = if string {
+                Value::String(value)
+            } else {
+                value_argument(value)?
+            };
             let body = json!({ "key": key, "value": value, "who": who });
             let answer = client.request(Method::POST, "/ctx", Some(&body)).await?;
             // An equal value is not a change (no history entry); say so rather than "set".
@@ -188,7 +237,7 @@ async fn execute(options: &ClientOptions, command: ClientCommand) -> Result<Repo
             let human = format!("{verb} {key}{}\n", revision_suffix(&answer));
             (answer, human, None)
         }
-        ClientCommand::Del { key, who } => {
+        ClientCommand::Del { key, who, .. } => {
             let path = format!("/ctx{}", query(&[("key", Some(&key)), ("who", Some(&who))]));
             let answer = client.request(Method::DELETE, &path, None).await?;
             let deleted = answer
@@ -203,7 +252,7 @@ async fn execute(options: &ClientOptions, command: ClientCommand) -> Result<Repo
             let negative = (!deleted).then(|| format!("key not found: {key}"));
             (answer, human, negative)
         }
-        ClientCommand::List { prefix } => {
+        ClientCommand::List { prefix, .. } => {
             let answer = client
                 .request(
                     Method::GET,
@@ -220,6 +269,7 @@ async fn execute(options: &ClientOptions, command: ClientCommand) -> Result<Repo
             prefix,
             since,
             limit,
+            ..
         } => {
             let (since, limit) = (since.map(|n| n.to_string()), limit.map(|n| n.to_string()));
             let params = [
@@ -244,6 +294,8 @@ async fn execute(options: &ClientOptions, command: ClientCommand) -> Result<Repo
             filename,
             include_history,
             who,
+            download,
+            ..
         } => {
             let format =
                 clap::ValueEnum::to_possible_value(&format).map(|v| v.get_name().to_owned());
@@ -255,26 +307,37 @@ async fn execute(options: &ClientOptions, command: ClientCommand) -> Result<Repo
             let answer = client
                 .request(Method::POST, "/ctx/dump", Some(&body))
                 .await?;
-            let human = format!(
+            let mut answer = answer;
+            let mut human = format!(
                 "dumped {} keys to {} ({}, {} bytes)\n",
                 plain(field(&answer, "key_count")),
                 plain(field(&answer, "path")),
                 plain(field(&answer, "filename")),
                 plain(field(&answer, "file_size")),
             );
+            if let Some(destination) = download {
+                let filename = plain(field(&answer, "filename"));
+                let file = client.fetch_dump(&filename).await?;
+                if destination.as_deref() == Some(Path::new("-")) {
+                    // The file itself is the output: nothing else may share stdout.
+                    return Ok(Report {
+                        stdout: file,
+                        negative: None,
+                    });
+                }
+                let saved = save_download(&file, destination.as_deref(), &filename)?;
+                let _ = writeln!(human, "downloaded {filename} to {}", saved.display());
+                answer["downloaded_to"] = Value::String(saved.display().to_string());
+            }
             (answer, human, None)
         }
-        ClientCommand::Status => {
+        ClientCommand::Status { .. } => {
             let answer = client.request(Method::GET, "/ctx/status", None).await?;
             let human = render_status(&client.server, &answer);
             (answer, human, None)
         }
     };
-    let stdout = if options.json {
-        format!("{answer}\n")
-    } else {
-        human
-    };
+    let stdout = if json { format!("{answer}\n") } else { human }.into_bytes();
     Ok(Report { stdout, negative })
 }
 
@@ -298,16 +361,24 @@ enum Failure {
         message: String,
     },
     Runtime(String),
+    /// A bad argument clap cannot see (e.g. VALUE that looks like JSON but is not).
+    Usage(String),
+    /// A downloaded dump could not be saved locally.
+    Save {
+        path: PathBuf,
+        reason: String,
+    },
 }
 
 impl Failure {
     /// The one mapping from failures to the documented exit codes.
     fn exit_code(&self) -> u8 {
         match self {
-            Failure::BadUrl { .. }
-            | Failure::Unreachable { .. }
+            Failure::BadUrl { .. } | Failure::Usage(_) => exit::USAGE,
+            Failure::Unreachable { .. }
             | Failure::Timeout { .. }
-            | Failure::Runtime(_) => exit::COULD_NOT_RUN,
+            | Failure::Runtime(_)
+            | Failure::Save { .. } => exit::COULD_NOT_RUN,
             Failure::Server { .. } => exit::SERVER_ERROR,
         }
     }
@@ -335,6 +406,12 @@ impl fmt::Display for Failure {
             }
             Failure::Server { status, message } => write!(f, "server error ({status}): {message}"),
             Failure::Runtime(reason) => write!(f, "cannot start the async runtime: {reason}"),
+            Failure::Usage(message) => f.write_str(message),
+            Failure::Save { path, reason } => write!(
+                f,
+                "the dump was written on the server but cannot be saved to {}: {reason}",
+                path.display()
+            ),
         }
     }
 }
@@ -393,6 +470,27 @@ impl Client {
         path_and_query: &str,
         body: Option<&Value>,
     ) -> Result<Value, Failure> {
+        let (status, bytes) = self.exchange(method, path_and_query, body).await?;
+        serde_json::from_slice(&bytes).map_err(|_| Failure::Server {
+            status,
+            message: format!("the answer is not JSON: {}", snippet(&bytes)),
+        })
+    }
+
+    /// The bytes of a dump file, as the server serves it (`GET /ctx/dump/{filename}`).
+    async fn fetch_dump(&self, filename: &str) -> Result<Vec<u8>, Failure> {
+        let path = format!("/ctx/dump/{}", utf8_percent_encode(filename, COMPONENT));
+        let (_, bytes) = self.exchange(Method::GET, &path, None).await?;
+        Ok(bytes.to_vec())
+    }
+
+    /// One request; answers the status and body of a 2xx, else [`Failure::Server`].
+    async fn exchange(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Bytes), Failure> {
         let uri: Uri = format!("{}{path_and_query}", self.base).parse().map_err(
             |err: hyper::http::uri::InvalidUri| Failure::BadUrl {
                 server: self.server.clone(),
@@ -442,9 +540,8 @@ impl Client {
                 server: self.server.clone(),
             })??;
 
-        let parsed = serde_json::from_slice::<Value>(&bytes);
         if !status.is_success() {
-            let message = match &parsed {
+            let message = match serde_json::from_slice::<Value>(&bytes) {
                 Ok(answer) => answer
                     .get("error")
                     .map(plain)
@@ -453,10 +550,7 @@ impl Client {
             };
             return Err(Failure::Server { status, message });
         }
-        parsed.map_err(|_| Failure::Server {
-            status,
-            message: format!("the answer is not JSON: {}", snippet(&bytes)),
-        })
+        Ok((status, bytes))
     }
 
     fn unreachable(&self, err: &(dyn std::error::Error + 'static)) -> Failure {
@@ -483,6 +577,55 @@ pub(crate) fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
             None => return current.to_string(),
         }
     }
+}
+
+/// `ctx set`'s VALUE: JSON when it parses, else the text as a string. Text that starts
+/// like a JSON object, array or string (`{"a":`) but does not parse is refused rather
+/// than silently stored as a string: it is almost always a typo or a shell-quoting slip.
+fn value_argument(text: String) -> Result<Value, Failure> {
+    match serde_json::from_str(&text) {
+        Ok(value) => Ok(value),
+        Err(err) if text.trim_start().starts_with(['{', '[', '"']) => Err(Failure::Usage(format!(
+            "VALUE looks like JSON but does not parse ({err}); fix it, or pass --string to store the text as is"
+        ))),
+        Err(_) => Ok(Value::String(text)),
+    }
+}
+
+/// Writes a downloaded dump to `destination` (none: the current directory; a directory:
+/// the dump's name inside it), never over an existing file. Answers the path written.
+fn save_download(
+    file: &[u8],
+    destination: Option<&Path>,
+    filename: &str,
+) -> Result<PathBuf, Failure> {
+    // The name comes from the server: accept one plain file name, never a path.
+    let mut parts = Path::new(filename).components();
+    if !matches!(
+        (parts.next(), parts.next()),
+        (Some(Component::Normal(_)), None)
+    ) {
+        return Err(Failure::Server {
+            status: StatusCode::OK,
+            message: format!("the server named the dump {filename:?}, not a plain file name"),
+        });
+    }
+    let path = match destination {
+        None => PathBuf::from(filename),
+        Some(dir) if dir.is_dir() => dir.join(filename),
+        Some(file) => file.to_owned(),
+    };
+    let failed = |err: std::io::Error| Failure::Save {
+        path: path.clone(),
+        reason: err.to_string(),
+    };
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(failed)?;
+    out.write_all(file).map_err(failed)?;
+    Ok(path)
 }
 
 /// `?a=x&b=y` for the parameters that are set, or an empty string.
@@ -512,8 +655,9 @@ fn field<'a>(answer: &'a Value, name: &str) -> &'a Value {
     answer.get(name).unwrap_or(&Value::Null)
 }
 
-/// Strings raw, anything else as compact JSON: what a shell script wants to capture.
-fn plain(value: &Value) -> String {
+/// Strings raw, anything else as compact JSON: what a shell script wants to capture
+/// (`get`, `list` and `watch` all print values this way).
+pub(crate) fn plain(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
         other => other.to_string(),

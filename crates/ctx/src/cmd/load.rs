@@ -3,15 +3,16 @@
 //!
 //! A thin shell over `ctx_load::run`: parse flags, build the options, print
 //! the summary table, map the outcome to an exit code (see `exit.rs`):
-//! 0 every threshold held, 1 a threshold failed, 3 the run could not be
-//! carried out (bad URL, unknown scenario, malformed threshold, unreachable
-//! target, server would not start, interrupted) — with one line on stderr.
+//! 0 every threshold held, 1 a threshold failed, 2 a usage error (bad URL,
+//! unknown scenario, malformed threshold or scenario file, bad option value),
+//! 3 the run could not be carried out (unreachable target, server would not
+//! start, interrupted) — with one line on stderr.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use ctx_load::{Launcher, LoadOptions, OpenLoop};
+use ctx_load::{Launcher, LoadError, LoadOptions, OpenLoop};
 
 use crate::exit;
 
@@ -61,25 +62,36 @@ pub struct LoadArgs {
     list: bool,
 }
 
-fn secs(flag: &str, v: f64) -> Result<Duration, String> {
+fn secs(flag: &str, v: f64) -> Result<Duration, LoadError> {
     Duration::try_from_secs_f64(v)
         .ok()
         .filter(|d| !d.is_zero())
-        .ok_or_else(|| format!("{flag} must be a positive number of seconds, got {v}"))
+        .ok_or_else(|| {
+            LoadError::InvalidOption(format!(
+                "{flag} must be a positive number of seconds, got {v}"
+            ))
+        })
 }
 
-fn build_options(args: LoadArgs) -> Result<LoadOptions, String> {
+fn build_options(args: LoadArgs) -> Result<LoadOptions, LoadError> {
     let open_loop = match (args.rate, args.duration) {
         (Some(rate), duration) => Some(OpenLoop {
             rate,
             duration: secs("--duration", duration.unwrap_or(10.0))?,
         }),
-        (None, Some(_)) => return Err("--duration needs --rate (open-loop mode)".into()),
+        (None, Some(_)) => {
+            return Err(LoadError::InvalidOption(
+                "--duration needs --rate (open-loop mode)".into(),
+            ));
+        }
         (None, None) => None,
     };
     let launcher = if args.target.is_none() {
-        let exe = std::env::current_exe()
-            .map_err(|e| format!("cannot find the ctx executable to start a server: {e}"))?;
+        let exe = std::env::current_exe().map_err(|e| {
+            LoadError::CouldNotRun(format!(
+                "cannot find the ctx executable to start a server: {e}"
+            ))
+        })?;
         Some(Launcher::new(exe))
     } else {
         None
@@ -115,10 +127,7 @@ fn list(opts: &LoadOptions) -> ExitCode {
     if let Some(path) = &all.scenario_file {
         match ctx_load::custom::load_file(path) {
             Ok(extra) => names.extend(extra.into_iter().map(|s| s.name)),
-            Err(e) => {
-                eprintln!("ctx load: {e}");
-                return exit::code(exit::COULD_NOT_RUN);
-            }
+            Err(e) => return fail(&e),
         }
     }
     let chosen = LoadOptions {
@@ -132,10 +141,16 @@ fn list(opts: &LoadOptions) -> ExitCode {
             }
             exit::code(exit::OK)
         }
-        Err(e) => {
-            eprintln!("ctx load: {e}");
-            exit::code(exit::COULD_NOT_RUN)
-        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// One stderr line and the exit code for the kind of error: bad input is a usage error.
+fn fail(error: &LoadError) -> ExitCode {
+    eprintln!("ctx load: {error}");
+    match error {
+        LoadError::InvalidOption(_) => exit::code(exit::USAGE),
+        _ => exit::code(exit::COULD_NOT_RUN),
     }
 }
 
@@ -150,10 +165,7 @@ pub fn run(args: LoadArgs) -> ExitCode {
     let listing = args.list;
     let opts = match build_options(args) {
         Ok(o) => o,
-        Err(e) => {
-            eprintln!("ctx load: {e}");
-            return exit::code(exit::COULD_NOT_RUN);
-        }
+        Err(e) => return fail(&e),
     };
     if listing {
         return list(&opts);
@@ -177,9 +189,6 @@ pub fn run(args: LoadArgs) -> ExitCode {
                 exit::code(exit::NEGATIVE)
             }
         }
-        Err(e) => {
-            eprintln!("ctx load: {e}");
-            exit::code(exit::COULD_NOT_RUN)
-        }
+        Err(e) => fail(&e),
     }
 }

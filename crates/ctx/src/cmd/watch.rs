@@ -6,7 +6,7 @@
 //! revision it printed, so nothing is missed or printed twice; if the server no longer
 //! keeps that revision, it says so and continues from the server's current revision.
 
-use crate::cmd::client::ClientOptions;
+use crate::cmd::client::{ClientOptions, plain};
 use crate::exit;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -27,6 +27,8 @@ pub struct WatchArgs {
     /// After a connection drops, give up once the server has been unreachable this long.
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     retry_for: u64,
+    #[command(flatten)]
+    options: ClientOptions,
 }
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -37,7 +39,8 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// The server pings every 20 s; this much silence means the connection is dead.
 const IDLE_LIMIT: Duration = Duration::from_secs(90);
 
-pub fn run(options: ClientOptions, args: WatchArgs) -> ExitCode {
+pub fn run(args: WatchArgs) -> ExitCode {
+    let options = args.options;
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -54,7 +57,7 @@ pub fn run(options: ClientOptions, args: WatchArgs) -> ExitCode {
         Ok(url) => url,
         Err(reason) => {
             return fail(
-                exit::COULD_NOT_RUN,
+                exit::USAGE,
                 &format!(
                     "bad server URL {:?}: {reason}; expected e.g. http://127.0.0.1:8080",
                     options.server
@@ -252,7 +255,7 @@ impl Watcher {
                 let who = event["who"].as_str().unwrap_or("");
                 self.print(text, || match kind {
                     "context_updated" => {
-                        format!("{revision} {key} = {} ({who})", event["value"])
+                        format!("{revision} {key} = {} ({who})", plain(&event["value"]))
                     }
                     _ => format!("{revision} {key} deleted ({who})"),
                 });
