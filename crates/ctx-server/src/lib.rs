@@ -5,6 +5,7 @@ mod accept;
 mod app;
 mod auth;
 pub mod config;
+mod dashboard;
 mod dump;
 mod error;
 pub mod live;

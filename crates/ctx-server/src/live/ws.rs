@@ -43,6 +43,7 @@ pub async fn upgrade(
     let hard_limit = app.config.live.max_message_bytes.saturating_mul(4);
     ws.max_message_size(hard_limit)
         .max_frame_size(hard_limit)
+        .protocols([auth::WS_PROTOCOL])
         .on_upgrade(move |socket| run(app, socket, may_write))
 }
 

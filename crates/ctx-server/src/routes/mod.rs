@@ -104,7 +104,9 @@ fn router(app: AppState, patterns: &mut Vec<&'static str>) -> Router {
             auth::check,
         ));
     }
-    router.with_state(app)
+    router
+        .merge(crate::dashboard::routes(&mut pattern))
+        .with_state(app)
 }
 
 fn cors(config: &crate::config::ServerConfig) -> CorsLayer {

@@ -97,11 +97,27 @@ impl TestServer {
         content_type: Option<&str>,
         body: impl Into<Bytes>,
     ) -> Answer {
+        self.request_with(method, path, content_type, &[], body)
+            .await
+    }
+
+    /// `request` with extra headers (an API key, ...).
+    pub async fn request_with(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Answer {
         let mut builder = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base));
         if let Some(ct) = content_type {
             builder = builder.header("content-type", ct);
+        }
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
         }
         let request = builder.body(Full::new(body.into())).expect("request");
         let response = self.client.request(request).await.expect("send");
