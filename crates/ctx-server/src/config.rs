@@ -35,6 +35,10 @@ pub struct ServerConfig {
     pub cors_origins: Vec<String>,
     /// WebSocket and Socket.IO settings (queues, keep-alive, frame size).
     pub live: crate::live::LiveConfig,
+    /// Open a damaged data directory anyway, keeping what is intact
+    /// (`ctx_store::StoreConfig::recover`). A one-off action, so a flag only, never a
+    /// file setting.
+    pub recover: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -159,6 +163,7 @@ impl ServerConfig {
                 .cors_origins
                 .or(file.cors_origins)
                 .unwrap_or_default(),
+            recover: false,
             live: {
                 let defaults = crate::live::LiveConfig::default();
                 crate::live::LiveConfig {

@@ -36,6 +36,13 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
+impl ServeError {
+    /// The store refused a damaged data directory (`--recover` opens it anyway).
+    pub fn is_damaged_data(&self) -> bool {
+        matches!(self, ServeError::Store(ctx_store::StoreError::Damaged(_)))
+    }
+}
+
 /// How long shutdown waits for live connections to take their close frames.
 const LIVE_CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -62,6 +69,7 @@ impl Server {
         store_config.history_max_bytes = config.history_max_bytes;
         store_config.checkpoint_every = config.checkpoint_interval;
         store_config.max_key_bytes = config.max_key_bytes;
+        store_config.recover = config.recover;
         let observer = metrics.clone();
         store_config.commit_observer = Some(Arc::new(move |stats| observer.observe_commit(stats)));
         // Reloading a large store is blocking work; keep it off the async workers.
@@ -79,6 +87,11 @@ impl Server {
             live: Default::default(),
         });
         Ok(Server { listener, app })
+    }
+
+    /// What `--recover` found damaged and dropped at open (empty when all was intact).
+    pub fn recovered(&self) -> &[String] {
+        self.app.store.recovered()
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {

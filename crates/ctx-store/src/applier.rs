@@ -98,7 +98,7 @@ fn run(disk: &Disk, wal_dir: &Path, failure: &Failure, rx: &Receiver<Message>) {
             None => disk
                 .write(&changes, compact_through)
                 .and_then(|()| match closed {
-                    Some(sequence) => disk.checkpoint().and_then(|()| {
+                    Some(sequence) => disk.checkpoint(sequence + 1).and_then(|()| {
                         wal::retire_through(wal_dir, sequence).map_err(crate::disk::log_error)
                     }),
                     None => Ok(()),

@@ -10,6 +10,7 @@ use crate::applier::{Applier, Failure, Message};
 use crate::config::{CommitStats, StoreConfig};
 use crate::disk::{self, Disk};
 use crate::error::StoreError;
+use crate::manifest::Ceiling;
 use crate::state::{Change, Record};
 use crate::store::{Shared, WriteOutcome};
 use crate::value::{JsonValue, Timestamp};
@@ -54,6 +55,7 @@ const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 pub(crate) fn spawn(
     disk: Disk,
     wal: Wal,
+    ceiling: Ceiling,
     shared: Arc<Shared>,
     config: StoreConfig,
     rx: mpsc::Receiver<Command>,
@@ -65,6 +67,7 @@ pub(crate) fn spawn(
         .spawn(move || {
             Committer {
                 wal,
+                ceiling,
                 applier,
                 last_rotation: Instant::now(),
                 shared,
@@ -79,6 +82,8 @@ pub(crate) fn spawn(
 
 struct Committer {
     wal: Wal,
+    /// Raised before a revision passes it (see `manifest.rs`).
+    ceiling: Ceiling,
     applier: Applier,
     last_rotation: Instant,
     shared: Arc<Shared>,
@@ -129,11 +134,18 @@ impl Committer {
                 let _ = reply.send(Err(StoreError::Closed));
             }
         }
-        // A clean stop leaves redb durable and the log empty: the segment being written is
-        // closed too, since nothing more will be appended to it.
+        // A clean stop leaves redb durable and the log one empty segment: the segment being
+        // written is closed too, since nothing more will be appended to it, and the next
+        // one is where the last checkpoint says the log continues.
         if self.failed.get().is_none() {
-            self.applier
-                .send(Message::SegmentClosed(self.wal.sequence()));
+            match self.wal.rotate(self.next_revision()) {
+                Ok(closed) => {
+                    self.applier.send(Message::SegmentClosed(closed));
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot close the log at shutdown; it will be replayed at the next start");
+                }
+            }
         }
         self.applier.finish();
         if let Some(done) = shutdown {
@@ -249,11 +261,19 @@ impl Committer {
         }
     }
 
+    /// The revision the next change will have: where a new log segment starts.
+    fn next_revision(&self) -> u64 {
+        self.shared.state.read().revision + 1
+    }
+
     /// Makes a group durable: one log record, one `fdatasync`.
     fn log(&mut self, changes: &[Arc<Change>]) -> Result<(), StoreError> {
-        if changes.is_empty() {
+        let Some(last) = changes.last() else {
             return Ok(());
-        }
+        };
+        self.ceiling
+            .cover(last.revision)
+            .map_err(|e| StoreError::Storage(format!("{}: {e}", crate::manifest::MANIFEST_FILE)))?;
         self.wal
             .append(&disk::encode_group(changes)?)
             .map_err(disk::log_error)
@@ -270,7 +290,7 @@ impl Committer {
             || self.wal.len() >= SEGMENT_BYTES
         {
             self.last_rotation = Instant::now();
-            match self.wal.rotate() {
+            match self.wal.rotate(self.next_revision()) {
                 Ok(closed) => delivered &= self.applier.send(Message::SegmentClosed(closed)),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot start a new log segment; refusing writes until a restart");

@@ -27,6 +27,10 @@ pub struct StoreConfig {
     /// so the older segments can be deleted. Longer: fewer page write-backs (done beside
     /// the committer, not in its way), but more log to keep and to replay after a crash.
     pub checkpoint_every: Duration,
+    /// Open even when the data directory is damaged: keep what is intact, set the rest
+    /// aside and report it (`Store::recovered`), revisions never going back. Without it,
+    /// damage found at open is [`crate::StoreError::Damaged`].
+    pub recover: bool,
     /// Told about every commit, e.g. to feed `/metrics`.
     pub commit_observer: Option<Arc<dyn Fn(CommitStats) + Send + Sync>>,
 }
@@ -49,6 +53,7 @@ impl StoreConfig {
             max_batch: 1024,
             cache_bytes: 64 * 1024 * 1024,
             checkpoint_every: Duration::from_secs(1),
+            recover: false,
             commit_observer: None,
         }
     }

@@ -13,7 +13,6 @@ use crate::config::StoreConfig;
 use crate::error::StoreError;
 use crate::state::{Change, Record, State};
 use crate::value::{JsonValue, Timestamp};
-use crate::wal::{self, Wal};
 use redb::Durability;
 use redb::{
     Database, DatabaseError, ReadableDatabase, ReadableTable, ReadableTableMetadata,
@@ -28,11 +27,12 @@ const HISTORY: TableDefinition<u64, &[u8]> = TableDefinition::new("history");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const META_REVISION: &str = "revision";
 const META_COMPACTED: &str = "compacted_through";
+const META_NEXT_SEGMENT: &str = "next_log_segment";
 
 pub(crate) const DATA_FILE: &str = "context.redb";
 
-/// redb's cache while the store is read back at start (see [`Disk::open`]).
-const LOAD_CACHE_BYTES: usize = 4 * 1024 * 1024;
+/// redb's cache while the store is read back at start (see `open.rs`).
+pub(crate) const LOAD_CACHE_BYTES: usize = 4 * 1024 * 1024;
 
 #[derive(Serialize, Deserialize)]
 struct StoredRecord<'a> {
@@ -92,6 +92,26 @@ pub(crate) fn encode_group(changes: &[Arc<Change>]) -> Result<Vec<u8>, StoreErro
     encode(&group)
 }
 
+/// The changes in one log record.
+pub(crate) fn decode_group(payload: &[u8]) -> Result<Vec<Arc<Change>>, StoreError> {
+    let group: Vec<LoggedChange> = decode(payload, "log record")?;
+    let json = |text: Option<&str>| text.map(|t| stored_json(t, "log value")).transpose();
+    group
+        .into_iter()
+        .map(|logged| {
+            let entry = logged.entry;
+            Ok(Arc::new(Change {
+                revision: logged.revision,
+                timestamp: Timestamp::from_micros(entry.micros),
+                key: Arc::from(entry.key),
+                before: json(entry.before)?,
+                after: json(entry.after)?,
+                who: Arc::from(entry.who),
+            }))
+        })
+        .collect()
+}
+
 pub(crate) fn log_error(e: std::io::Error) -> StoreError {
     StoreError::Storage(format!("write-ahead log: {e}"))
 }
@@ -102,36 +122,7 @@ fn stored_json(text: &str, what: &str) -> Result<JsonValue, StoreError> {
 }
 
 impl Disk {
-    /// Opens (or creates) the database and the log, reads everything back into memory,
-    /// and replays what the log holds beyond redb.
-    pub fn open(config: &StoreConfig) -> Result<(Disk, Wal, State), StoreError> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-            StoreError::Storage(format!(
-                "cannot create data directory {}: {e}",
-                config.data_dir.display()
-            ))
-        })?;
-        // redb's file lock is what keeps a second server out of this directory, so it is
-        // taken before the log is touched. The start-up scan reads every page once; in a
-        // cache sized for the applier's writes those pages would stay resident for nothing,
-        // so it gets a small one and the database is opened again with the real cache
-        // afterwards. (Another server that takes the lock in that instant finds everything
-        // replayed and durable, and this one stops with `AlreadyOpen`.)
-        let disk = Disk::open_db(config, LOAD_CACHE_BYTES.min(config.cache_bytes))?;
-        let (wal, records) = Wal::open(&config.data_dir)
-            .map_err(|e| StoreError::Storage(format!("cannot open the write-ahead log: {e}")))?;
-        disk.ensure_tables()?;
-        let mut state = disk.load(config)?;
-        disk.replay(&records, &mut state, config)?;
-        // redb may have come back with commits it never made durable (the process died,
-        // the machine did not), so it is made durable before the log that covers them goes.
-        disk.checkpoint()?;
-        wal::retire_through(wal.dir(), wal.sequence() - 1).map_err(log_error)?;
-        drop(disk);
-        Ok((Disk::open_db(config, config.cache_bytes)?, wal, state))
-    }
-
-    fn open_db(config: &StoreConfig, cache_bytes: usize) -> Result<Disk, StoreError> {
+    pub(crate) fn open_db(config: &StoreConfig, cache_bytes: usize) -> Result<Disk, StoreError> {
         let db = Database::builder()
             .set_cache_size(cache_bytes)
             .create(config.data_dir.join(DATA_FILE))
@@ -144,7 +135,7 @@ impl Disk {
         Ok(Disk { db })
     }
 
-    fn ensure_tables(&self) -> Result<(), StoreError> {
+    pub(crate) fn ensure_tables(&self) -> Result<(), StoreError> {
         let txn = self.db.begin_write()?;
         txn.open_table(KEYS)?;
         txn.open_table(HISTORY)?;
@@ -153,7 +144,7 @@ impl Disk {
         Ok(())
     }
 
-    fn load(&self, config: &StoreConfig) -> Result<State, StoreError> {
+    pub(crate) fn load(&self, config: &StoreConfig) -> Result<State, StoreError> {
         let txn = self.db.begin_read()?;
         let mut state = State::default();
         let meta = txn.open_table(META)?;
@@ -236,43 +227,39 @@ impl Disk {
         Ok(state)
     }
 
-    /// Makes everything redb holds durable.
-    pub fn checkpoint(&self) -> Result<(), StoreError> {
+    /// Makes everything redb holds durable, recording that the log now continues in
+    /// segment `next_segment` (0: no such promise), which the next open checks is there.
+    pub fn checkpoint(&self, next_segment: u64) -> Result<(), StoreError> {
         let mut txn = self.db.begin_write()?;
         txn.set_durability(Durability::Immediate)?;
+        txn.open_table(META)?
+            .insert(META_NEXT_SEGMENT, next_segment)?;
         txn.commit()?;
         Ok(())
     }
 
+    /// The log segment the last checkpoint said the log continues in (0: none said).
+    pub(crate) fn next_segment(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read()?;
+        let meta = txn.open_table(META)?;
+        Ok(meta.get(META_NEXT_SEGMENT)?.map_or(0, |v| v.value()))
+    }
+
     /// Changes in the log that redb does not have yet (a crash came before the
-    /// checkpoint): applied to memory and made durable in redb.
-    fn replay(
+    /// checkpoint): applied to memory and given to redb (made durable by the checkpoint
+    /// that follows at open).
+    pub(crate) fn replay(
         &self,
-        records: &[Vec<u8>],
+        changes: Vec<Arc<Change>>,
         state: &mut State,
         config: &StoreConfig,
     ) -> Result<(), StoreError> {
-        let mut changes = Vec::new();
-        for payload in records {
-            let group: Vec<LoggedChange> = decode(payload, "log record")?;
-            for logged in group {
-                if logged.revision <= state.revision {
-                    continue;
-                }
-                let entry = logged.entry;
-                let json =
-                    |text: Option<&str>| text.map(|t| stored_json(t, "log value")).transpose();
-                let change = Arc::new(Change {
-                    revision: logged.revision,
-                    timestamp: Timestamp::from_micros(entry.micros),
-                    key: Arc::from(entry.key),
-                    before: json(entry.before)?,
-                    after: json(entry.after)?,
-                    who: Arc::from(entry.who),
-                });
-                state.apply(&change);
-                changes.push(change);
-            }
+        let changes: Vec<_> = changes
+            .into_iter()
+            .filter(|change| change.revision > state.revision)
+            .collect();
+        for change in &changes {
+            state.apply(change);
         }
         if !changes.is_empty() {
             let cutoff = config.history_bound().cutoff(state, &[]);
@@ -282,6 +269,24 @@ impl Disk {
             self.write(&changes, cutoff)?;
             tracing::info!(changes = changes.len(), "replayed the write-ahead log");
         }
+        Ok(())
+    }
+
+    /// After a recovery that lost changes up to `revision`: the counter continues after
+    /// them, and history before it counts as compacted, so a watcher resumes from a
+    /// snapshot instead of missing them silently.
+    pub(crate) fn skip_to(&self, state: &mut State, revision: u64) -> Result<(), StoreError> {
+        state.revision = revision;
+        state.compact_through(revision);
+        let txn = self.db.begin_write()?;
+        {
+            let mut meta = txn.open_table(META)?;
+            meta.insert(META_REVISION, revision)?;
+            meta.insert(META_COMPACTED, revision)?;
+            txn.open_table(HISTORY)?
+                .retain_in(..=revision, |_, _| false)?;
+        }
+        txn.commit()?;
         Ok(())
     }
 

@@ -10,6 +10,11 @@ pub enum StoreError {
     Storage(String),
     #[error("the data file is damaged: {0}")]
     Corrupt(String),
+    /// Found at open: the data directory is not as the store left it (see `open.rs`).
+    #[error(
+        "{0}. To start with what is intact (the rest is set aside, and reported), run `ctx serve --recover`; copy the data directory first to keep every byte"
+    )]
+    Damaged(String),
     #[error("the store is shut down")]
     Closed,
     #[error(
@@ -24,7 +29,10 @@ pub enum StoreError {
 
 impl From<redb::Error> for StoreError {
     fn from(e: redb::Error) -> Self {
-        StoreError::Storage(e.to_string())
+        match e {
+            redb::Error::Corrupted(reason) => StoreError::Corrupt(reason),
+            other => StoreError::Storage(other.to_string()),
+        }
     }
 }
 

@@ -19,6 +19,8 @@ mod config;
 mod disk;
 mod error;
 mod history;
+mod manifest;
+mod open;
 mod state;
 mod store;
 mod value;

@@ -2,7 +2,6 @@
 
 use crate::committer::{self, Command, WriteOp};
 use crate::config::StoreConfig;
-use crate::disk::Disk;
 use crate::error::StoreError;
 use crate::history::{HistoryPage, HistoryQuery};
 use crate::state::{Change, Record, State};
@@ -26,6 +25,7 @@ pub struct Store {
     shared: Arc<Shared>,
     writes: mpsc::Sender<Command>,
     max_key_bytes: usize,
+    recovered: Arc<[String]>,
 }
 
 /// The answer to a write, given once it is durable.
@@ -59,7 +59,13 @@ pub struct Watch {
 impl Store {
     /// Opens the store in `config.data_dir`, reloading keys, history and the revision.
     pub fn open(config: StoreConfig) -> Result<Store, StoreError> {
-        let (disk, wal, state) = Disk::open(&config)?;
+        let crate::open::Opened {
+            disk,
+            wal,
+            state,
+            ceiling,
+            recovered,
+        } = crate::open::open(&config)?;
         tracing::info!(
             keys = state.keys.len(),
             history = state.history.len(),
@@ -73,13 +79,20 @@ impl Store {
         });
         let (writes, rx) = mpsc::channel(WRITE_QUEUE);
         let max_key_bytes = config.max_key_bytes;
-        committer::spawn(disk, wal, shared.clone(), config, rx)
+        committer::spawn(disk, wal, ceiling, shared.clone(), config, rx)
             .map_err(|e| StoreError::Storage(format!("cannot start committer thread: {e}")))?;
         Ok(Store {
             shared,
             writes,
             max_key_bytes,
+            recovered: recovered.into(),
         })
+    }
+
+    /// What a recovery (`StoreConfig::recover`) found damaged and dropped at open, one
+    /// sentence each; empty when the data directory was intact.
+    pub fn recovered(&self) -> &[String] {
+        &self.recovered
     }
 
     /// Keys are non-empty UTF-8 without control characters, at most `max_key_bytes` long.

@@ -388,14 +388,29 @@ async fn a_torn_log_tail_is_ignored_at_open() {
         store.set("k", &json!("kept"), "w").await.unwrap();
         store.close().await;
     }
-    // What a crash in the middle of appending an unacknowledged group leaves behind: a
-    // segment whose only record is cut short (its header promises 200 bytes).
-    let segment = dir.path().join("wal").join(format!("{:020}.log", 1000));
-    std::fs::write(&segment, [200, 0, 0, 0, 1, 2, 3, 4, b'p', b'a', b'r']).unwrap();
+    // What a crash in the middle of appending an unacknowledged group leaves behind: the
+    // newest segment ends in a record cut short (its header promises 200 bytes).
+    let segment = newest_segment(dir.path());
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(segment)
+        .unwrap();
+    std::io::Write::write_all(&mut file, &[200, 0, 0, 0, 1, 2, 3, 4, b'p', b'a', b'r']).unwrap();
     let store = open(dir.path());
     assert_eq!(store.get("k").unwrap().value.as_str(), r#""kept""#);
     assert_eq!(store.revision(), 1);
     assert_eq!(store.set("k2", &json!(1), "w").await.unwrap().revision, 2);
+}
+
+/// The newest log segment's path.
+fn newest_segment(dir: &std::path::Path) -> std::path::PathBuf {
+    let mut names: Vec<_> = std::fs::read_dir(dir.join("wal"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| !name.starts_with("spare-"))
+        .collect();
+    names.sort();
+    dir.join("wal").join(names.last().expect("a log segment"))
 }
 
 /// Live log segments (retired ones kept for reuse are named `spare-*`).
@@ -407,6 +422,20 @@ fn log_segments(dir: &std::path::Path) -> usize {
             !name.to_string_lossy().starts_with("spare-")
         })
         .count()
+}
+
+/// The applier catches up on its own thread; waits (bounded) for it to make redb durable
+/// and retire every closed segment, leaving the one being written.
+async fn wait_for_retirement(dir: &std::path::Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while log_segments(dir) > 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} segments left",
+            log_segments(dir)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 }
 
 /// A store that closes its log segment (and checkpoints) after every group.
@@ -423,19 +452,13 @@ async fn log_segments_are_retired_once_redb_is_durable_past_them() {
     for i in 0..50 {
         store.set(&format!("k{i}"), &json!(i), "w").await.unwrap();
     }
-    // The applier catches up on its own thread; wait (bounded) for it to retire every
-    // closed segment, leaving the one being written.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while log_segments(dir.path()) > 1 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{} segments left",
-            log_segments(dir.path())
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    wait_for_retirement(dir.path()).await;
     store.close().await;
-    assert_eq!(log_segments(dir.path()), 0, "a clean stop leaves no log");
+    assert_eq!(
+        log_segments(dir.path()),
+        1,
+        "a clean stop leaves one empty segment"
+    );
 
     let store = Store::open(config).unwrap();
     assert_eq!(store.revision(), 50);
@@ -449,6 +472,12 @@ async fn after_a_storage_failure_writes_are_refused_until_a_restart() {
     // Every group closes its segment, so the next group needs the log's directory.
     let (store, config) = checkpointing_every_group(dir.path());
     store.set("a", &json!(1), "w").await.unwrap();
+    // Until its segment is retired (kept as a spare), "a" may be in the log alone.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !dir.path().join("wal").join("spare-1.log").exists() {
+        assert!(std::time::Instant::now() < deadline, "never retired");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     // The fault: the log's directory disappears, so starting the next segment fails.
     std::fs::remove_dir_all(dir.path().join("wal")).unwrap();
     let _ = store.set("b", &json!(2), "w").await;
@@ -471,7 +500,17 @@ async fn after_a_storage_failure_writes_are_refused_until_a_restart() {
     assert_eq!(store.get("a").unwrap().value.as_str(), "1");
     store.close().await;
 
-    // A restart opens a fresh log and takes writes again.
-    let store = Store::open(config).unwrap();
+    // The log's directory is gone, so a plain restart refuses; a recovery opens a fresh
+    // log, keeps what redb has, and takes writes again.
+    assert!(matches!(
+        Store::open(config.clone()),
+        Err(StoreError::Damaged(_))
+    ));
+    let store = Store::open(StoreConfig {
+        recover: true,
+        ..config
+    })
+    .unwrap();
+    assert_eq!(store.get("a").unwrap().value.as_str(), "1");
     assert!(store.set("d", &json!(4), "w").await.unwrap().changed);
 }

@@ -7,6 +7,7 @@
 //! | 2 | usage error: bad flags or arguments (clap's own code), a URL without `http://`, an unknown scenario, a malformed threshold or VALUE |
 //! | 3 | could not run: server unreachable, a server that would not start |
 //! | 4 | the server answered with an error |
+//! | 5 | `ctx serve`: the data directory is damaged; nothing was changed (see `--recover`) |
 
 use std::process::ExitCode;
 
@@ -15,6 +16,7 @@ pub const NEGATIVE: u8 = 1;
 pub const USAGE: u8 = 2;
 pub const COULD_NOT_RUN: u8 = 3;
 pub const SERVER_ERROR: u8 = 4;
+pub const DAMAGED_DATA: u8 = 5;
 
 pub fn code(c: u8) -> ExitCode {
     ExitCode::from(c)

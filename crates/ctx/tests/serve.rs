@@ -253,3 +253,62 @@ fn a_serve_that_cannot_bind_leaves_no_data_directory_behind() {
     assert!(stderr.contains(&port), "{stderr}");
     assert!(!data_dir.exists(), "no data directory was created");
 }
+
+/// `ctx serve` on `data_dir`, expected to refuse it: returns its stderr after checking
+/// the exit code (5) and that it is one line.
+fn refused_start(data_dir: &std::path::Path) -> String {
+    let out = Command::new(CTX)
+        .args(["serve", "--port", "0", "--data-dir"])
+        .arg(data_dir)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains("ctx serve --recover"), "{stderr}");
+    stderr
+}
+
+/// A server that took `writes` writes and was stopped cleanly; returns the last revision.
+fn stopped_after_writes(data_dir: &std::path::Path, writes: usize) -> u64 {
+    let server = ChildServer::start(data_dir);
+    for i in 0..writes {
+        let (status, _) = server.post("/ctx", &json!({"key": format!("k{i}"), "value": i}));
+        assert_eq!(status, 200);
+    }
+    let revision = server.get("/ctx/status").1["revision"].as_u64().unwrap();
+    assert_eq!(server.terminate(), Some(0));
+    revision
+}
+
+#[test]
+fn a_deleted_data_file_stops_the_start_with_one_line_and_recover_never_goes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let revision = stopped_after_writes(dir.path(), 20);
+    std::fs::remove_file(dir.path().join("context.redb")).unwrap();
+    let stderr = refused_start(dir.path());
+    assert!(stderr.contains("context.redb is missing"), "{stderr}");
+
+    let server = ChildServer::start_with(dir.path(), &["--recover"]);
+    let (_, status) = server.get("/ctx/status");
+    assert!(status["revision"].as_u64().unwrap() > revision, "{status}");
+    let (_, written) = server.post("/ctx", &json!({"key": "after", "value": 1}));
+    assert!(written["revision"].as_u64().unwrap() > revision + 1);
+}
+
+#[test]
+fn damaged_redb_pages_stop_the_start_with_one_line_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    stopped_after_writes(dir.path(), 200);
+    let path = dir.path().join("context.redb");
+    let mut bytes = std::fs::read(&path).unwrap();
+    // Everything past redb's header region, where its B-tree pages live.
+    for byte in bytes.iter_mut().skip(4096) {
+        *byte = 0xff;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let stderr = refused_start(dir.path());
+    assert!(stderr.contains("context.redb is damaged"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -63,6 +63,10 @@ pub struct ServeArgs {
     /// TOML file with any of the settings above.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Start even if the data directory is damaged: keep what is intact, move the rest to
+    /// <data-dir>/damaged-<time>/, print what was dropped. Revisions never go back.
+    #[arg(long)]
+    recover: bool,
 }
 
 impl ServeArgs {
@@ -89,7 +93,9 @@ impl ServeArgs {
             auth_scope: self.auth_scope,
             cors_origins: (!self.cors_origins.is_empty()).then_some(self.cors_origins),
         };
-        Ok(ServerConfig::resolve(overrides, file))
+        let mut config = ServerConfig::resolve(overrides, file);
+        config.recover = self.recover;
+        Ok(config)
     }
 }
 
@@ -122,9 +128,16 @@ pub fn run(args: ServeArgs) -> ExitCode {
             Ok(server) => server,
             Err(e) => {
                 eprintln!("ctx serve: {e}");
-                return exit::code(exit::COULD_NOT_RUN);
+                return exit::code(if e.is_damaged_data() {
+                    exit::DAMAGED_DATA
+                } else {
+                    exit::COULD_NOT_RUN
+                });
             }
         };
+        for dropped in server.recovered() {
+            eprintln!("ctx serve: recovered: {dropped}");
+        }
         // Opening a large store allocates and frees a lot once (decoding, the bulk-built
         // key map); hand those pages back to the system rather than carry them as RSS.
         // SAFETY: mi_collect only walks mimalloc's own heaps; any thread may call it.

@@ -19,11 +19,15 @@
 //! `bench/experiments/fsync-shapes`, `bench/results/2026-11-24-fsync-overwrite.txt`).
 //! Spares take at most `MAX_SPARES` segments' worth of disk.
 //!
-//! Record: `len: u32 LE`, `crc32(sequence, payload): u32 LE`, `sequence: u64 LE`,
-//! `payload` (postcard). The segment's sequence in every record is what tells a record
-//! from what a reused file held before: the first record that is short, carries another
-//! sequence or fails its checksum ends the segment. A record cut short by a crash was
-//! never acknowledged.
+//! The file format (a header, then records checked by sequence and CRC) is in
+//! `segment.rs`. Reading the log judges nothing: `open.rs` checks that the segments
+//! continue each other and redb, and decides what a damaged one means.
+
+mod segment;
+
+#[cfg(test)]
+pub(crate) use segment::HEADER_BYTES;
+pub(crate) use segment::{Damage, Segment};
 
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Write};
@@ -33,9 +37,10 @@ use std::path::{Path, PathBuf};
 pub(crate) const WAL_DIR: &str = "wal";
 
 const SPARE_PREFIX: &str = "spare-";
+/// A segment being started: header written and synced under this name, then renamed.
+const NEW_PREFIX: &str = "new-";
 /// Retired segments kept for reuse; more are deleted.
 const MAX_SPARES: usize = 4;
-const HEADER: usize = 16;
 
 pub(crate) struct Wal {
     dir: PathBuf,
@@ -46,11 +51,12 @@ pub(crate) struct Wal {
     buffer: Vec<u8>,
 }
 
-fn segment_path(dir: &Path, sequence: u64) -> PathBuf {
+pub(crate) fn segment_path(dir: &Path, sequence: u64) -> PathBuf {
     dir.join(format!("{sequence:020}.log"))
 }
 
-/// The segments (sequence numbers, oldest first) and the spares in `dir`.
+/// The segments (sequence numbers, oldest first) and the spares in `dir`. Only files that
+/// start like our segments count as spares: a foreign file named `spare-*` is never reused.
 fn list(dir: &Path) -> std::io::Result<(Vec<u64>, Vec<PathBuf>)> {
     let mut segments = Vec::new();
     let mut spares = Vec::new();
@@ -61,42 +67,15 @@ fn list(dir: &Path) -> std::io::Result<(Vec<u64>, Vec<PathBuf>)> {
             continue;
         };
         if stem.starts_with(SPARE_PREFIX) {
-            spares.push(entry.path());
+            if segment::is_ours(&entry.path()) {
+                spares.push(entry.path());
+            }
         } else if let Ok(sequence) = stem.parse::<u64>() {
             segments.push(sequence);
         }
     }
     segments.sort_unstable();
     Ok((segments, spares))
-}
-
-fn checksum(sequence: u64, payload: &[u8]) -> u32 {
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(&sequence.to_le_bytes());
-    hasher.update(payload);
-    hasher.finalize()
-}
-
-/// The payloads of the records written to segment `sequence`, in order.
-fn read_segment(dir: &Path, sequence: u64) -> std::io::Result<Vec<Vec<u8>>> {
-    let bytes = std::fs::read(segment_path(dir, sequence))?;
-    let mut records = Vec::new();
-    let mut rest = bytes.as_slice();
-    while let Some((header, tail)) = rest.split_first_chunk::<HEADER>() {
-        let [l0, l1, l2, l3, c0, c1, c2, c3, seq @ ..] = *header;
-        let len = u32::from_le_bytes([l0, l1, l2, l3]) as usize;
-        let Some(payload) = tail.get(..len) else {
-            break;
-        };
-        if u64::from_le_bytes(seq) != sequence
-            || checksum(sequence, payload) != u32::from_le_bytes([c0, c1, c2, c3])
-        {
-            break;
-        }
-        records.push(payload.to_vec());
-        rest = &tail[len..];
-    }
-    Ok(records)
 }
 
 /// Development builds before segments kept one `wal.log`, emptied at every checkpoint and
@@ -125,47 +104,66 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// Starts segment `sequence`, in a spare when there is one.
-fn start_segment(dir: &Path, sequence: u64) -> std::io::Result<File> {
-    let path = segment_path(dir, sequence);
+/// Starts segment `sequence`, in a spare when there is one. The header is written and
+/// synced under a temporary name first, so a segment file never lacks it.
+fn start_segment(dir: &Path, sequence: u64, start_revision: u64) -> std::io::Result<File> {
+    let temporary = dir.join(format!("{NEW_PREFIX}{sequence}.log"));
     if let Some(spare) = list(dir)?.1.pop() {
-        std::fs::rename(spare, &path)?;
+        std::fs::rename(spare, &temporary)?;
     }
     // Not truncated: a spare's old records are overwritten in place and the rest is
     // never read (it carries another sequence).
-    let file = OpenOptions::new()
+    let mut file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(&path)?;
+        .open(&temporary)?;
+    file.write_all(&segment::header(sequence, start_revision))?;
+    file.sync_data()?;
+    std::fs::rename(&temporary, segment_path(dir, sequence))?;
     sync_dir(dir)?;
     Ok(file)
 }
 
+/// Every segment in `data_dir`'s log, oldest first, read but not judged: whether they
+/// continue each other and redb is for the caller (`open.rs`) to decide. `legacy` reads
+/// segments without header (a data directory from a build before them). Writes nothing,
+/// except removing a segment start that a crash interrupted before its rename.
+pub(crate) fn read_all(data_dir: &Path, legacy: bool) -> std::io::Result<Vec<Segment>> {
+    refuse_single_file_log(data_dir)?;
+    let dir = data_dir.join(WAL_DIR);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with(NEW_PREFIX) {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    list(&dir)?
+        .0
+        .into_iter()
+        .map(|sequence| Segment::read(&segment_path(&dir, sequence), sequence, legacy))
+        .collect()
+}
+
 impl Wal {
-    /// Opens the log in `data_dir` and returns it with the payloads of every record in
-    /// its segments, oldest first. New records go to a fresh segment, so the old ones
-    /// stay as they are until [`retire_through`] is told they are durable elsewhere (the
-    /// caller does that once it has replayed them).
-    pub fn open(data_dir: &Path) -> std::io::Result<(Wal, Vec<Vec<u8>>)> {
-        refuse_single_file_log(data_dir)?;
+    /// Starts writing segment `sequence` in `data_dir`'s log; its first change will have
+    /// revision `start_revision`.
+    pub fn start(data_dir: &Path, sequence: u64, start_revision: u64) -> std::io::Result<Wal> {
         let dir = data_dir.join(WAL_DIR);
         std::fs::create_dir_all(&dir)?;
-        let (existing, _) = list(&dir)?;
-        let mut records = Vec::new();
-        for &sequence in &existing {
-            records.extend(read_segment(&dir, sequence)?);
-        }
-        let sequence = existing.last().map_or(1, |last| last + 1);
-        let file = start_segment(&dir, sequence)?;
-        let wal = Wal {
+        let file = start_segment(&dir, sequence, start_revision)?;
+        Ok(Wal {
             dir,
             file,
             sequence,
-            len: 0,
+            len: segment::HEADER_BYTES as u64,
             buffer: Vec::new(),
-        };
-        Ok((wal, records))
+        })
     }
 
     /// Appends one record and returns once it is on disk.
@@ -175,7 +173,7 @@ impl Wal {
         self.buffer.clear();
         self.buffer.extend_from_slice(&len.to_le_bytes());
         self.buffer
-            .extend_from_slice(&checksum(self.sequence, payload).to_le_bytes());
+            .extend_from_slice(&segment::checksum(self.sequence, payload).to_le_bytes());
         self.buffer.extend_from_slice(&self.sequence.to_le_bytes());
         self.buffer.extend_from_slice(payload);
         self.file.write_all(&self.buffer)?;
@@ -190,16 +188,18 @@ impl Wal {
     }
 
     /// The current segment's sequence number.
+    #[cfg(test)]
     pub fn sequence(&self) -> u64 {
         self.sequence
     }
 
-    /// Closes the current segment and starts the next; returns the closed one's sequence.
-    /// Everything appended so far is in segments up to and including it.
-    pub fn rotate(&mut self) -> std::io::Result<u64> {
+    /// Closes the current segment and starts the next, whose first change will have
+    /// revision `start_revision`; returns the closed one's sequence. Everything appended
+    /// so far is in segments up to and including it.
+    pub fn rotate(&mut self, start_revision: u64) -> std::io::Result<u64> {
         let next = self.sequence + 1;
-        self.file = start_segment(&self.dir, next)?;
-        self.len = 0;
+        self.file = start_segment(&self.dir, next, start_revision)?;
+        self.len = segment::HEADER_BYTES as u64;
         Ok(std::mem::replace(&mut self.sequence, next))
     }
 
@@ -216,7 +216,7 @@ pub(crate) fn retire_through(dir: &Path, sequence: u64) -> std::io::Result<()> {
     let mut spares = spares.len();
     for old in segments.into_iter().take_while(|&s| s <= sequence) {
         let path = segment_path(dir, old);
-        if spares < MAX_SPARES {
+        if spares < MAX_SPARES && segment::is_ours(&path) {
             std::fs::rename(path, dir.join(format!("{SPARE_PREFIX}{old}.log")))?;
             spares += 1;
         } else {
@@ -230,106 +230,146 @@ pub(crate) fn retire_through(dir: &Path, sequence: u64) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
-    fn reopen(dir: &Path) -> Vec<Vec<u8>> {
-        Wal::open(dir).unwrap().1
+    fn payloads(dir: &Path) -> Vec<Vec<u8>> {
+        let segments = read_all(dir, false).unwrap();
+        assert!(segments.iter().all(|s| s.damage.is_none()));
+        segments.into_iter().flat_map(|s| s.records).collect()
     }
 
     #[test]
     fn records_survive_reopen_and_a_torn_tail_is_dropped() {
         let dir = tempfile::tempdir().unwrap();
-        let first_segment = {
-            let (mut wal, records) = Wal::open(dir.path()).unwrap();
-            assert!(records.is_empty());
+        let path = {
+            let mut wal = Wal::start(dir.path(), 1, 1).unwrap();
             wal.append(b"first").unwrap();
             wal.append(b"second group").unwrap();
             segment_path(wal.dir(), wal.sequence())
         };
         // A crash in the middle of a third append: a header promising more than is there.
-        let mut file = OpenOptions::new()
-            .append(true)
-            .open(&first_segment)
-            .unwrap();
+        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
         file.write_all(&100u32.to_le_bytes()).unwrap();
         file.write_all(b"\x01\x02\x03\x04partial").unwrap();
         drop(file);
-
-        let (mut wal, records) = Wal::open(dir.path()).unwrap();
-        assert_eq!(records, vec![b"first".to_vec(), b"second group".to_vec()]);
-        // Later records go to a new segment and are read after the old one's good records.
-        wal.append(b"third").unwrap();
-        let records = reopen(dir.path());
-        assert_eq!(records.len(), 3);
-        assert_eq!(records[2], b"third");
+        assert_eq!(
+            payloads(dir.path()),
+            vec![b"first".to_vec(), b"second group".to_vec()]
+        );
+        let segments = read_all(dir.path(), false).unwrap();
+        assert_eq!(segments[0].start_revision, Some(1));
     }
 
     #[test]
-    fn a_corrupted_record_ends_its_segment() {
+    fn a_bad_record_followed_by_good_ones_is_damage_not_a_torn_tail() {
         let dir = tempfile::tempdir().unwrap();
         let path = {
-            let (mut wal, _) = Wal::open(dir.path()).unwrap();
+            let mut wal = Wal::start(dir.path(), 1, 1).unwrap();
             wal.append(b"good").unwrap();
             wal.append(b"flipped").unwrap();
+            wal.append(b"after").unwrap();
             segment_path(wal.dir(), wal.sequence())
         };
         let mut bytes = std::fs::read(&path).unwrap();
+        let good_end = segment::HEADER_BYTES + 16 + 4;
+        bytes[good_end + 16 + 2] ^= 0x10;
+        std::fs::write(&path, &bytes).unwrap();
+        let segments = read_all(dir.path(), false).unwrap();
+        assert_eq!(segments[0].records, vec![b"good".to_vec()]);
+        match &segments[0].damage {
+            Some(Damage::BadRecord { offset, after }) => {
+                assert_eq!(*offset, good_end);
+                assert_eq!(after, &vec![b"after".to_vec()]);
+            }
+            other => panic!("expected a bad record, got {other:?}"),
+        }
+
+        // The same flip in the last record is a torn tail: nothing valid follows it.
         let last = bytes.len() - 1;
-        bytes[last] ^= 0xff;
-        std::fs::write(&path, bytes).unwrap();
-        assert_eq!(reopen(dir.path()), vec![b"good".to_vec()]);
+        bytes[good_end + 16 + 2] ^= 0x10;
+        bytes[last] ^= 0x10;
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(payloads(dir.path()).len(), 2);
+    }
+
+    #[test]
+    fn a_segment_without_its_header_is_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Wal::start(dir.path(), 7, 1).unwrap());
+        let path = segment_path(&dir.path().join(WAL_DIR), 7);
+        std::fs::write(&path, b"").unwrap();
+        let segments = read_all(dir.path(), false).unwrap();
+        assert!(matches!(segments[0].damage, Some(Damage::NoHeader)));
+        // A build before headers wrote records from the first byte.
+        assert!(read_all(dir.path(), true).unwrap()[0].damage.is_none());
     }
 
     #[test]
     fn rotation_keeps_order_and_retiring_drops_only_closed_segments() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut wal, _) = Wal::open(dir.path()).unwrap();
+        let mut wal = Wal::start(dir.path(), 1, 1).unwrap();
         wal.append(b"a").unwrap();
-        let closed = wal.rotate().unwrap();
+        let closed = wal.rotate(2).unwrap();
         assert_eq!(wal.sequence(), closed + 1);
-        assert_eq!(wal.len(), 0);
         wal.append(b"b").unwrap();
-        let second = wal.rotate().unwrap();
+        let second = wal.rotate(3).unwrap();
         wal.append(b"c").unwrap();
         assert_eq!(
-            reopen(dir.path()),
+            payloads(dir.path()),
             vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]
         );
+        let starts: Vec<_> = read_all(dir.path(), false)
+            .unwrap()
+            .iter()
+            .map(|s| s.start_revision)
+            .collect();
+        assert_eq!(starts, vec![Some(1), Some(2), Some(3)]);
 
         retire_through(wal.dir(), closed).unwrap();
-        // Each reopen above started a segment after "c"; the order still holds.
-        assert_eq!(reopen(dir.path()), vec![b"b".to_vec(), b"c".to_vec()]);
+        assert_eq!(payloads(dir.path()), vec![b"b".to_vec(), b"c".to_vec()]);
         retire_through(wal.dir(), second).unwrap();
         wal.append(b"d").unwrap();
-        assert_eq!(reopen(dir.path()), vec![b"c".to_vec(), b"d".to_vec()]);
+        assert_eq!(payloads(dir.path()), vec![b"c".to_vec(), b"d".to_vec()]);
         assert!(list(wal.dir()).unwrap().0.iter().all(|&s| s > second));
     }
 
     #[test]
     fn a_reused_segment_does_not_give_back_what_it_held_before() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut wal, _) = Wal::open(dir.path()).unwrap();
+        let mut wal = Wal::start(dir.path(), 1, 1).unwrap();
         wal.append(b"old1").unwrap();
         wal.append(b"old2").unwrap();
-        let closed = wal.rotate().unwrap();
+        let closed = wal.rotate(3).unwrap();
         retire_through(wal.dir(), closed).unwrap();
         assert_eq!(list(wal.dir()).unwrap().1.len(), 1, "kept as a spare");
 
-        wal.rotate().unwrap();
+        wal.rotate(3).unwrap();
         assert!(
             list(wal.dir()).unwrap().1.is_empty(),
             "the spare was reused"
         );
         // Same length as "old1": the next header in the file is old2's, intact.
         wal.append(b"new1").unwrap();
-        assert_eq!(reopen(dir.path()), vec![b"new1".to_vec()]);
+        assert_eq!(payloads(dir.path()), vec![b"new1".to_vec()]);
+    }
+
+    #[test]
+    fn a_foreign_file_is_never_taken_as_a_spare() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut wal = Wal::start(dir.path(), 1, 1).unwrap();
+        let foreign = wal.dir().join("spare-9.log");
+        std::fs::write(&foreign, b"someone else's notes").unwrap();
+        wal.rotate(1).unwrap();
+        retire_through(wal.dir(), 1).unwrap();
+        wal.rotate(1).unwrap();
+        assert_eq!(std::fs::read(&foreign).unwrap(), b"someone else's notes");
     }
 
     #[test]
     fn spares_are_bounded() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut wal, _) = Wal::open(dir.path()).unwrap();
+        let mut wal = Wal::start(dir.path(), 1, 1).unwrap();
         for _ in 0..MAX_SPARES + 3 {
             wal.append(b"x").unwrap();
-            wal.rotate().unwrap();
+            wal.rotate(1).unwrap();
         }
         retire_through(wal.dir(), wal.sequence() - 1).unwrap();
         let (segments, spares) = list(wal.dir()).unwrap();
@@ -342,11 +382,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let old = dir.path().join("wal.log");
         std::fs::write(&old, b"").unwrap();
-        Wal::open(dir.path()).unwrap();
+        read_all(dir.path(), false).unwrap();
         assert!(!old.exists());
 
         std::fs::write(&old, b"\x05\0\0\0records").unwrap();
-        let error = Wal::open(dir.path()).err().unwrap();
+        let error = read_all(dir.path(), false).err().unwrap();
         assert_eq!(error.kind(), ErrorKind::InvalidData);
         assert!(error.to_string().contains("older ctx build"), "{error}");
         assert!(old.exists(), "nothing is discarded");
