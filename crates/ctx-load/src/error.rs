@@ -17,7 +17,7 @@ pub enum LoadError {
     /// report was written it is marked incomplete, and its directory is given.
     #[error("run aborted: {reason}{}", report_dir.as_ref().map(|d| format!(" (incomplete report in {})", d.display())).unwrap_or_default())]
     Aborted {
-        reason: String,
+        reason: crate::model::AbortReason,
         report_dir: Option<PathBuf>,
     },
     /// Writing the report failed.

@@ -12,7 +12,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::engine::Progress;
-use crate::metrics::PerformanceMetrics;
+use crate::model::PerformanceMetrics;
+use crate::report::rows::delivery_line;
 
 /// The progress printer of one scenario. Dropped without `finish` (a run
 /// aborted mid-scenario), it stops printing.
@@ -106,6 +107,6 @@ pub fn print_done(label: &str, m: &PerformanceMetrics, passed: bool) {
         }
     );
     if let Some(f) = &m.fanout {
-        eprintln!("{label}: {}", f.delivery_line(&m.latency));
+        eprintln!("{label}: {}", delivery_line(f, &m.latency));
     }
 }

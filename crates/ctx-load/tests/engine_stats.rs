@@ -12,7 +12,7 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use ctx_load::engine::{self, EngineConfig, Mode, Progress, Request, Target};
-use ctx_load::metrics::PerformanceMetrics;
+use ctx_load::model::PerformanceMetrics;
 
 fn generator(path: &'static str) -> ctx_load::RequestGenerator {
     Arc::new(move |_c, _o| Request::get(path))
@@ -23,7 +23,7 @@ async fn run(url: &str, mode: Mode, path: &'static str) -> (engine::RunResult, P
     let res = engine::run(&cfg, generator(path), Arc::new(Progress::default()))
         .await
         .unwrap();
-    let m = PerformanceMetrics::from_run("t", 0, None, &res, 10.0, None, None);
+    let m = res.metrics("t", 0, None, 10.0, None, None);
     (res, m)
 }
 
@@ -101,7 +101,7 @@ async fn one_failure_in_ten_gives_ninety_percent() {
     let res = engine::run(&cfg, generator_fn, Arc::new(Progress::default()))
         .await
         .unwrap();
-    let m = PerformanceMetrics::from_run("flaky", 5, Some(40), &res, 10.0, None, None);
+    let m = res.metrics("flaky", 5, Some(40), 10.0, None, None);
     assert_eq!(counter.load(Ordering::SeqCst), 200);
     assert_eq!(m.total_operations, 200);
     assert_eq!(m.success_count, 180);

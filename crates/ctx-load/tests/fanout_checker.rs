@@ -2,7 +2,8 @@
 //! kind of fault (gap, duplicate, reorder) is detected and counted apart from
 //! the others, and a clean sequence is clean.
 
-use ctx_load::fanout::{Arrival, DeliveryTracker, SeqSet, Tally};
+use ctx_load::fanout::{Arrival, DeliveryTracker, SeqSet};
+use ctx_load::model::Tally;
 
 /// Feeds `(seq, revision)` events in arrival order; returns the arrivals and
 /// the tally against writes `0..expected`.

@@ -126,7 +126,7 @@ async fn unmonitored_run_says_not_measured_and_open_loop_is_reported() {
     };
     let outcome = ctx_load::run(opts).await.expect("run carried out");
     let m = &outcome.report.scenarios[0].metrics;
-    assert_eq!(m.mode, "open");
+    assert_eq!(m.mode, ctx_load::model::RunMode::Open);
     assert_eq!(m.peak_memory_mb, None);
     assert_eq!(m.avg_cpu_percent, None);
     let ol = m.open_loop.as_ref().unwrap();

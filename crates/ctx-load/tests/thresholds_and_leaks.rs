@@ -2,12 +2,13 @@
 
 use std::time::Duration;
 
-use ctx_load::engine::{self, ErrorBreakdown, RunResult};
-use ctx_load::metrics::PerformanceMetrics;
-use ctx_load::monitor::{LeakRule, LeakVerdict, ResourceUsage, analyse_leak};
-use ctx_load::scenarios::{
-    self, CheckStatus, Thresholds, apply_overrides, evaluate, seed_scenarios,
-};
+use ctx_load::engine::RunResult;
+use ctx_load::engine::monitor::analyse_leak;
+use ctx_load::model::ErrorBreakdown;
+use ctx_load::model::PerformanceMetrics;
+use ctx_load::model::{CheckStatus, Thresholds};
+use ctx_load::model::{LeakRule, LeakVerdict, ResourceUsage};
+use ctx_load::scenarios::{self, apply_overrides, evaluate, seed_scenarios};
 use ctx_load::{LoadError, LoadOptions, prepare_scenarios};
 
 fn known() -> Vec<String> {
@@ -159,7 +160,7 @@ fn options_are_validated_before_anything_runs() {
 }
 
 fn metrics_with(success: u64, total: u64, lat_ms: &[u64], secs: f64) -> PerformanceMetrics {
-    let mut h = engine::new_histogram();
+    let mut h = ctx_load::model::new_histogram();
     for ms in lat_ms {
         h.record(ms * 1000).unwrap();
     }
@@ -176,7 +177,7 @@ fn metrics_with(success: u64, total: u64, lat_ms: &[u64], secs: f64) -> Performa
         per_second: Vec::new(),
         open: None,
     };
-    PerformanceMetrics::from_run("t", 1, Some(total), &run, 10.0, None, None)
+    run.metrics("t", 1, Some(total), 10.0, None, None)
 }
 
 #[test]
@@ -301,7 +302,7 @@ fn leak_rule_tells_plateau_from_growth() {
 async fn monitor_samples_a_live_process() {
     // Our own test process is a fine live process to watch.
     let pid = std::process::id();
-    let m = ctx_load::monitor::Monitor::start(pid, Duration::from_millis(20)).unwrap();
+    let m = ctx_load::engine::monitor::Monitor::start(pid, Duration::from_millis(20)).unwrap();
     let deadline = std::time::Instant::now() + Duration::from_millis(200);
     let mut x = 0u64;
     while std::time::Instant::now() < deadline {
@@ -313,5 +314,7 @@ async fn monitor_samples_a_live_process() {
     assert!(usage.samples.len() >= 3, "{} samples", usage.samples.len());
     assert!(usage.peak_rss_mb.unwrap() > 0.0);
     assert!(usage.avg_cpu_percent.is_some());
-    assert!(ctx_load::monitor::Monitor::start(u32::MAX - 1, Duration::from_millis(20)).is_err());
+    assert!(
+        ctx_load::engine::monitor::Monitor::start(u32::MAX - 1, Duration::from_millis(20)).is_err()
+    );
 }

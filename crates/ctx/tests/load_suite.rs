@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use ctx_load::scenarios::CheckStatus;
+use ctx_load::model::{AbortReason, CheckStatus};
 use ctx_load::{Launcher, LoadError, LoadOptions};
 
 const CTX: &str = env!("CARGO_BIN_EXE_ctx");
@@ -240,9 +240,10 @@ async fn a_server_crash_aborts_the_run_with_an_incomplete_report() {
         panic!("expected an aborted run, got {err:?}");
     };
     assert!(
-        reason.contains("the server exited") && reason.contains("keep_reading"),
+        matches!(reason, AbortReason::ServerExited { scenario, .. } if scenario == "keep_reading"),
         "{reason}"
     );
+    assert!(reason.to_string().contains("the server exited"), "{reason}");
     assert_eq!(written.as_deref(), Some(report_dir.as_path()));
     assert!(err.to_string().contains("incomplete report"), "{err}");
     let json: serde_json::Value =

@@ -9,7 +9,9 @@
 //! the pace the socket takes it; live events queue behind it, so replay and live never
 //! interleave.
 
-use super::protocol::{ChangeEvent, ClientMessage, Dumped, ServerMessage, matches};
+use std::borrow::Cow;
+
+use super::protocol::{ChangeEvent, ClientMessage, Dumped, ServerMessage, encode, matches};
 use super::{ClientGuard, LiveConfig};
 use crate::app::AppState;
 use crate::auth;
@@ -62,7 +64,7 @@ enum Outgoing {
 impl Outgoing {
     fn text(message: &ServerMessage<'_>, resume: Option<u64>) -> Self {
         Outgoing::Frame {
-            message: Message::Text(message.encode().into()),
+            message: Message::Text(encode(message).into()),
             resume,
         }
     }
@@ -260,7 +262,7 @@ impl Connection {
             }
         }
         match dump {
-            Ok(dump) => self.reply(&ServerMessage::ContextDumped(&dump)),
+            Ok(dump) => self.reply(&ServerMessage::ContextDumped(Cow::Borrowed(&dump))),
             // Dump notices carry no data a client needs to resume: a missed one is dropped.
             Err(_) => Ok(()),
         }
@@ -301,7 +303,9 @@ impl Connection {
                 prefixes,
                 since_revision,
             } => self.subscribe(prefixes, since_revision),
-            ClientMessage::Ping { id } => self.reply(&ServerMessage::Pong { id: id.as_ref() }),
+            ClientMessage::Ping { id } => self.reply(&ServerMessage::Pong {
+                id: id.as_ref().map(Cow::Borrowed),
+            }),
             ClientMessage::Set {
                 key,
                 value,
@@ -322,9 +326,11 @@ impl Connection {
     ) -> Result<(), Farewell> {
         if !self.may_write {
             return self.reply(&ServerMessage::Error {
-                error: "writes need an API key: connect with Authorization: Bearer <key> or X-API-Key",
-                code: Some("unauthorized"),
-                id: id.as_ref(),
+                error:
+                    "writes need an API key: connect with Authorization: Bearer <key> or X-API-Key"
+                        .into(),
+                code: Some("unauthorized".into()),
+                id: id.as_ref().map(Cow::Borrowed),
                 last_revision: None,
             });
         }
@@ -341,7 +347,7 @@ impl Connection {
                 Some(value) => app.store.set(&key, value, who).await,
                 None => app.store.delete(&key, who).await,
             };
-            let (id, key) = (id.as_ref(), key.as_str());
+            let (id, key) = (id.as_ref().map(Cow::Borrowed), Cow::Borrowed(key.as_str()));
             let message = match result {
                 Ok(o) if value.is_some() => ServerMessage::SetConfirmed {
                     id,
@@ -361,8 +367,8 @@ impl Connection {
                     let error = e.to_string();
                     let frame = Outgoing::text(
                         &ServerMessage::Error {
-                            error: &error,
-                            code: Some("write_failed"),
+                            error: error.into(),
+                            code: Some("write_failed".into()),
                             id,
                             last_revision: None,
                         },
@@ -397,7 +403,7 @@ impl Connection {
             }
             return self.reply(&ServerMessage::Subscribed {
                 revision: self.position,
-                prefixes: &self.prefixes,
+                prefixes: Cow::Borrowed(&self.prefixes),
             });
         }
         let watch = match self.app.store.watch(since) {
@@ -411,10 +417,10 @@ impl Connection {
                     requested,
                     compacted_through,
                     current_revision: current,
-                    reason: "compacted",
+                    reason: "compacted".into(),
                 });
             }
-            Err(e) => return self.reply(&ServerMessage::error(&e.to_string())),
+            Err(e) => return self.reply(&ServerMessage::error(e.to_string())),
         };
         if let Some(requested) = since.filter(|&s| s > watch.revision) {
             // Revisions never go back, so this client followed a different store.
@@ -422,7 +428,7 @@ impl Connection {
                 requested,
                 compacted_through: 0,
                 current_revision: watch.revision,
-                reason: "ahead",
+                reason: "ahead".into(),
             });
         }
         self.prefixes = if all { Vec::new() } else { prefixes };
@@ -437,7 +443,7 @@ impl Connection {
         self.queue(Outgoing::text(
             &ServerMessage::Subscribed {
                 revision: watch.revision,
-                prefixes: &self.prefixes,
+                prefixes: Cow::Borrowed(&self.prefixes),
             },
             Some(since.unwrap_or(watch.revision)),
         ))?;
@@ -449,7 +455,7 @@ impl Connection {
 }
 
 fn event_message(change: &Change) -> Message {
-    Message::Text(ServerMessage::from(ChangeEvent::of(change)).encode().into())
+    Message::Text(encode(&ServerMessage::from(ChangeEvent::of(change))).into())
 }
 
 fn event_frame(change: &Change) -> Outgoing {
@@ -567,12 +573,12 @@ async fn say_goodbye(
     let mut frames = Vec::with_capacity(2);
     if let Some(error) = error {
         let message = ServerMessage::Error {
-            error: &error,
-            code: error_code,
-            id: None::<&Value>,
+            error: error.into(),
+            code: error_code.map(Cow::Borrowed),
+            id: None,
             last_revision,
         };
-        frames.push(Message::Text(message.encode().into()));
+        frames.push(Message::Text(encode(&message).into()));
     }
     frames.push(Message::Close(Some(CloseFrame {
         code,

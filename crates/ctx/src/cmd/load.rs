@@ -125,7 +125,7 @@ fn list(opts: &LoadOptions) -> ExitCode {
         .map(|s| s.to_string())
         .collect();
     if let Some(path) = &all.scenario_file {
-        match ctx_load::custom::load_file(path) {
+        match ctx_load::scenarios::load_file(path) {
             Ok(extra) => names.extend(extra.into_iter().map(|s| s.name)),
             Err(e) => return fail(&e),
         }

@@ -8,8 +8,9 @@
 
 use crate::cmd::client::{ClientOptions, plain};
 use crate::exit;
+use ctx_wire::{ClientMessage, Deleted, Event, Updated};
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{Value, json};
+use serde::de::IgnoredAny;
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -184,12 +185,9 @@ impl Watcher {
     }
 
     async fn subscribe(&self, socket: &mut Socket) -> Result<(), String> {
-        let mut message = json!({"type": "subscribe", "prefixes": self.prefixes});
-        if let Some(since) = self.last {
-            message["since_revision"] = since.into();
-        }
+        let message = ClientMessage::subscribe(self.prefixes.clone(), self.last);
         socket
-            .send(Message::text(message.to_string()))
+            .send(Message::text(message.encode()))
             .await
             .map_err(|e| e.to_string())
     }
@@ -217,11 +215,16 @@ impl Watcher {
                 Ok(Some(Ok(Message::Text(text)))) => text,
                 Ok(Some(Ok(_))) => continue,
             };
-            let Ok(event) = serde_json::from_str::<Value>(&text) else {
-                notice(&format!("ignoring a message that is not JSON: {text}"));
-                continue;
+            let event = match Event::parse(&text) {
+                Ok(event) => event,
+                // A message type (or field) this client does not know: a newer server's.
+                Err(_) if serde_json::from_str::<IgnoredAny>(&text).is_ok() => continue,
+                Err(_) => {
+                    notice(&format!("ignoring a message that is not JSON: {text}"));
+                    continue;
+                }
             };
-            if let Err(e) = self.on_event(socket, &event, &text).await {
+            if let Err(e) = self.on_event(socket, event, &text).await {
                 return Ended::Lost(e);
             }
         }
@@ -230,65 +233,65 @@ impl Watcher {
     async fn on_event(
         &mut self,
         socket: &mut Socket,
-        event: &Value,
+        event: Event,
         text: &str,
     ) -> Result<(), String> {
-        let revision = event["revision"].as_u64();
-        match event["type"].as_str().unwrap_or("") {
-            "subscribed" => {
+        match event {
+            Event::Subscribed { revision, .. } => {
                 self.pause = BACKOFF_MIN;
                 self.down_since = None;
                 // Without --since, "now" becomes a revision a reconnect can resume from.
                 if self.last.is_none() {
-                    self.last = revision;
+                    self.last = Some(revision);
                 }
             }
-            kind @ ("context_updated" | "context_deleted") => {
-                let Some(revision) = revision else {
-                    return Ok(());
-                };
-                if self.last.is_some_and(|last| revision <= last) {
-                    return Ok(()); // already printed before a reconnect
-                }
-                self.last = Some(revision);
-                let key = event["key"].as_str().unwrap_or("");
-                let who = event["who"].as_str().unwrap_or("");
-                self.print(text, || match kind {
-                    "context_updated" => {
-                        format!("{revision} {key} = {} ({who})", plain(&event["value"]))
-                    }
-                    _ => format!("{revision} {key} deleted ({who})"),
-                });
-            }
-            "context_dumped" => self.print(text, || {
+            Event::ContextUpdated(Updated {
+                revision,
+                key,
+                value,
+                who,
+                ..
+            }) => self.print_change(text, revision, || {
+                format!("{revision} {key} = {} ({who})", plain(&value))
+            }),
+            Event::ContextDeleted(Deleted {
+                revision, key, who, ..
+            }) => self.print_change(text, revision, || {
+                format!("{revision} {key} deleted ({who})")
+            }),
+            Event::ContextDumped(dump) => self.print(text, || {
                 format!(
                     "{} dump {} ({}, {} keys, by {})",
-                    revision.unwrap_or(0),
-                    event["filename"].as_str().unwrap_or(""),
-                    event["format"].as_str().unwrap_or(""),
-                    event["key_count"],
-                    event["who"].as_str().unwrap_or("")
+                    dump.revision, dump.filename, dump.format, dump.key_count, dump.who
                 )
             }),
-            "resync_required" => {
-                let current = event["current_revision"].as_u64().unwrap_or(0);
-                let requested = event["requested"].as_u64().unwrap_or(0);
+            Event::ResyncRequired {
+                requested,
+                current_revision,
+                ..
+            } => {
                 notice(&format!(
-                    "resync needed: the server no longer keeps the changes after revision {requested}; some changes were missed; continuing from revision {current}"
+                    "resync needed: the server no longer keeps the changes after revision {requested}; some changes were missed; continuing from revision {current_revision}"
                 ));
                 if self.json {
                     self.print(text, String::new);
                 }
-                self.last = Some(current);
+                self.last = Some(current_revision);
                 self.subscribe(socket).await?;
             }
-            "error" => {
-                let error = event["error"].as_str().unwrap_or("");
-                notice(&format!("server: {error}"));
-            }
-            _ => {}
+            Event::Error { error, .. } => notice(&format!("server: {error}")),
+            Event::SetConfirmed { .. } | Event::DeleteConfirmed { .. } | Event::Pong { .. } => {}
         }
         Ok(())
+    }
+
+    /// Prints a change unless it was already printed before a reconnect.
+    fn print_change(&mut self, text: &str, revision: u64, human: impl FnOnce() -> String) {
+        if self.last.is_some_and(|last| revision <= last) {
+            return;
+        }
+        self.last = Some(revision);
+        self.print(text, human);
     }
 
     /// One stdout line: the event as received with `--json`, else `human()`.

@@ -39,9 +39,10 @@ use hyper::Method;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::Scenario;
 use crate::engine::Request;
 use crate::error::LoadError;
-use crate::scenarios::{Scenario, Thresholds};
+use crate::model::Thresholds;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

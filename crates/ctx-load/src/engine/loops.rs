@@ -1,0 +1,102 @@
+//! The two client loops. Each is one tokio task with its own connection and
+//! recorder; the hot path is "generate, send, drain, record" and nothing more.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::client::Client;
+use super::recorder::Recorder;
+use super::{CompletionHook, EngineConfig, Progress, RequestGenerator};
+
+/// What every client task of a run shares.
+#[derive(Clone)]
+pub(super) struct Shared {
+    pub cfg: Arc<EngineConfig>,
+    pub generator: RequestGenerator,
+    pub progress: Arc<Progress>,
+    pub start: Instant,
+}
+
+impl Shared {
+    fn hook(&self) -> Option<&CompletionHook> {
+        self.cfg.on_complete.as_ref()
+    }
+}
+
+/// Closed loop: `ops_per_client` requests back to back, each timed from its actual send.
+pub(super) async fn closed(shared: Shared, client_id: u64, ops_per_client: u64) -> Recorder {
+    let mut recorder = Recorder::new(shared.start, shared.progress.clone(), false);
+    let mut client = Client::new(shared.cfg.target.clone());
+    let timeout = shared.cfg.timeout;
+    for op_id in 0..ops_per_client {
+        let request = (shared.generator)(client_id, op_id);
+        let sent = Instant::now();
+        let outcome = client.execute(&request, timeout).await;
+        let done = Instant::now();
+        let ok = recorder.record(&request, outcome, sent, sent, done);
+        if let Some(hook) = shared.hook() {
+            hook(client_id, op_id, ok);
+        }
+    }
+    recorder
+}
+
+/// Open loop: global request `g` goes to client `g % clients` and is due at
+/// `start + g / rate` (an even, phase-shifted schedule per client); each is
+/// timed from its due time.
+pub(super) async fn open(
+    shared: Shared,
+    client_id: u64,
+    clients: u64,
+    rate: f64,
+    planned: u64,
+    send_deadline: Instant,
+) -> Recorder {
+    let start = shared.start;
+    let mut recorder = Recorder::new(start, shared.progress.clone(), true);
+    let mut client = Client::new(shared.cfg.target.clone());
+    let (timeout, slack) = (shared.cfg.timeout, shared.cfg.late_slack);
+    let mut g = client_id;
+    let mut op_id = 0;
+    let mut prev_done = start;
+    while g < planned {
+        let intended = start + Duration::from_secs_f64(g as f64 / rate);
+        let request = (shared.generator)(client_id, op_id);
+        if Instant::now() < intended {
+            tokio::time::sleep_until(intended.into()).await;
+        }
+        let sent = Instant::now();
+        if sent > send_deadline {
+            // The rest of this client's schedule can no longer be sent.
+            let remaining = (planned - g).div_ceil(clients);
+            recorder.errors.dropped += remaining;
+            shared.progress.done.fetch_add(remaining, Ordering::Relaxed);
+            shared
+                .progress
+                .errors
+                .fetch_add(remaining, Ordering::Relaxed);
+            break;
+        }
+        if sent.saturating_duration_since(intended) > slack {
+            recorder.late += 1;
+        }
+        // Corrected latency counts from the due time, minus only the delay
+        // that was this client's own: time during which it was free (previous
+        // answer in, due time reached) but had not sent yet — timer
+        // granularity, scheduling. Time spent waiting for the server's
+        // previous answer counts.
+        let ready = intended.max(prev_done);
+        let timed_from = intended + sent.saturating_duration_since(ready);
+        let outcome = client.execute(&request, timeout).await;
+        let done = Instant::now();
+        let ok = recorder.record(&request, outcome, timed_from, sent, done);
+        if let Some(hook) = shared.hook() {
+            hook(client_id, op_id, ok);
+        }
+        prev_done = done;
+        g += clients;
+        op_id += 1;
+    }
+    recorder
+}

@@ -1,0 +1,357 @@
+//! The load engine: N concurrent clients, each a tokio task with its own
+//! keep-alive HTTP/1.1 connection, driving requests from a generator.
+//!
+//! Why hand-rolled on `hyper::client::conn::http1` instead of a pooled client
+//! (reqwest, hyper-util's legacy client)? A pool adds a lock, a map lookup and
+//! an extra task hop per request, and hides which connection a request rode on.
+//! One connection per client task keeps the hot loop to "build request, send,
+//! drain body, record", which matters when the engine must not be the
+//! bottleneck it is trying to measure.
+//!
+//! Two modes:
+//! - **Closed loop** (the seed's model): each client sends its next request as
+//!   soon as the previous answer arrived. Latency is measured from the actual
+//!   send. Simple, but it hides queueing: if the server stalls for a second,
+//!   the clients simply stop sending and the stall shows up as *one* slow
+//!   request per client instead of the hundreds a real user population would
+//!   have seen ("coordinated omission").
+//! - **Open loop** (the wrk2 method): requests are scheduled at a fixed total
+//!   arrival rate, and each one is timed from its *intended* send time. A stall
+//!   then makes every request that should have been sent during it late, and
+//!   the corrected histogram shows that. The uncorrected histogram (from the
+//!   actual send) is kept alongside so the two can be compared.
+//!
+//! Latencies go into per-worker [`hdrhistogram::Histogram`]s (microseconds,
+//! 3 significant digits) that are merged at the end: fixed memory however long
+//! the run, and mergeable across workers and runs.
+
+mod client;
+mod loops;
+pub mod monitor;
+mod recorder;
+mod target;
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use hyper::Method;
+
+pub use client::{one_shot, run_setup};
+pub use target::Target;
+
+use crate::error::LoadError;
+use crate::model::{
+    ErrorBreakdown, LatencySummary, OpenLoopSummary, PerformanceMetrics, ResourceUsage, RunMode,
+    SecondBucket, SetupSummary, new_histogram, percentile_curve,
+};
+
+/// One HTTP request as produced by a generator. The path is relative to the
+/// target's base URL and may carry a query string.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub method: Method,
+    pub path: String,
+    pub body: Option<Bytes>,
+}
+
+impl Request {
+    /// A `GET` without a body.
+    pub fn get(path: impl Into<String>) -> Self {
+        Request {
+            method: Method::GET,
+            path: path.into(),
+            body: None,
+        }
+    }
+
+    /// A `POST` with a JSON body.
+    pub fn post_json(path: impl Into<String>, body: &serde_json::Value) -> Self {
+        Request {
+            method: Method::POST,
+            path: path.into(),
+            body: Some(Bytes::from(body.to_string())),
+        }
+    }
+}
+
+/// Maps `(client_id, op_id)` to the request that client sends as its op-th
+/// operation. Shared by all workers, so it must be `Send + Sync`; it is called
+/// on the hot path, so keep it cheap.
+pub type RequestGenerator = Arc<dyn Fn(u64, u64) -> Request + Send + Sync>;
+
+/// Called with `(client_id, op_id, success)` as each request completes
+/// (answered or failed; never for dropped ones), for callers that need to
+/// know *which* requests succeeded, not only how many (`ws_fanout` expects an
+/// event for every successful write). Called on the hot path: keep it cheap.
+pub type CompletionHook = Arc<dyn Fn(u64, u64, bool) + Send + Sync>;
+
+/// How the load is offered.
+#[derive(Clone, Debug)]
+pub enum Mode {
+    /// Each of `clients` sends `ops_per_client` requests back to back.
+    Closed { clients: u64, ops_per_client: u64 },
+    /// `rate` requests per second in total, spread evenly over `clients`
+    /// connections, for `duration`.
+    Open {
+        clients: u64,
+        rate: f64,
+        duration: Duration,
+    },
+}
+
+/// Engine settings for one run.
+#[derive(Clone)]
+pub struct EngineConfig {
+    pub target: Target,
+    pub mode: Mode,
+    /// Per-request timeout, connection set-up included (default 30 s, as the seed).
+    pub timeout: Duration,
+    /// Open loop: a request sent more than this after its intended time is "late".
+    pub late_slack: Duration,
+    /// Open loop: requests not yet sent `duration + send_grace` after the start
+    /// are dropped (counted, never sent), so a dead server cannot stretch the run forever.
+    pub send_grace: Duration,
+    /// When the run (and the open-loop schedule) starts; None = when [`run`]
+    /// is called. A caller that stamps due times into request bodies
+    /// (`start + g / rate`) shares the engine's clock through it.
+    pub start: Option<Instant>,
+    /// See [`CompletionHook`].
+    pub on_complete: Option<CompletionHook>,
+}
+
+impl fmt::Debug for EngineConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("target", &self.target)
+            .field("mode", &self.mode)
+            .field("timeout", &self.timeout)
+            .field("late_slack", &self.late_slack)
+            .field("send_grace", &self.send_grace)
+            .field("start", &self.start)
+            .field("on_complete", &self.on_complete.is_some())
+            .finish()
+    }
+}
+
+impl EngineConfig {
+    pub fn new(target: Target, mode: Mode) -> Self {
+        EngineConfig {
+            target,
+            mode,
+            timeout: Duration::from_secs(30),
+            late_slack: Duration::from_millis(10),
+            send_grace: Duration::from_secs(5),
+            start: None,
+            on_complete: None,
+        }
+    }
+}
+
+/// Live counters a progress display can read while the run goes on.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub done: AtomicU64,
+    pub errors: AtomicU64,
+    pub total: AtomicU64,
+}
+
+/// Open-loop specifics.
+#[derive(Clone, Debug)]
+pub struct OpenLoopResult {
+    pub target_rate: f64,
+    pub planned: u64,
+    pub sent: u64,
+    pub late: u64,
+    /// Latency from the actual send time (what a closed-loop tool would report).
+    pub uncorrected: Histogram<u64>,
+}
+
+/// Everything one engine run measured.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    /// Requests attempted (sent, or failed to connect). Dropped ones are not included.
+    pub attempted: u64,
+    pub success: u64,
+    pub errors: ErrorBreakdown,
+    /// Latency of every request that got an HTTP answer (any status), in µs.
+    /// Closed loop: from the actual send. Open loop: from the intended send (corrected).
+    pub latency: Histogram<u64>,
+    /// Wall time from the first scheduled request to the last completion.
+    pub elapsed: Duration,
+    pub per_second: Vec<SecondBucket>,
+    pub open: Option<OpenLoopResult>,
+}
+
+/// Runs the load described by `cfg`, asking `generator` for each request.
+/// Never fails as a whole: every failure is a counted per-request error, so a
+/// half-broken server still yields a (bad) result.
+pub async fn run(
+    cfg: &EngineConfig,
+    generator: RequestGenerator,
+    progress: Arc<Progress>,
+) -> Result<RunResult, LoadError> {
+    let start = cfg.start.unwrap_or_else(Instant::now);
+    let shared = loops::Shared {
+        cfg: Arc::new(cfg.clone()),
+        generator,
+        progress: progress.clone(),
+        start,
+    };
+    let mut set = tokio::task::JoinSet::new();
+    let open = match cfg.mode {
+        Mode::Closed {
+            clients,
+            ops_per_client,
+        } => {
+            progress
+                .total
+                .store(clients * ops_per_client, Ordering::Relaxed);
+            for client_id in 0..clients {
+                set.spawn(loops::closed(shared.clone(), client_id, ops_per_client));
+            }
+            None
+        }
+        Mode::Open {
+            clients,
+            rate,
+            duration,
+        } => {
+            if !(rate.is_finite() && rate > 0.0) {
+                return Err(LoadError::InvalidOption(format!(
+                    "rate must be a positive number, got {rate}"
+                )));
+            }
+            let clients = clients.max(1);
+            let planned = (rate * duration.as_secs_f64()).floor() as u64;
+            progress.total.store(planned, Ordering::Relaxed);
+            let send_deadline = start + duration + cfg.send_grace;
+            for client_id in 0..clients {
+                set.spawn(loops::open(
+                    shared.clone(),
+                    client_id,
+                    clients,
+                    rate,
+                    planned,
+                    send_deadline,
+                ));
+            }
+            Some((rate, planned))
+        }
+    };
+
+    let mut latency = new_histogram();
+    let mut uncorrected = new_histogram();
+    let mut errors = ErrorBreakdown::default();
+    let mut per_second: Vec<SecondBucket> = Vec::new();
+    let (mut success, mut attempted, mut late) = (0, 0, 0);
+    let mut last = start;
+    while let Some(joined) = set.join_next().await {
+        let rec = joined.map_err(|e| LoadError::Internal(format!("load worker failed: {e}")))?;
+        // Same bounds on both sides: adding cannot go out of range.
+        let _ = latency.add(&rec.latency);
+        if let Some(h) = &rec.uncorrected {
+            let _ = uncorrected.add(h);
+        }
+        errors.merge(&rec.errors);
+        success += rec.success;
+        attempted += rec.attempted;
+        late += rec.late;
+        last = last.max(rec.last_completion);
+        if per_second.len() < rec.per_second.len() {
+            per_second.resize_with(rec.per_second.len(), SecondBucket::default);
+        }
+        for (acc, bucket) in per_second.iter_mut().zip(&rec.per_second) {
+            acc.ok += bucket.ok;
+            acc.errors += bucket.errors;
+        }
+    }
+    for (i, bucket) in per_second.iter_mut().enumerate() {
+        bucket.second = i as u64;
+    }
+    let open = open.map(|(rate, planned)| OpenLoopResult {
+        target_rate: rate,
+        planned,
+        sent: attempted,
+        late,
+        uncorrected,
+    });
+    Ok(RunResult {
+        attempted,
+        success,
+        errors,
+        latency,
+        elapsed: last.saturating_duration_since(start),
+        per_second,
+        open,
+    })
+}
+
+impl RunResult {
+    /// The scenario's figures from this run and (optionally) the monitor's findings.
+    pub fn metrics(
+        &self,
+        name: &str,
+        clients: u64,
+        ops_per_client: Option<u64>,
+        late_slack_ms: f64,
+        resources: Option<ResourceUsage>,
+        setup: Option<SetupSummary>,
+    ) -> PerformanceMetrics {
+        let duration_secs = self.elapsed.as_secs_f64();
+        let total_operations = match &self.open {
+            Some(open) => open.planned,
+            None => self.attempted,
+        };
+        let success_rate_pct = if total_operations == 0 {
+            0.0
+        } else {
+            self.success as f64 / total_operations as f64 * 100.0
+        };
+        let throughput_ops_sec = if duration_secs > 0.0 {
+            self.attempted as f64 / duration_secs
+        } else {
+            0.0
+        };
+        let open_loop = self.open.as_ref().map(|open| OpenLoopSummary {
+            target_rate: open.target_rate,
+            achieved_rate: throughput_ops_sec,
+            planned: open.planned,
+            sent: open.sent,
+            late: open.late,
+            late_slack_ms,
+            dropped: self.errors.dropped,
+            uncorrected: LatencySummary::from_histogram(&open.uncorrected),
+            uncorrected_curve: percentile_curve(&open.uncorrected),
+        });
+        PerformanceMetrics {
+            operation_type: name.to_string(),
+            mode: if self.open.is_some() {
+                RunMode::Open
+            } else {
+                RunMode::Closed
+            },
+            clients,
+            ops_per_client,
+            total_operations,
+            duration_secs,
+            success_count: self.success,
+            error_count: self.errors.total(),
+            errors: self.errors.clone(),
+            success_rate_pct,
+            throughput_ops_sec,
+            latency: LatencySummary::from_histogram(&self.latency),
+            latency_curve: percentile_curve(&self.latency),
+            open_loop,
+            peak_memory_mb: resources.as_ref().and_then(|r| r.peak_rss_mb),
+            avg_cpu_percent: resources.as_ref().and_then(|r| r.avg_cpu_percent),
+            resources,
+            throughput_series: self.per_second.clone(),
+            setup,
+            fanout: None,
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! The figures: plain data, no rendering, no judging. The engine and the
+//! fan-out produce them, the scenarios judge them, the report renders them.
+//! Every type here serialises as-is into `report.json` (schema in docs/load.md).
+
+mod errors;
+mod fanout;
+mod latency;
+mod metrics;
+mod resources;
+mod run;
+mod thresholds;
+
+pub use errors::{ErrorBreakdown, SecondBucket};
+pub use fanout::{FanoutSummary, SubscriberSummary, Tally};
+pub use latency::{LatencySummary, PercentilePoint, new_histogram, percentile_curve, us_between};
+pub use metrics::{OpenLoopSummary, PerformanceMetrics, RunMode, SetupSummary};
+pub use resources::{LeakAnalysis, LeakRule, LeakVerdict, ResourceUsage, Sample};
+pub use run::{
+    AbortReason, ModeInfo, NamedFigure, Readiness, RunReport, SCHEMA_VERSION, ScenarioReport,
+    ServerInfo, Summary,
+};
+pub use thresholds::{CheckStatus, THRESHOLD_METRICS, ThresholdCheck, Thresholds};

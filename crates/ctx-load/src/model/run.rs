@@ -1,0 +1,192 @@
+//! The whole run as `report.json` holds it: the scenarios' figures and
+//! checks, the run's settings, the summary and the verdict. Plain data;
+//! [`crate::report`] renders it.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+use super::{PerformanceMetrics, RunMode, ThresholdCheck, Thresholds};
+
+/// Bumped whenever a field of `report.json` changes meaning or disappears
+/// (adding fields does not bump it).
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ServerInfo {
+    /// true when `ctx load` started the server itself.
+    pub started_by_load: bool,
+    /// PID whose RSS/CPU were sampled; None = resources not measured.
+    pub pid: Option<u32>,
+    /// How stopping our server went, when it was not clean.
+    pub stop_note: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ModeInfo {
+    /// Closed or open (ws_fanout runs its writes in open loop either way).
+    pub kind: RunMode,
+    pub rate: Option<f64>,
+    pub duration_secs: Option<f64>,
+    pub scale: f64,
+    pub clients_override: Option<u64>,
+    pub timeout_secs: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct NamedFigure {
+    pub scenario: String,
+    pub value: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub scenario_count: usize,
+    pub total_operations: u64,
+    pub success_count: u64,
+    pub overall_success_rate_pct: f64,
+    /// Mean of the scenarios' throughputs (the seed's "average throughput").
+    pub mean_throughput_ops_sec: f64,
+    pub best_throughput: Option<NamedFigure>,
+    pub slowest_average: Option<NamedFigure>,
+    /// Highest server RSS over all scenarios; None = not measured.
+    pub peak_memory_mb: Option<f64>,
+    /// Mean of the scenarios' average CPU; None = not measured.
+    pub avg_cpu_percent: Option<f64>,
+    /// total_operations / peak_memory_mb (the seed's "memory efficiency").
+    pub ops_per_mb: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Readiness {
+    pub ready: bool,
+    pub criteria: String,
+    pub issues: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ScenarioReport {
+    pub name: String,
+    pub description: String,
+    pub thresholds: Thresholds,
+    pub checks: Vec<ThresholdCheck>,
+    /// No check failed (skipped checks do not fail).
+    pub passed: bool,
+    pub metrics: PerformanceMetrics,
+}
+
+/// Everything `report.json` holds.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    pub schema_version: u32,
+    pub tool: String,
+    /// When the run started (before the server was started or reached), RFC 3339 UTC.
+    pub started_at: String,
+    /// When the report was made (after the last scenario), RFC 3339, UTC.
+    pub generated_at: String,
+    /// false when the run was aborted: the figures cover only the scenarios listed.
+    pub complete: bool,
+    pub aborted_reason: Option<AbortReason>,
+    pub target: String,
+    pub server: ServerInfo,
+    pub mode: ModeInfo,
+    pub summary: Summary,
+    pub readiness: Readiness,
+    /// Data-driven advice (errors, memory trend, saturation, coverage gaps).
+    pub recommendations: Vec<String>,
+    pub all_thresholds_passed: bool,
+    pub scenarios: Vec<ScenarioReport>,
+}
+
+/// Why a run stopped before every scenario finished (`aborted_reason` in
+/// report.json, as its sentence).
+#[derive(Clone, Debug, PartialEq)]
+pub enum AbortReason {
+    /// Ctrl-C.
+    Interrupted { scenario: String },
+    /// Our own server died, during a scenario or between two.
+    ServerExited {
+        status: String,
+        scenario: String,
+        during: bool,
+        /// The last lines it wrote on stderr.
+        stderr: String,
+    },
+    /// The engine itself failed (a worker task panicked...).
+    EngineFailed { scenario: String, error: String },
+}
+
+impl fmt::Display for AbortReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AbortReason::Interrupted { scenario } => write!(f, "interrupted during {scenario}"),
+            AbortReason::ServerExited {
+                status,
+                scenario,
+                during,
+                stderr,
+            } => {
+                let when = if *during { "during" } else { "after" };
+                write!(
+                    f,
+                    "the server exited ({status}) {when} {scenario}; stderr: {stderr}"
+                )
+            }
+            AbortReason::EngineFailed { error, .. } => write!(f, "{error}"),
+        }
+    }
+}
+
+impl Serialize for AbortReason {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let (count, sum) = values.fold((0usize, 0.0), |(n, s), x| (n + 1, s + x));
+    (count > 0).then(|| sum / count as f64)
+}
+
+impl Summary {
+    /// The run's totals and highlights, from its scenarios.
+    pub fn of(scenarios: &[ScenarioReport]) -> Summary {
+        let all: Vec<&PerformanceMetrics> = scenarios.iter().map(|s| &s.metrics).collect();
+        let total_operations: u64 = all.iter().map(|m| m.total_operations).sum();
+        let success_count: u64 = all.iter().map(|m| m.success_count).sum();
+        let overall_success_rate_pct = if total_operations == 0 {
+            0.0
+        } else {
+            success_count as f64 / total_operations as f64 * 100.0
+        };
+        let best_throughput = all
+            .iter()
+            .max_by(|a, b| a.throughput_ops_sec.total_cmp(&b.throughput_ops_sec))
+            .map(|m| NamedFigure {
+                scenario: m.operation_type.clone(),
+                value: m.throughput_ops_sec,
+            });
+        let slowest_average = all
+            .iter()
+            .max_by(|a, b| a.latency.avg_ms.total_cmp(&b.latency.avg_ms))
+            .map(|m| NamedFigure {
+                scenario: m.operation_type.clone(),
+                value: m.latency.avg_ms,
+            });
+        let peak_memory_mb = all.iter().filter_map(|m| m.peak_memory_mb).reduce(f64::max);
+        Summary {
+            scenario_count: scenarios.len(),
+            total_operations,
+            success_count,
+            overall_success_rate_pct,
+            mean_throughput_ops_sec: mean(all.iter().map(|m| m.throughput_ops_sec)).unwrap_or(0.0),
+            best_throughput,
+            slowest_average,
+            peak_memory_mb,
+            avg_cpu_percent: mean(all.iter().filter_map(|m| m.avg_cpu_percent)),
+            ops_per_mb: peak_memory_mb
+                .filter(|p| *p > 0.0)
+                .map(|p| total_operations as f64 / p),
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! Thresholds (the limits a scenario is held to) and their judged checks.
+//! Plain data: [`crate::scenarios::thresholds`] parses and evaluates them.
+
+use serde::Serialize;
+
+/// Pass/fail limits of one scenario. `None` = not checked.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Thresholds {
+    /// success_rate: minimum success rate, percent.
+    pub min_success_rate_pct: Option<f64>,
+    /// avg_ms: maximum average latency.
+    pub max_avg_ms: Option<f64>,
+    /// p50_ms, p90_ms, p95_ms, p99_ms, p999_ms: maximum percentile latencies.
+    pub max_p50_ms: Option<f64>,
+    pub max_p90_ms: Option<f64>,
+    pub max_p95_ms: Option<f64>,
+    pub max_p99_ms: Option<f64>,
+    pub max_p999_ms: Option<f64>,
+    /// ops_per_sec: minimum throughput.
+    pub min_ops_per_sec: Option<f64>,
+    /// peak_memory_mb: maximum server peak RSS (skipped when not measured).
+    pub max_peak_memory_mb: Option<f64>,
+    /// leak: fail when the RSS trend is "growing" (skipped when not measured or inconclusive).
+    pub fail_on_leak: bool,
+    /// delivered_pct (ws_fanout): minimum share of expected events delivered, percent.
+    pub min_delivered_pct: Option<f64>,
+    /// duplicates, out_of_order, disconnects, bad_frames (ws_fanout): maximum counts.
+    pub max_duplicates: Option<f64>,
+    pub max_out_of_order: Option<f64>,
+    pub max_disconnects: Option<f64>,
+    pub max_bad_frames: Option<f64>,
+}
+
+/// The metric names accepted by [`Thresholds::set`], for error messages and docs.
+pub const THRESHOLD_METRICS: [&str; 15] = [
+    "success_rate",
+    "avg_ms",
+    "p50_ms",
+    "p90_ms",
+    "p95_ms",
+    "p99_ms",
+    "p999_ms",
+    "ops_per_sec",
+    "peak_memory_mb",
+    "leak",
+    "delivered_pct",
+    "duplicates",
+    "out_of_order",
+    "disconnects",
+    "bad_frames",
+];
+
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    Pass,
+    Fail,
+    /// Not judged: the figure was not measured (no server PID) or the leak
+    /// analysis was inconclusive. Never counts as a failure.
+    Skipped,
+}
+
+/// One threshold, judged.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ThresholdCheck {
+    pub metric: String,
+    /// `">="` or `"<="` (`"=="` for the leak verdict).
+    pub op: String,
+    pub limit: f64,
+    pub actual: Option<f64>,
+    pub status: CheckStatus,
+    pub note: Option<String>,
+}

@@ -1,0 +1,198 @@
+//! `report.html`: the report's key figures with inline SVG charts (latency
+//! percentile curve, throughput over time, server RSS over time). One
+//! self-contained file: no scripts, no external assets, opens anywhere.
+
+use std::fmt::Write as _;
+
+use super::chart::{PCT_TICKS, Series, curve_points, line_chart};
+use super::esc;
+use super::rows::{self, measured, title_case};
+use crate::model::{FanoutSummary, LatencySummary, RunMode, RunReport};
+
+/// The fan-out figures of a `ws_fanout` section, and the subscribers that did
+/// not get every write exactly once, in order.
+fn fanout_html(o: &mut String, f: &FanoutSummary, delivery: &LatencySummary) {
+    let _ = write!(
+        o,
+        "<p>{}</p>{}",
+        esc(&rows::delivery_line(f, delivery)),
+        rows::fanout_table(f).html()
+    );
+    let (problems, more) = rows::problem_table(f);
+    if problems.is_empty() {
+        let _ = write!(
+            o,
+            "<p class=\"pass\">All {} subscribers got every write exactly once, in revision order.</p>",
+            f.subscribers
+        );
+        return;
+    }
+    o.push_str(&problems.html());
+    if more > 0 {
+        let _ = write!(o, "<p>… and {more} more (all in report.json).</p>");
+    }
+}
+
+pub fn render(r: &RunReport) -> String {
+    let mut o = String::new();
+    o.push_str("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>ctx load report</title><style>");
+    o.push_str("body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}");
+    o.push_str("table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}.text{text-align:left}");
+    o.push_str("th:first-child,td:first-child{text-align:left}.fail{color:#b00;font-weight:bold}.pass{color:#080}");
+    o.push_str(".banner{background:#fee;border:1px solid #b00;padding:.5em 1em}svg{display:block;margin:.5em 0}");
+    o.push_str("</style></head><body>");
+    let _ = write!(
+        o,
+        "<h1>Context Server - Performance Test Report</h1><p>Generated {} · target <code>{}</code> · {} loop</p>",
+        esc(&r.generated_at),
+        esc(&r.target),
+        r.mode.kind.name()
+    );
+    if !r.complete {
+        let _ = write!(
+            o,
+            "<p class=\"banner\"><b>INCOMPLETE REPORT</b> — the run was aborted: {}</p>",
+            esc(&r
+                .aborted_reason
+                .as_ref()
+                .map_or("unknown reason".into(), |a| a.to_string()))
+        );
+    }
+    let s = &r.summary;
+    let _ = write!(
+        o,
+        "<h2>Executive summary</h2><ul><li>Total operations: {}</li><li>Overall success rate: {:.1}%</li>\
+         <li>Average throughput: {:.1} ops/s</li><li>Scenarios: {}</li><li>Peak server memory: {}</li>\
+         <li>Production readiness: {}</li><li>Thresholds: <span class=\"{}\">{}</span></li></ul>",
+        s.total_operations,
+        s.overall_success_rate_pct,
+        s.mean_throughput_ops_sec,
+        s.scenario_count,
+        esc(&measured(s.peak_memory_mb, " MB")),
+        if r.readiness.ready {
+            "ready".to_string()
+        } else {
+            esc(&r.readiness.issues.join("; "))
+        },
+        if r.all_thresholds_passed {
+            "pass"
+        } else {
+            "fail"
+        },
+        if r.all_thresholds_passed {
+            "all met"
+        } else {
+            "at least one failed"
+        }
+    );
+    o.push_str(&rows::scenario_table(r).html());
+    if !r.recommendations.is_empty() {
+        o.push_str("<h2>Recommendations</h2><ul>");
+        for rec in &r.recommendations {
+            let _ = write!(o, "<li>{}</li>", esc(rec));
+        }
+        o.push_str("</ul>");
+    }
+
+    for sc in &r.scenarios {
+        let m = &sc.metrics;
+        let _ = write!(
+            o,
+            "<h2>{}</h2><p>{}</p>",
+            esc(&title_case(&sc.name)),
+            esc(&sc.description)
+        );
+        o.push_str(&rows::checks_table(sc).html());
+        if let Some(f) = &m.fanout {
+            fanout_html(&mut o, f, &m.latency);
+        }
+        let mut lat = vec![Series {
+            name: match m.mode {
+                RunMode::Open => "corrected (from intended send)",
+                RunMode::Fanout => "write-to-delivery (from due time)",
+                RunMode::Closed => "latency",
+            },
+            colour: "#1f77b4",
+            points: curve_points(&m.latency_curve),
+        }];
+        if let Some(ol) = &m.open_loop {
+            lat.push(Series {
+                name: "uncorrected (from actual send)",
+                colour: "#ff7f0e",
+                points: curve_points(&ol.uncorrected_curve),
+            });
+        }
+        if let Some(f) = &m.fanout {
+            lat.push(Series {
+                name: "POST /ctx (from due time)",
+                colour: "#ff7f0e",
+                points: curve_points(&f.write_latency_curve),
+            });
+        }
+        o.push_str(&line_chart(
+            "Latency by percentile",
+            "percentile",
+            "ms",
+            &lat,
+            Some(&PCT_TICKS),
+        ));
+        // The last second of a run is usually partial: plotted as a rate it
+        // would look like a collapse. Keep it only when it is the only one.
+        let full_second =
+            |sec: u64| (sec + 1) as f64 <= m.duration_secs || m.throughput_series.len() == 1;
+        let tput = vec![
+            Series {
+                name: "ok/s",
+                colour: "#2ca02c",
+                points: m
+                    .throughput_series
+                    .iter()
+                    .filter(|b| full_second(b.second))
+                    .map(|b| (b.second as f64, b.ok as f64))
+                    .collect(),
+            },
+            Series {
+                name: "errors/s",
+                colour: "#d62728",
+                points: m
+                    .throughput_series
+                    .iter()
+                    .filter(|b| full_second(b.second))
+                    .map(|b| (b.second as f64, b.errors as f64))
+                    .collect(),
+            },
+        ];
+        o.push_str(&line_chart(
+            "Throughput over time",
+            "second of run",
+            "requests/s",
+            &tput,
+            None,
+        ));
+        match &m.resources {
+            Some(res) => {
+                let rss = vec![Series {
+                    name: "server RSS",
+                    colour: "#9467bd",
+                    points: res.samples.iter().map(|s| (s.t_secs, s.rss_mb)).collect(),
+                }];
+                o.push_str(&line_chart(
+                    "Server RSS over time",
+                    "seconds",
+                    "MB",
+                    &rss,
+                    None,
+                ));
+                let _ = write!(
+                    o,
+                    "<p>Memory trend: {:?} — {}</p>",
+                    res.leak.verdict,
+                    esc(&res.leak.reason)
+                );
+            }
+            None => o.push_str("<p>Server memory and CPU: not measured (no server PID).</p>"),
+        }
+    }
+    o.push_str("</body></html>\n");
+    o
+}

@@ -1,0 +1,40 @@
+//! The terminal summary (stdout): the scenario table, the fan-out lines and
+//! one closing line with the run's verdict.
+
+use std::fmt::Write as _;
+
+use super::rows;
+use crate::model::RunReport;
+
+/// The summary printed at the end of a run.
+pub fn summary(report: &RunReport) -> String {
+    let mut out = rows::scenario_table(report).terminal();
+    for scenario in &report.scenarios {
+        if let Some(fanout) = &scenario.metrics.fanout {
+            let _ = writeln!(
+                out,
+                "  {}: {}",
+                scenario.name,
+                rows::delivery_line(fanout, &scenario.metrics.latency)
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "{} scenario(s), {} operations, {:.1}% success; thresholds {}{}",
+        report.summary.scenario_count,
+        report.summary.total_operations,
+        report.summary.overall_success_rate_pct,
+        if report.all_thresholds_passed {
+            "met"
+        } else {
+            "FAILED"
+        },
+        if report.complete {
+            ""
+        } else {
+            " — INCOMPLETE RUN"
+        }
+    );
+    out
+}

@@ -1,0 +1,324 @@
+//! One whole run: reach or start the server, run each scenario (engine or
+//! fan-out, with the monitor and the progress line), judge it, and write the
+//! report.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::engine::{self, EngineConfig, Mode, Progress, RequestGenerator, Target, monitor};
+use crate::error::LoadError;
+use crate::model::{
+    AbortReason, CheckStatus, ModeInfo, RunMode, RunReport, SCHEMA_VERSION, ScenarioReport,
+    ServerInfo, SetupSummary, Summary,
+};
+use crate::scenarios::{self, Scenario};
+use crate::server::ChildServer;
+use crate::{LoadOptions, RunOutcome, fanout, prepare_scenarios, progress, report};
+
+/// Runs the selected scenarios and writes the report.
+///
+/// Errors mean the run could not be carried out (bad input, unreachable
+/// target, server would not start, run aborted); a finished run whose
+/// thresholds failed is `Ok` with `all_passed == false`.
+pub async fn run(opts: LoadOptions) -> Result<RunOutcome, LoadError> {
+    let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let selected = prepare_scenarios(&opts)?;
+    let explicit_target = match &opts.target {
+        Some(url) => Some(Target::parse(url)?),
+        None => None,
+    };
+    if explicit_target.is_none() && opts.launcher.is_none() {
+        return Err(LoadError::InvalidOption(
+            "no --target given and no way to start a server".into(),
+        ));
+    }
+    if let (Some(_), Some(pid)) = (&explicit_target, opts.server_pid)
+        && !monitor::process_exists(pid)
+    {
+        return Err(LoadError::CouldNotRun(format!(
+            "--server-pid {pid}: no such process (or not readable)"
+        )));
+    }
+
+    // Start (or reach) the server.
+    let mut child = None;
+    let target = match explicit_target {
+        Some(t) => {
+            preflight(&t).await?;
+            t
+        }
+        None => {
+            let launcher = opts
+                .launcher
+                .as_ref()
+                .ok_or_else(|| LoadError::Internal("launcher vanished".into()))?;
+            let server = ChildServer::start(launcher).await?;
+            let t = Target::parse(server.url())?;
+            child = Some(server);
+            t
+        }
+    };
+    let pid = child.as_ref().map(|c| c.pid()).or(opts.server_pid);
+
+    let mut reports = Vec::new();
+    let aborted = run_scenarios(&opts, &selected, &target, pid, &mut child, &mut reports).await;
+    let stop_note = match child {
+        Some(c) => c.stop().await,
+        None => None,
+    };
+
+    let summary = Summary::of(&reports);
+    let readiness = scenarios::readiness(&reports);
+    let all_passed = reports.iter().all(|s| s.passed);
+    let recommendations =
+        scenarios::recommendations(&reports, pid.is_some(), opts.open_loop.is_some());
+    let report = RunReport {
+        schema_version: SCHEMA_VERSION,
+        tool: format!("ctx-load {}", env!("CARGO_PKG_VERSION")),
+        started_at,
+        generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        complete: aborted.is_none(),
+        aborted_reason: aborted.clone(),
+        target: target.to_string(),
+        server: ServerInfo {
+            started_by_load: opts.target.is_none(),
+            pid,
+            stop_note,
+        },
+        mode: ModeInfo {
+            kind: if opts.open_loop.is_some() {
+                RunMode::Open
+            } else {
+                RunMode::Closed
+            },
+            rate: opts.open_loop.as_ref().map(|o| o.rate),
+            duration_secs: opts.open_loop.as_ref().map(|o| o.duration.as_secs_f64()),
+            scale: opts.scale,
+            clients_override: opts.clients,
+            timeout_secs: opts.timeout.as_secs_f64(),
+        },
+        summary,
+        readiness,
+        recommendations,
+        all_thresholds_passed: all_passed && aborted.is_none(),
+        scenarios: reports,
+    };
+
+    let report_dir = if opts.write_report && (aborted.is_none() || !report.scenarios.is_empty()) {
+        let dir = opts
+            .report_dir
+            .clone()
+            .unwrap_or_else(report::default_report_dir);
+        report::write(&dir, &report).map_err(|source| LoadError::Report {
+            dir: dir.clone(),
+            source,
+        })?;
+        Some(dir)
+    } else {
+        None
+    };
+    if let Some(reason) = aborted {
+        return Err(LoadError::Aborted { reason, report_dir });
+    }
+    let summary_table = report::summary_table(&report);
+    Ok(RunOutcome {
+        all_passed: report.all_thresholds_passed,
+        report_dir,
+        report,
+        summary_table,
+    })
+}
+
+/// Checks that something accepts TCP connections at the target, so an
+/// unreachable target is one clear error instead of 100 % connect failures.
+async fn preflight(target: &Target) -> Result<(), LoadError> {
+    let addr = (target.host().to_string(), target.port());
+    match tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(LoadError::CouldNotRun(format!(
+            "target {target} is unreachable: {e}"
+        ))),
+        Err(_) => Err(LoadError::CouldNotRun(format!(
+            "target {target} is unreachable: connect timed out"
+        ))),
+    }
+}
+
+/// Runs each scenario in turn, pushing its report. Returns why the run
+/// stopped early (Ctrl-C, our server died), if it did.
+async fn run_scenarios(
+    opts: &LoadOptions,
+    selected: &[Scenario],
+    target: &Target,
+    pid: Option<u32>,
+    child: &mut Option<ChildServer>,
+    reports: &mut Vec<ScenarioReport>,
+) -> Option<AbortReason> {
+    let total = selected.len();
+    for (i, scenario) in selected.iter().enumerate() {
+        let one = run_one(opts, scenario, target, pid, i + 1, total);
+        // A server of ours that dies mid-scenario ends the run at once,
+        // rather than after every remaining request has failed.
+        let died = async {
+            match child.as_mut() {
+                Some(c) => c.wait_exit().await,
+                None => std::future::pending().await,
+            }
+        };
+        let name = scenario.name.clone();
+        let result = tokio::select! {
+            r = one => r.map_err(|error| AbortReason::EngineFailed { scenario: name, error }),
+            _ = tokio::signal::ctrl_c() => Err(AbortReason::Interrupted { scenario: name }),
+            status = died => Err(AbortReason::ServerExited {
+                status,
+                scenario: name,
+                during: true,
+                stderr: child.as_ref().map(|c| c.stderr_tail()).unwrap_or_default(),
+            }),
+        };
+        match result {
+            Ok(rep) => reports.push(rep),
+            Err(reason) => {
+                if opts.progress {
+                    eprintln!();
+                }
+                return Some(reason);
+            }
+        }
+        if let Some(c) = child.as_mut()
+            && let Some(status) = c.exited()
+        {
+            return Some(AbortReason::ServerExited {
+                status,
+                scenario: scenario.name.clone(),
+                during: false,
+                stderr: c.stderr_tail(),
+            });
+        }
+    }
+    None
+}
+
+async fn run_one(
+    opts: &LoadOptions,
+    scenario: &Scenario,
+    target: &Target,
+    pid: Option<u32>,
+    index: usize,
+    of: usize,
+) -> Result<ScenarioReport, String> {
+    let setup = if scenario.setup.is_empty() {
+        None
+    } else {
+        let (failures, first_error) =
+            engine::run_setup(target, &scenario.setup, opts.timeout).await;
+        Some(SetupSummary {
+            requests: scenario.setup.len() as u64,
+            failures,
+            first_error,
+        })
+    };
+    let mode = match &opts.open_loop {
+        Some(ol) => Mode::Open {
+            clients: scenario.clients,
+            rate: ol.rate,
+            duration: ol.duration,
+        },
+        None => Mode::Closed {
+            clients: scenario.clients,
+            ops_per_client: scenario.ops_per_client,
+        },
+    };
+    let mut cfg = EngineConfig::new(target.clone(), mode);
+    cfg.timeout = opts.timeout;
+    let late_slack_ms = cfg.late_slack.as_secs_f64() * 1000.0;
+    let counters = Arc::new(Progress::default());
+    let label = format!("[{index}/{of}] {}", scenario.name);
+    let ticker = opts
+        .progress
+        .then(|| progress::spawn(label.clone(), counters.clone()));
+    // Sampling starts before the first request and stops after the last one.
+    let monitor = match pid {
+        Some(pid) => match monitor::Monitor::start(pid, opts.monitor_interval) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                tracing::warn!("cannot monitor PID {pid}: {e}");
+                None
+            }
+        },
+        None => None,
+    };
+    // Open loop runs for a duration, not an op count: each client repeats the
+    // scenario's own op sequence (op ids cycle through 0..ops_per_client), so
+    // the request mix and the key set stay those of the scenario however long
+    // the run. Without this, a sustained memory_stress would write ever new
+    // keys and "RSS still growing" would only measure the growing data set.
+    let generator = match &opts.open_loop {
+        Some(_) => {
+            let inner = scenario.generator.clone();
+            let cycle = scenario.ops_per_client.max(1);
+            Arc::new(move |c, o| inner(c, o % cycle)) as RequestGenerator
+        }
+        None => scenario.generator.clone(),
+    };
+    let run = match &scenario.fanout {
+        Some(spec) => fanout::run(
+            target,
+            spec,
+            scenario.clients,
+            opts.timeout,
+            counters.clone(),
+        )
+        .await
+        .map(|run| Measured::Fanout(Box::new(run))),
+        None => engine::run(&cfg, generator, counters.clone())
+            .await
+            .map(|run| Measured::Engine(Box::new(run))),
+    };
+    let resources = match monitor {
+        Some(sampler) => Some(sampler.stop(&opts.leak_rule).await),
+        None => None,
+    };
+    if let Some(t) = ticker {
+        t.finish().await;
+    }
+    let metrics = match run.map_err(|e| e.to_string())? {
+        Measured::Fanout(run) => {
+            run.metrics(&scenario.name, scenario.clients, late_slack_ms, resources)
+        }
+        Measured::Engine(run) => {
+            let ops_per_client = opts.open_loop.is_none().then_some(scenario.ops_per_client);
+            run.metrics(
+                &scenario.name,
+                scenario.clients,
+                ops_per_client,
+                late_slack_ms,
+                resources,
+                setup,
+            )
+        }
+    };
+    let rate = match &scenario.fanout {
+        Some(f) => Some(f.rate),
+        None => opts.open_loop.as_ref().map(|o| o.rate),
+    };
+    let checks = scenarios::evaluate(&scenario.thresholds, &metrics, rate);
+    let passed = checks.iter().all(|c| c.status != CheckStatus::Fail);
+    if opts.progress {
+        progress::print_done(&label, &metrics, passed);
+    }
+    Ok(ScenarioReport {
+        name: scenario.name.clone(),
+        description: scenario.description.clone(),
+        thresholds: scenario.thresholds.clone(),
+        checks,
+        passed,
+        metrics,
+    })
+}
+
+/// What one scenario's load produced, before it becomes figures.
+enum Measured {
+    Engine(Box<engine::RunResult>),
+    Fanout(Box<fanout::FanoutRun>),
+}
