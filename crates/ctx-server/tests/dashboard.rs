@@ -127,7 +127,10 @@ async fn the_dashboard_shows_changes_live_and_sets_keys_in_a_real_browser() {
     let server = TestServer::start().await;
     server.set("jobs/1/state", json!({"step": 1})).await;
     let mut browser = Browser::start().await;
-    browser.open(&format!("{}/", server.base)).await;
+    // A view in the URL's fragment: a filter and a picked key.
+    browser
+        .open(&format!("{}/#prefix=jobs/&key=jobs/1/state", server.base))
+        .await;
     browser
         .wait_for(
             "document.documentElement.dataset.live === 'live'",
@@ -137,6 +140,14 @@ async fn the_dashboard_shows_changes_live_and_sets_keys_in_a_real_browser() {
         .await;
     browser
         .wait_for(&row_shown("jobs/1/state"), PAGE_LIMIT, "the snapshot")
+        .await;
+    browser
+        .wait_for(
+            "document.getElementById('editor-key').value === 'jobs/1/state'
+             && document.getElementById('filter').value === 'jobs/'",
+            PAGE_LIMIT,
+            "the view from the URL",
+        )
         .await;
     // The snapshot's rows say who wrote them (from the retained history).
     browser
@@ -224,17 +235,18 @@ async fn the_dashboard_shows_changes_live_and_sets_keys_in_a_real_browser() {
     assert_eq!(newest[3], json!(r#"{"step":1}"#), "before: {newest}");
     assert_eq!(newest[4], json!(r#"{"step":9}"#), "after: {newest}");
 
-    // The prefix filter.
+    // The prefix filter, remembered in the URL.
     browser
         .run(
             "const filter = document.getElementById('filter');
-             filter.value = 'jobs/';
+             filter.value = 'jobs/2';
              filter.dispatchEvent(new Event('input'));",
         )
         .await;
     browser
         .wait_for(
-            "document.querySelectorAll('#context-rows tr').length === 2",
+            "document.querySelectorAll('#context-rows tr').length === 1
+             && new URLSearchParams(location.hash.slice(1)).get('prefix') === 'jobs/2'",
             PAGE_LIMIT,
             "the filtered table",
         )

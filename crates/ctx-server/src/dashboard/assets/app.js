@@ -27,7 +27,7 @@ const table = new ContextTable(model, {
   onPick: pick,
 });
 const editor = new Editor(onApiError);
-const history = new HistoryPanel(onApiError);
+const keyHistory = new HistoryPanel(onApiError);
 const dumps = new DumpPanel(onApiError);
 const chart = new RateChart(element("rate-chart"));
 const requestRate = new RateMeter();
@@ -40,12 +40,13 @@ const feed = new LiveFeed({
     table.schedule();
     element("status-revision").textContent = answer.revision;
     describeSnapshot(answer.revision);
+    if (keyInView && !table.selected) pick(keyInView);
   },
   change(event) {
     model.apply(event);
     changesSeen += 1;
     table.schedule();
-    history.change(event);
+    keyHistory.change(event);
     element("status-revision").textContent = event.revision;
   },
   dumped() {
@@ -75,8 +76,26 @@ async function describeSnapshot(revision) {
 function pick(key) {
   table.select(key);
   editor.load(key, model.entries.get(key)?.value);
-  history.show(key);
+  keyHistory.show(key);
+  rememberView();
 }
+
+/** The picked key and the filter live in the URL's fragment (#prefix=jobs/&key=jobs/42),
+ * so a view can be bookmarked, shared or reloaded. */
+function rememberView() {
+  const view = new URLSearchParams();
+  if (element("filter").value) view.set("prefix", element("filter").value);
+  if (table.selected) view.set("key", table.selected);
+  window.history.replaceState(null, "", view.size ? `#${view}` : location.pathname);
+}
+
+function restoreView() {
+  const view = new URLSearchParams(location.hash.slice(1));
+  element("filter").value = view.get("prefix") ?? "";
+  element("filter").addEventListener("input", rememberView);
+  return view.get("key");
+}
+const keyInView = restoreView();
 
 /** A 401 means the key is missing or wrong: ask for it. */
 function onApiError(error) {

@@ -77,7 +77,7 @@ export class RateChart {
       context.moveTo(plot.left, lineY);
       context.lineTo(plot.right, lineY);
       context.stroke();
-      context.fillText(formatRate(value), 2, lineY + 4);
+      context.fillText(top >= 10 ? Math.round(value).toLocaleString() : value.toFixed(1), 2, lineY + 4);
     }
     context.fillText("2 min ago", plot.left, height - 3);
     context.textAlign = "right";
