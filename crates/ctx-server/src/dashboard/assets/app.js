@@ -154,7 +154,7 @@ function formatUptime(seconds) {
  * missing field with status "running" means accepted; `writes_refused` (or
  * `writes_accepted`) decides when present, and any other status reads as refused.
  */
-function writesState(status) {
+export function writesState(status) {
   const reason = status.writes_refused_reason ?? status.reason ?? status.status;
   if (typeof status.writes_refused === "boolean") {
     return { refused: status.writes_refused, reason };
