@@ -58,6 +58,8 @@ impl Browser {
                 "--disable-component-update",
                 "--disable-sync",
                 "--disable-extensions",
+                // Containers often give /dev/shm 64 MB, too little for a renderer.
+                "--disable-dev-shm-usage",
                 "--window-size=1280,900",
                 "--remote-debugging-port=0",
             ])
