@@ -29,6 +29,22 @@ async fn guarded_server() -> TestServer {
     .await
 }
 
+impl TestServer {
+    /// `POST /ctx` with the API key; asserts success.
+    async fn set_with_key(&self, key: &str, value: Value) {
+        let answer = self
+            .request_with(
+                Method::POST,
+                "/ctx",
+                Some("application/json"),
+                &[("x-api-key", KEY)],
+                json!({"key": key, "value": value}).to_string(),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    }
+}
+
 /// A JavaScript string literal.
 fn js(text: &str) -> String {
     Value::String(text.into()).to_string()
@@ -369,16 +385,7 @@ async fn with_an_api_key_the_dashboard_asks_for_it_and_uses_it() {
         )
         .await;
 
-    let answer = server
-        .request_with(
-            Method::POST,
-            "/ctx",
-            Some("application/json"),
-            &[("x-api-key", KEY)],
-            json!({"key": "guarded/a", "value": 1}).to_string(),
-        )
-        .await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    server.set_with_key("guarded/a", json!(1)).await;
     browser
         .wait_for(&row_shown("guarded/a"), PAGE_LIMIT, "the new key")
         .await;
@@ -409,6 +416,71 @@ async fn with_an_api_key_the_dashboard_asks_for_it_and_uses_it() {
         )
         .await;
     assert_eq!(read.json()["value"], "typed");
+
+    let problems = std::mem::take(&mut browser.problems);
+    browser.close().await;
+    assert!(problems.is_empty(), "console errors: {problems:#?}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn when_only_writes_need_the_key_the_page_reads_at_once_and_asks_on_a_refused_write() {
+    let server = TestServer::start_with(|config| config.api_key = Some(KEY.into())).await;
+    server.set_with_key("open/a", json!(1)).await;
+    let mut browser = Browser::start().await;
+    browser.open(&format!("{}/", server.base)).await;
+    browser
+        .wait_for(
+            &row_shown("open/a"),
+            PAGE_LIMIT,
+            "the context, read without a key",
+        )
+        .await;
+    let form = "document.getElementById('editor-key').value = 'open/b';
+         const value = document.getElementById('editor-value');
+         value.value = '[true]';
+         value.dispatchEvent(new Event('input'));
+         document.getElementById('editor-set').click();";
+    browser.run(form).await;
+    browser
+        .wait_for(
+            "document.getElementById('key-dialog').open",
+            PAGE_LIMIT,
+            "the key dialog after a 401",
+        )
+        .await;
+    // The refused write is the page's only error: the browser logs the 401.
+    let problems = std::mem::take(&mut browser.problems);
+    assert!(
+        problems.len() == 1 && problems[0].contains("401"),
+        "{problems:#?}"
+    );
+    browser
+        .run(&format!(
+            "document.getElementById('key-input').value = {};
+             document.getElementById('key-save').click();",
+            js(KEY)
+        ))
+        .await;
+    browser
+        .wait_for(
+            "document.getElementById('key-button').textContent === 'API key ✓'",
+            PAGE_LIMIT,
+            "the key taken",
+        )
+        .await;
+    browser.run(form).await;
+    browser
+        .wait_for(
+            "document.getElementById('editor-result').textContent.startsWith('Saved open/b')",
+            PAGE_LIMIT,
+            "the form's confirmation",
+        )
+        .await;
+    assert_eq!(
+        server.get("/ctx/open/b").await.json()["value"],
+        json!([true])
+    );
 
     let problems = std::mem::take(&mut browser.problems);
     browser.close().await;
