@@ -1,6 +1,7 @@
 //! Prometheus metrics for `GET /metrics`: request counts and latencies by route, store
 //! size, revision, connected clients, and how long group commits take.
 
+use crate::routes::Writes;
 use parking_lot::Mutex;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -16,6 +17,11 @@ struct RequestLabels {
     route: &'static str,
     method: &'static str,
     status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WriteStateLabels {
+    state: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -37,6 +43,8 @@ pub struct Metrics {
     keys: Gauge,
     revision: Gauge,
     clients: Gauge,
+    /// 1 for the store's write state now, 0 for the others.
+    write_state: Family<WriteStateLabels, Gauge>,
     commit_seconds: Histogram,
     commit_writes: Histogram,
     /// Cached series per interned route (`Route::slot`).
@@ -53,6 +61,7 @@ impl Metrics {
         let keys = Gauge::default();
         let revision = Gauge::default();
         let clients = Gauge::default();
+        let write_state = Family::<WriteStateLabels, Gauge>::default();
         let commit_seconds = latency_histogram();
         let commit_writes = Histogram::new(exponential_buckets(1.0, 2.0, 12));
         registry.register(
@@ -73,6 +82,11 @@ impl Metrics {
             clients.clone(),
         );
         registry.register(
+            "store_writes",
+            "1 for the store's write state (accepting, paused_disk_full, refused_until_restart)",
+            write_state.clone(),
+        );
+        registry.register(
             "store_commit_duration_seconds",
             "Time per durable group commit (fsync included)",
             commit_seconds.clone(),
@@ -89,6 +103,7 @@ impl Metrics {
             keys,
             revision,
             clients,
+            write_state,
             commit_seconds,
             commit_writes,
             routes: (0..ROUTE_SLOTS).map(|_| OnceLock::new()).collect(),
@@ -101,7 +116,15 @@ impl Metrics {
     }
 
     /// The text exposition, with the gauges read at scrape time.
-    pub fn render(&self, keys: usize, revision: u64, clients: usize) -> String {
+    pub fn render(&self, keys: usize, revision: u64, clients: usize, writes: Writes) -> String {
+        for state in Writes::ALL {
+            let labels = WriteStateLabels {
+                state: state.as_str(),
+            };
+            self.write_state
+                .get_or_create(&labels)
+                .set(i64::from(state == writes));
+        }
         self.keys.set(keys as i64);
         self.revision.set(revision as i64);
         self.clients.set(clients as i64);
@@ -318,8 +341,10 @@ mod tests {
         // Not among the cached statuses: counted through the family.
         metrics.observe_request(route, Method::Get, 299, tick);
         metrics.observe_request(route, Method::Get, 299, tick);
-        let text = metrics.render(0, 0, 0);
+        let text = metrics.render(0, 0, 0, Writes::PausedDiskFull);
         for needle in [
+            "ctx_store_writes{state=\"paused_disk_full\"} 1",
+            "ctx_store_writes{state=\"accepting\"} 0",
             "ctx_http_requests_total{route=\"/test/{cached}\",method=\"GET\",status=\"200\"} 2",
             "ctx_http_requests_total{route=\"/test/{cached}\",method=\"POST\",status=\"200\"} 1",
             "ctx_http_requests_total{route=\"/test/{cached}\",method=\"GET\",status=\"299\"} 2",

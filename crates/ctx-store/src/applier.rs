@@ -13,11 +13,12 @@
 //! unbounded backlog in memory.
 
 use crate::disk::Disk;
+use crate::health::Faults;
 use crate::state::Change;
 use crate::wal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender};
-use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 
 /// Groups the committer may be ahead of the applier by. Large enough to take the writes
@@ -39,21 +40,17 @@ pub(crate) enum Message {
     SegmentClosed(u64),
 }
 
-/// Set once by whichever writer thread first fails to store something; the committer then
-/// refuses every write until a restart (see `Committer::failed`).
-pub(crate) type Failure = Arc<OnceLock<String>>;
-
 pub(crate) struct Applier {
     queue: SyncSender<Message>,
     thread: JoinHandle<()>,
 }
 
 impl Applier {
-    pub fn spawn(disk: Disk, wal_dir: PathBuf, failure: Failure) -> std::io::Result<Applier> {
+    pub fn spawn(disk: Disk, wal_dir: PathBuf, faults: Arc<Faults>) -> std::io::Result<Applier> {
         let (queue, rx) = std::sync::mpsc::sync_channel(QUEUE);
         let thread = std::thread::Builder::new()
             .name("ctx-store-applier".into())
-            .spawn(move || run(&disk, &wal_dir, &failure, &rx))?;
+            .spawn(move || run(&disk, &wal_dir, &faults, &rx))?;
         Ok(Applier { queue, thread })
     }
 
@@ -73,7 +70,7 @@ impl Applier {
     }
 }
 
-fn run(disk: &Disk, wal_dir: &Path, failure: &Failure, rx: &Receiver<Message>) {
+fn run(disk: &Disk, wal_dir: &Path, faults: &Faults, rx: &Receiver<Message>) {
     let mut changes: Vec<Arc<Change>> = Vec::new();
     let mut compact_through = None;
     // The committer closes its last segment before it hangs up, so nothing is left here
@@ -93,7 +90,7 @@ fn run(disk: &Disk, wal_dir: &Path, failure: &Failure, rx: &Receiver<Message>) {
         if closed.is_none() && changes.len() < MAX_CHANGES {
             continue;
         }
-        let result = match failure.get() {
+        let result = match faults.failure.get() {
             Some(_) => Ok(()),
             None => disk
                 .write(&changes, compact_through)
@@ -107,8 +104,7 @@ fn run(disk: &Disk, wal_dir: &Path, failure: &Failure, rx: &Receiver<Message>) {
         changes.clear();
         compact_through = None;
         if let Err(e) = result {
-            tracing::error!(error = %e, "storing into redb failed; refusing writes until a restart");
-            let _ = failure.set(format!("{e}; writes are refused until the server restarts"));
+            faults.fail(e.to_string());
         }
     }
 }

@@ -6,15 +6,16 @@
 //! assign revisions without any lock held across the disk write: readers keep reading the
 //! old state until the new one is durable, and never see a write that could still be lost.
 
-use crate::applier::{Applier, Failure, Message};
+use crate::applier::{Applier, Message};
 use crate::config::{CommitStats, StoreConfig};
 use crate::disk::{self, Disk};
 use crate::error::StoreError;
+use crate::health::{Faults, LogFailure, PROBE_EVERY};
 use crate::manifest::Ceiling;
 use crate::state::{Change, Record};
 use crate::store::{Shared, WriteOutcome};
 use crate::value::{JsonValue, Timestamp};
-use crate::wal::Wal;
+use crate::wal::{AppendError, Wal};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
@@ -60,8 +61,8 @@ pub(crate) fn spawn(
     config: StoreConfig,
     rx: mpsc::Receiver<Command>,
 ) -> std::io::Result<()> {
-    let failed = Failure::default();
-    let applier = Applier::spawn(disk, wal.dir().to_owned(), failed.clone())?;
+    let faults = shared.faults.clone();
+    let applier = Applier::spawn(disk, wal.dir().to_owned(), faults.clone())?;
     std::thread::Builder::new()
         .name("ctx-store-committer".into())
         .spawn(move || {
@@ -73,7 +74,8 @@ pub(crate) fn spawn(
                 shared,
                 config,
                 writers: HashSet::new(),
-                failed,
+                faults,
+                last_probe: Instant::now(),
             }
             .run(rx)
         })
@@ -91,11 +93,13 @@ struct Committer {
     /// Writer names seen lately, so history entries share one allocation per writer
     /// instead of one per change. Cleared when it grows past [`MAX_WRITERS`].
     writers: HashSet<Arc<str>>,
-    /// Set by a storage failure here or in the applier. A group may then be in the log but
-    /// not in memory (or in memory but never in redb), so every later write is refused
-    /// until a restart replays the log into a consistent state (an error answer after a
-    /// storage failure means "outcome unknown").
-    failed: Failure,
+    /// Storage faults here or in the applier, and what they mean for later writes
+    /// (`health.rs`). After a failure a group may be in the log but not in memory (or in
+    /// memory but never in redb), so every later write is refused until a restart replays
+    /// the log into a consistent state.
+    faults: Arc<Faults>,
+    /// When a paused store last tried a fresh segment.
+    last_probe: Instant,
 }
 
 /// A bound on the writer-name cache: a client inventing a name per write must not grow it.
@@ -137,7 +141,7 @@ impl Committer {
         // A clean stop leaves redb durable and the log one empty segment: the segment being
         // written is closed too, since nothing more will be appended to it, and the next
         // one is where the last checkpoint says the log continues.
-        if self.failed.get().is_none() {
+        if self.faults.failure.get().is_none() {
             match self.wal.rotate(self.next_revision()) {
                 Ok(closed) => {
                     self.applier.send(Message::SegmentClosed(closed));
@@ -154,9 +158,9 @@ impl Committer {
     }
 
     fn commit_batch(&mut self, batch: Vec<(WriteOp, Reply)>) {
-        if let Some(reason) = self.failed.get() {
+        if let Some(refusal) = self.refusal() {
             for (_, reply) in batch {
-                let _ = reply.send(Err(StoreError::Storage(reason.clone())));
+                let _ = reply.send(Err(refusal.answer()));
             }
             return;
         }
@@ -220,11 +224,8 @@ impl Committer {
         }
 
         let result = self.log(&changes);
-        if let Err(e) = &result {
-            tracing::error!(error = %e, writes = batch.len(), "commit failed; refusing writes until a restart");
-            let _ = self
-                .failed
-                .set(format!("{e}; writes are refused until the server restarts"));
+        if let Err(failure) = &result {
+            self.note(failure);
         } else if !changes.is_empty() {
             let mut state = self.shared.state.write();
             for change in &changes {
@@ -246,7 +247,7 @@ impl Committer {
 
         for ((_, reply), outcome) in batch.into_iter().zip(pending) {
             let answer = match (&result, outcome) {
-                (Err(e), _) => Err(StoreError::Storage(e.to_string())),
+                (Err(failure), _) => Err(failure.answer()),
                 (Ok(()), Pending::Unchanged(outcome)) => Ok(outcome),
                 (Ok(()), Pending::Changed(i)) => Ok(WriteOutcome {
                     revision: changes[i].revision,
@@ -266,17 +267,57 @@ impl Committer {
         self.shared.state.read().revision + 1
     }
 
+    /// Why the next batch cannot be written, if it cannot: a failure (until a restart),
+    /// or a full disk that a probe — a fresh log segment, at most every [`PROBE_EVERY`] —
+    /// has not found space on yet.
+    fn refusal(&mut self) -> Option<LogFailure> {
+        if let Some(reason) = self.faults.failure.get() {
+            return Some(LogFailure::Refused(reason.clone()));
+        }
+        let reason = self.faults.no_space.lock().clone()?;
+        if self.last_probe.elapsed() < PROBE_EVERY {
+            return Some(LogFailure::NoSpace(reason));
+        }
+        self.last_probe = Instant::now();
+        // A new segment, since the failed append may have left a torn record in the
+        // current one; nothing acknowledged is in the probe, so its failing is harmless.
+        match self.wal.rotate(self.next_revision()) {
+            Ok(_) => {
+                tracing::info!("the disk has space again; taking writes");
+                *self.faults.no_space.lock() = None;
+                None
+            }
+            Err(e) => Some(LogFailure::NoSpace(format!("write-ahead log: {e}"))),
+        }
+    }
+
     /// Makes a group durable: one log record, one `fdatasync`.
-    fn log(&mut self, changes: &[Arc<Change>]) -> Result<(), StoreError> {
+    fn log(&mut self, changes: &[Arc<Change>]) -> Result<(), LogFailure> {
         let Some(last) = changes.last() else {
             return Ok(());
         };
         self.ceiling
             .cover(last.revision)
-            .map_err(|e| StoreError::Storage(format!("{}: {e}", crate::manifest::MANIFEST_FILE)))?;
-        self.wal
-            .append(&disk::encode_group(changes)?)
-            .map_err(disk::log_error)
+            .map_err(|e| LogFailure::io(crate::manifest::MANIFEST_FILE, &e, false))?;
+        let record = disk::encode_group(changes).map_err(|e| LogFailure::Failed(e.to_string()))?;
+        self.wal.append(&record).map_err(|e| match e {
+            AppendError::Write(e) => LogFailure::io("write-ahead log", &e, false),
+            AppendError::Sync(e) => LogFailure::io("write-ahead log fdatasync", &e, true),
+        })
+    }
+
+    /// Records what a failed group means for later writes.
+    fn note(&mut self, failure: &LogFailure) {
+        match failure {
+            LogFailure::NoSpace(reason) => {
+                tracing::warn!(%reason, "disk full: writes pause until a fresh log segment fits");
+                self.last_probe = Instant::now();
+                *self.faults.no_space.lock() = Some(reason.clone());
+            }
+            LogFailure::Failed(reason) | LogFailure::Refused(reason) => {
+                self.faults.fail(reason.clone())
+            }
+        }
     }
 
     /// Queues a logged group for redb, and closes the log segment when a checkpoint is due
@@ -292,18 +333,12 @@ impl Committer {
             self.last_rotation = Instant::now();
             match self.wal.rotate(self.next_revision()) {
                 Ok(closed) => delivered &= self.applier.send(Message::SegmentClosed(closed)),
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot start a new log segment; refusing writes until a restart");
-                    let _ = self.failed.set(format!(
-                        "write-ahead log: {e}; writes are refused until the server restarts"
-                    ));
-                }
+                // The current segment is whole: a full disk only pauses writes.
+                Err(e) => self.note(&LogFailure::io("write-ahead log: new segment", &e, false)),
             }
         }
         if !delivered {
-            let _ = self.failed.set(
-                "the redb applier stopped; writes are refused until the server restarts".into(),
-            );
+            self.faults.fail("the redb applier stopped".into());
         }
     }
 }

@@ -15,6 +15,14 @@ pub enum StoreError {
         "{0}. To start with what is intact (the rest is set aside, and reported), run `ctx serve --recover`; copy the data directory first to keep every byte"
     )]
     Damaged(String),
+    /// The disk was full: nothing of the write was done; retry once space is freed.
+    #[error(
+        "the disk is full ({0}); the write was not done, and writes resume by themselves once space is freed"
+    )]
+    NoSpace(String),
+    /// An earlier storage failure left the disk in an unknown state.
+    #[error("writes are refused until the server restarts ({0})")]
+    WritesRefused(String),
     #[error("the store is shut down")]
     Closed,
     #[error(

@@ -18,6 +18,7 @@ mod committer;
 mod config;
 mod disk;
 mod error;
+mod health;
 mod history;
 mod manifest;
 mod open;
@@ -28,6 +29,7 @@ mod wal;
 
 pub use config::{CommitStats, StoreConfig};
 pub use error::StoreError;
+pub use health::WriteHealth;
 pub use history::{HistoryPage, HistoryQuery};
 pub use state::{Change, Record};
 pub use store::{Snapshot, Store, Watch, WriteOutcome};

@@ -3,6 +3,7 @@
 use crate::committer::{self, Command, WriteOp};
 use crate::config::StoreConfig;
 use crate::error::StoreError;
+use crate::health::{Faults, WriteHealth};
 use crate::history::{HistoryPage, HistoryQuery};
 use crate::state::{Change, Record, State};
 use crate::value::{JsonValue, Timestamp};
@@ -18,6 +19,7 @@ const WRITE_QUEUE: usize = 16 * 1024;
 pub(crate) struct Shared {
     pub state: RwLock<State>,
     pub feed: broadcast::Sender<Arc<Change>>,
+    pub faults: Arc<Faults>,
 }
 
 #[derive(Clone)]
@@ -76,6 +78,7 @@ impl Store {
         let shared = Arc::new(Shared {
             state: RwLock::new(state),
             feed,
+            faults: Arc::default(),
         });
         let (writes, rx) = mpsc::channel(WRITE_QUEUE);
         let max_key_bytes = config.max_key_bytes;
@@ -117,6 +120,11 @@ impl Store {
 
     pub fn get(&self, key: &str) -> Option<Record> {
         self.shared.state.read().keys.get(key).cloned()
+    }
+
+    /// Whether writes are taken now (see `health.rs` for the policy after a fault).
+    pub fn write_health(&self) -> WriteHealth {
+        self.shared.faults.health()
     }
 
     pub fn revision(&self) -> u64 {

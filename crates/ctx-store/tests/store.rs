@@ -484,18 +484,21 @@ async fn after_a_storage_failure_writes_are_refused_until_a_restart() {
 
     let refused = store.set("c", &json!(3), "w").await;
     match refused {
-        Err(StoreError::Storage(reason)) => {
-            assert!(
-                reason.contains("refused until the server restarts"),
-                "{reason}"
-            )
+        Err(error @ StoreError::WritesRefused(_)) => {
+            let message = error.to_string();
+            assert!(message.contains("until the server restarts"), "{message}");
+            assert!(message.matches("storage error").count() <= 1, "{message}");
         }
-        other => panic!("expected a storage error, got {other:?}"),
+        other => panic!("expected a refusal, got {other:?}"),
     }
+    assert!(matches!(
+        store.write_health(),
+        ctx_store::WriteHealth::Refused { .. }
+    ));
     assert!(store.get("c").is_none(), "a refused write is not applied");
     assert!(matches!(
         store.delete("a", "w").await,
-        Err(StoreError::Storage(_))
+        Err(StoreError::WritesRefused(_))
     ));
     assert_eq!(store.get("a").unwrap().value.as_str(), "1");
     store.close().await;

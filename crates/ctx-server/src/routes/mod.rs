@@ -8,6 +8,7 @@ mod status;
 mod write;
 
 pub(crate) use all::Context;
+pub(crate) use status::Writes;
 
 use crate::app::AppState;
 use crate::auth;

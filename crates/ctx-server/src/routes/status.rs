@@ -3,14 +3,54 @@
 use crate::app::AppState;
 use axum::Json;
 use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
-use ctx_store::Timestamp;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ctx_store::{Timestamp, WriteHealth};
 use serde::Serialize;
+
+/// Whether the store takes writes, as `/health`, `/ctx/status` and `/metrics` say it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Writes {
+    Accepting,
+    /// The disk was full; writes resume by themselves once it is not.
+    PausedDiskFull,
+    /// After a storage failure with an unknown outcome, until a restart.
+    RefusedUntilRestart,
+}
+
+impl Writes {
+    pub const ALL: [Writes; 3] = [
+        Writes::Accepting,
+        Writes::PausedDiskFull,
+        Writes::RefusedUntilRestart,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Writes::Accepting => "accepting",
+            Writes::PausedDiskFull => "paused_disk_full",
+            Writes::RefusedUntilRestart => "refused_until_restart",
+        }
+    }
+
+    /// The state and, unless accepting, why.
+    pub fn of(health: WriteHealth) -> (Writes, Option<String>) {
+        match health {
+            WriteHealth::Accepting => (Writes::Accepting, None),
+            WriteHealth::DiskFull { reason } => (Writes::PausedDiskFull, Some(reason)),
+            WriteHealth::Refused { reason } => (Writes::RefusedUntilRestart, Some(reason)),
+        }
+    }
+}
 
 #[derive(Serialize)]
 pub struct StatusAnswer {
+    /// `running`, or `degraded` while writes are not accepted.
     status: &'static str,
+    writes: Writes,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    write_error: Option<String>,
     version: &'static str,
     uptime_seconds: u64,
     key_count: usize,
@@ -23,8 +63,14 @@ pub struct StatusAnswer {
 }
 
 pub async fn status(State(app): State<AppState>) -> Json<StatusAnswer> {
+    let (writes, write_error) = Writes::of(app.store.write_health());
     Json(StatusAnswer {
-        status: "running",
+        status: match writes {
+            Writes::Accepting => "running",
+            _ => "degraded",
+        },
+        writes,
+        write_error,
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: app.started.elapsed().as_secs(),
         key_count: app.store.key_count(),
@@ -37,8 +83,17 @@ pub async fn status(State(app): State<AppState>) -> Json<StatusAnswer> {
     })
 }
 
-pub async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({"status": "ok"}))
+/// 200 `{"status":"ok"}` while writes are accepted; otherwise 503 with the state and the
+/// reason, so a load balancer or orchestrator sees a store that cannot write.
+pub async fn health(State(app): State<AppState>) -> Response {
+    match Writes::of(app.store.write_health()) {
+        (Writes::Accepting, _) => Json(serde_json::json!({"status": "ok"})).into_response(),
+        (writes, reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"status": "error", "writes": writes, "error": reason})),
+        )
+            .into_response(),
+    }
 }
 
 pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
@@ -46,6 +101,7 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
         app.store.key_count(),
         app.store.revision(),
         app.connected_clients(),
+        Writes::of(app.store.write_health()).0,
     );
     (
         [(

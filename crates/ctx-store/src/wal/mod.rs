@@ -42,6 +42,26 @@ const NEW_PREFIX: &str = "new-";
 /// Retired segments kept for reuse; more are deleted.
 const MAX_SPARES: usize = 4;
 
+/// How an append failed. The difference matters: after a failed `write` nothing of the
+/// record is durable (a part of it may be in the file, as a torn tail), but after a failed
+/// `fdatasync` Linux may have dropped the pages and marked them clean, so what is on disk
+/// is unknown.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum AppendError {
+    #[error("write: {0}")]
+    Write(#[source] std::io::Error),
+    #[error("fdatasync: {0}")]
+    Sync(#[source] std::io::Error),
+}
+
+/// Whether an I/O error means the disk (or the user's quota) is full.
+pub(crate) fn is_no_space(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded
+    )
+}
+
 pub(crate) struct Wal {
     dir: PathBuf,
     file: File,
@@ -167,17 +187,23 @@ impl Wal {
     }
 
     /// Appends one record and returns once it is on disk.
-    pub fn append(&mut self, payload: &[u8]) -> std::io::Result<()> {
-        let len = u32::try_from(payload.len())
-            .map_err(|_| std::io::Error::new(ErrorKind::InvalidInput, "log record over 4 GiB"))?;
+    pub fn append(&mut self, payload: &[u8]) -> Result<(), AppendError> {
+        let len = u32::try_from(payload.len()).map_err(|_| {
+            AppendError::Write(std::io::Error::new(
+                ErrorKind::InvalidInput,
+                "log record over 4 GiB",
+            ))
+        })?;
         self.buffer.clear();
         self.buffer.extend_from_slice(&len.to_le_bytes());
         self.buffer
             .extend_from_slice(&segment::checksum(self.sequence, payload).to_le_bytes());
         self.buffer.extend_from_slice(&self.sequence.to_le_bytes());
         self.buffer.extend_from_slice(payload);
-        self.file.write_all(&self.buffer)?;
-        self.file.sync_data()?;
+        self.file
+            .write_all(&self.buffer)
+            .map_err(AppendError::Write)?;
+        self.file.sync_data().map_err(AppendError::Sync)?;
         self.len += self.buffer.len() as u64;
         Ok(())
     }

@@ -106,6 +106,20 @@ pub fn http(
     path: &str,
     body: Option<&serde_json::Value>,
 ) -> (u16, serde_json::Value) {
+    let (status, payload) = http_text(addr, method, path, body);
+    (
+        status,
+        serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// One request on a fresh connection; answers (status, body as text).
+pub fn http_text(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
@@ -124,8 +138,5 @@ pub fn http(
         .nth(1)
         .and_then(|s| s.parse().ok())
         .expect("status");
-    (
-        status,
-        serde_json::from_str(payload).unwrap_or(serde_json::Value::Null),
-    )
+    (status, payload.to_owned())
 }

@@ -155,7 +155,7 @@ function formatUptime(seconds) {
  * `writes_accepted`) decides when present, and any other status reads as refused.
  */
 export function writesState(status) {
-  const reason = status.writes_refused_reason ?? status.reason ?? status.status;
+  const reason = status.write_error ?? status.writes_refused_reason ?? status.reason ?? status.status;
   if (typeof status.writes_refused === "boolean") {
     return { refused: status.writes_refused, reason };
   }
