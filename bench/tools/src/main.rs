@@ -10,7 +10,9 @@
 //! - `procstat`: samples RSS and CPU of some processes from `/proc` for a while;
 //! - `startup`: times a server's start (to its `listening on` line and first answered GET)
 //!   and reads its RSS;
-//! - `report`: turns the raw measurements of a run into the Markdown and JSON results.
+//! - `report`: turns the raw measurements of a run into the Markdown and JSON results;
+//! - `torture`: SIGKILLs a `ctx serve` under concurrent writers again and again and checks
+//!   that nothing acknowledged is lost (`src/torture/`, also a library for `cargo test`).
 
 mod baseline;
 mod client;
@@ -22,6 +24,7 @@ mod report;
 mod startup;
 
 use clap::{Parser, Subcommand};
+use ctx_bench::torture;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -52,6 +55,8 @@ enum Command {
     Startup(startup::Args),
     /// Write the Markdown and JSON results of a run from its raw measurements.
     Report(report::Args),
+    /// Kill `ctx serve` at random moments under concurrent writers; check every acknowledged write.
+    Torture(torture::Args),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +70,7 @@ fn main() -> ExitCode {
         Command::Procstat(args) => procstat::run(args),
         Command::Startup(args) => startup::run(args),
         Command::Report(args) => report::run(args),
+        Command::Torture(args) => torture::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
