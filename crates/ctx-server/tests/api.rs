@@ -446,3 +446,35 @@ async fn idle_and_slow_header_connections_are_closed() {
     // A normal client on a fresh connection is unaffected.
     assert_eq!(server.get("/health").await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn integers_beyond_64_bits_round_trip_exactly_as_text() {
+    let server = TestServer::start().await;
+    let body = r#"{"key":"big","value":{"u":18446744073709551616,"p":1000000000000000000000000000000,"n":-170141183460469231731687303715884105729,"f":2.50},"who":"py"}"#;
+    let stored = r#"{"f":2.5,"n":-170141183460469231731687303715884105729,"p":1000000000000000000000000000000,"u":18446744073709551616}"#;
+    let answer = server
+        .request(Method::POST, "/ctx", Some("application/json"), body)
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert!(
+        answer.text().contains(stored),
+        "POST answer: {}",
+        answer.text()
+    );
+    for path in [
+        "/ctx/big",
+        "/ctx?key=big",
+        "/ctx/all",
+        "/ctx/history?key=big",
+    ] {
+        let text = server.get(path).await.text();
+        assert!(text.contains(stored), "{path}: {text}");
+        assert!(!text.contains("e+"), "{path}: no float formatting: {text}");
+    }
+    // An equal value written with other spellings of the same numbers is no change.
+    let same = r#"{"key":"big","value":{"f":25e-1,"n":-170141183460469231731687303715884105729,"p":1000000000000000000000000000000,"u":18446744073709551616}}"#;
+    let answer = server
+        .request(Method::POST, "/ctx", Some("application/json"), same)
+        .await;
+    assert_eq!(answer.json()["changed"], false, "{}", answer.text());
+}

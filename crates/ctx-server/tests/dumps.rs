@@ -86,7 +86,7 @@ async fn csv_dump_has_framework0_columns_types_and_quoting() {
     let rows: Vec<&str> = lines.filter(|l| !l.is_empty()).collect();
     assert_eq!(rows.len(), 5, "one row per key, never history");
     assert!(
-        rows[0].starts_with(r#"a.obj,"{""n"":2}",dict,"#),
+        rows[0].starts_with(r#"a.obj,"{""n"": 2}",dict,"#),
         "{}",
         rows[0]
     );
@@ -145,7 +145,16 @@ async fn txt_and_pretty_layouts() {
     assert!(lines[history_at + 2].starts_with("1. ["));
     assert!(lines[history_at + 2].ends_with("] api_client changed b.text"));
     assert_eq!(lines[history_at + 3], "   Before: null");
-    assert_eq!(lines[history_at + 4], r#"   After:  "héllo, \"world\"""#);
+    assert_eq!(
+        lines[history_at + 4],
+        r#"   After:  "h\u00e9llo, \"world\"""#
+    );
+    assert_eq!(lines[history_at - 1], "", "a blank line before the section");
+    assert_eq!(
+        lines[history_at - 2],
+        "",
+        "after the last key's own blank line"
+    );
 }
 
 #[tokio::test]
@@ -263,4 +272,110 @@ async fn list_and_download() {
         &server.get("/ctx/dump/absent.json").await,
         StatusCode::NOT_FOUND,
     );
+}
+
+/// Values that show every rule of the old writer: non-ASCII and astral text, quotes,
+/// commas and line breaks for CSV quoting, integers beyond 64 bits, floats Python prints
+/// differently from Rust, empty containers, nested objects, a key needing CSV quotes.
+async fn awkward() -> TestServer {
+    let server = TestServer::start().await;
+    for (key, value) in [
+        ("text", r#""héllo, \"world\" 😀 \u007f""#),
+        ("obj", r#"{"n": 1}"#),
+        ("lines", r#""one\r\ntwo\nthree\rfour""#),
+        ("big", "18446744073709551616"),
+        (
+            "huge",
+            "[1000000000000000000000000000000, -5, 1e16, 0.00001, 2.50]",
+        ),
+        (
+            "obj",
+            r#"{"n": 2, "deep": {"é": [1, 2.5, null, true], "empty": {}, "none": []}}"#,
+        ),
+        ("flag", "false"),
+        ("comma,key", r#""v""#),
+        ("gone", "1"),
+    ] {
+        let value: Value = serde_json::from_str(value).expect("fixture value");
+        server.set(key, value).await;
+    }
+    assert_eq!(server.delete("/ctx/gone").await.status, StatusCode::OK);
+    server
+}
+
+/// What Framework0's writer (`old_dump_writer.py`, Python's json and csv modules) makes
+/// of this context; `download` for what its download route served.
+fn old_writer(input: &Value, download: bool) -> Vec<u8> {
+    use std::io::Write;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/old_dump_writer.py");
+    let mut child = std::process::Command::new("python3")
+        .arg(script)
+        .args(download.then_some("--download"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 must be installed");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.to_string().as_bytes())
+        .expect("write to the old writer");
+    let output = child.wait_with_output().expect("old writer output");
+    assert!(
+        output.status.success(),
+        "old writer failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+#[tokio::test]
+async fn dump_files_match_the_old_python_writer_byte_for_byte() {
+    let server = awkward().await;
+    let context = server.get("/ctx/all").await.json()["context"].clone();
+    let history = server.get("/ctx/history?limit=1000").await.json()["history"].clone();
+    assert_eq!(history.as_array().map(Vec::len), Some(10));
+    for (format, include_history) in [
+        ("json", true),
+        ("json", false),
+        ("csv", false),
+        ("pretty", true),
+        ("pretty", false),
+    ] {
+        let answer = server
+            .post(
+                "/ctx/dump",
+                &json!({"format": format, "who": "fixture", "include_history": include_history}),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+        let info = answer.json();
+        let filename = info["filename"].as_str().expect("filename");
+        let written = std::fs::read(server.dump_dir().join(filename)).expect("dump file");
+        let input = json!({
+            "format": format,
+            "filename": filename,
+            "who": "fixture",
+            "timestamp": info["timestamp"],
+            "include_history": include_history,
+            "context": context,
+            "history": history,
+        });
+        let expected = old_writer(&input, false);
+        assert!(
+            written == expected,
+            "{format} (history {include_history}) differs from the old writer's file:\n--- ours\n{}\n--- old\n{}",
+            String::from_utf8_lossy(&written),
+            String::from_utf8_lossy(&expected)
+        );
+        let served = server.get(&format!("/ctx/dump/{filename}")).await;
+        assert_eq!(served.status, StatusCode::OK);
+        assert!(
+            served.body == old_writer(&input, true),
+            "{format}: the download differs from what the old server served: {:?}",
+            served.text()
+        );
+    }
 }

@@ -63,23 +63,59 @@ async fn python_socketio_client_sees_framework0_events() {
     assert_eq!(updated["who"], "runner-a");
     assert!(updated["timestamp"].is_string());
     assert_eq!(summary["http_a"]["who"], "curl");
+    let a_updates = summary["a_updates"].as_array().expect("a_updates");
+    assert!(
+        !a_updates.contains(&json!("sio/a")),
+        "the writer gets context_set_confirmed, not its own context_updated: {a_updates:?}"
+    );
+    assert_eq!(a_updates.first(), Some(&json!("http/k")));
+
+    // A rewrite of an equal value: context_updated for everyone but a Socket.IO writer,
+    // still no history entry and no new revision.
+    let rewrite = &summary["rewrite_a"];
+    assert_eq!(rewrite["key"], "http/k");
+    assert_eq!(rewrite["value"], "v");
+    assert!(rewrite["timestamp"].is_string());
+    assert_eq!(rewrite["revision"], summary["http_a"]["revision"]);
     assert_eq!(
-        summary["a_updates"],
-        json!(["http/k"]),
-        "the writer gets context_set_confirmed, not its own context_updated"
+        summary["http_k_history"], 1,
+        "no history entry for the rewrite"
+    );
+    assert_eq!(summary["rewrite_b"]["key"], "sio/a");
+    assert_eq!(summary["rewrite_b"]["value"], json!({"x": 1}));
+    assert_eq!(summary["reconfirmed"]["changed"], false);
+
+    let big = &summary["big_exact"];
+    for place in ["answer", "all", "history", "event", "socket_set"] {
+        assert_eq!(
+            big[place], true,
+            "{place}: integers beyond 64 bits must be exact"
+        );
+    }
+    assert_eq!(
+        big["event_text"],
+        "[18446744073709551616, 1000000000000000000000000000000, -1180591620717411303424, {\"n\": 18446744073709551617}]"
     );
 
     let dumped = &summary["dumped_a"];
     assert_eq!(dumped["filename"], summary["dump_filename"]);
     assert_eq!(dumped["format"], "txt");
     assert_eq!(dumped["who"], "dashboard");
-    assert_eq!(dumped["key_count"], 3);
+    assert_eq!(
+        dumped["key_count"], 5,
+        "pre/existing, sio/a, http/k, big, sio/big"
+    );
     assert!(dumped["timestamp"].is_string());
 
     assert!(
         summary["error"]["error"]
             .as_str()
             .is_some_and(|e| e.contains("key"))
+    );
+    assert_eq!(summary["error"]["status"], "error");
+    assert_eq!(
+        summary["error"]["message"], summary["error"]["error"],
+        "old clients read data[\"message\"]"
     );
     assert_eq!(summary["stats_after_leave"], json!({"count": 1}));
 

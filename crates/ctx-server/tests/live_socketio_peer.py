@@ -75,6 +75,32 @@ http("POST", "/ctx", {"key": "http/k", "value": "v", "who": "curl"})
 http_a = a.wait_for("context_updated", lambda d: d["key"] == "http/k")
 b.wait_for("context_updated", lambda d: d["key"] == "http/k")
 
+# Rewriting the same value is not a change (no history entry) but, as with Framework0,
+# still a context_updated for every Socket.IO client.
+http("POST", "/ctx", {"key": "http/k", "value": "v", "who": "curl-again"})
+rewrite_a = a.wait_for("context_updated", lambda d: d["who"] == "curl-again")
+b.wait_for("context_updated", lambda d: d["who"] == "curl-again")
+http_k_history = http("GET", "/ctx/history?key=http/k")["filtered_entries"]
+# The same over Socket.IO: the writer gets its confirmation, the others the update.
+a.sio.emit("context_set", {"key": "sio/a", "value": {"x": 1}, "who": "runner-a-again"})
+reconfirmed = a.wait_for("context_set_confirmed", lambda d: d["changed"] is False)
+rewrite_b = b.wait_for("context_updated", lambda d: d["who"] == "runner-a-again")
+
+# Integers beyond 64 bits come back exactly (Python ints), in every answer and event.
+BIG = [2**64, 10**30, -(2**70), {"n": 2**64 + 1}]
+http("POST", "/ctx", {"key": "big", "value": BIG, "who": "py"})
+big_event = b.wait_for("context_updated", lambda d: d["key"] == "big")["value"]
+a.sio.emit("context_set", {"key": "sio/big", "value": BIG, "who": "runner-a"})
+big_over_socket = b.wait_for("context_updated", lambda d: d["key"] == "sio/big")["value"]
+big_exact = {
+    "socket_set": big_over_socket == BIG,
+    "answer": http("GET", "/ctx/big")["value"] == BIG,
+    "all": http("GET", "/ctx/all")["context"]["big"] == BIG,
+    "history": http("GET", "/ctx/history?key=big")["history"][-1]["after"] == BIG,
+    "event": big_event == BIG,
+    "event_text": json.dumps(big_event),
+}
+
 dump = http("POST", "/ctx/dump", {"format": "txt", "who": "dashboard"})
 dumped_a = a.wait_for("context_dumped")
 b.wait_for("context_dumped")
@@ -100,6 +126,11 @@ print(
             "dump_filename": dump["filename"],
             "dumped_a": dumped_a,
             "error": error,
+            "rewrite_a": rewrite_a,
+            "rewrite_b": rewrite_b,
+            "reconfirmed": reconfirmed,
+            "http_k_history": http_k_history,
+            "big_exact": big_exact,
             "stats_after_leave": stats_after_leave,
             # A's own write must not come back to it as context_updated.
             "a_updates": [d["key"] for e, d in a.events if e == "context_updated"],

@@ -603,3 +603,27 @@ async fn a_replay_longer_than_the_queue_is_not_a_slow_consumer() {
     assert_eq!(revisions(&events), (1..=305).collect::<Vec<_>>());
     assert!(client.sync().await.is_empty());
 }
+
+#[tokio::test]
+async fn big_integers_arrive_exactly_and_rewrites_stay_off_the_revision_feed() {
+    let server = TestServer::start().await;
+    let mut client = WsClient::connect(&server).await;
+    client.subscribe(&[], None).await;
+    let big: Value = serde_json::from_str(
+        r#"{"a":18446744073709551616,"b":[1e30,-1000000000000000000000000000000]}"#,
+    )
+    .expect("JSON");
+    server.set("big", big.clone()).await;
+    // The same value again: Socket.IO clients hear of it, `/ws` (one event per revision) not.
+    let rewrite = server.set("big", big).await;
+    assert_eq!(rewrite["changed"], false);
+    server.set("after", json!(1)).await;
+    let events = client.events_through(2).await;
+    assert_eq!(revisions(&events), vec![1, 2], "no event for the rewrite");
+    assert_eq!(
+        events[0]["value"].to_string(),
+        r#"{"a":18446744073709551616,"b":[1e+30,-1000000000000000000000000000000]}"#,
+        "integers exact; a float in its shortest f64 form"
+    );
+    assert!(client.sync().await.is_empty(), "nothing more");
+}

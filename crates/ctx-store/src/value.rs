@@ -9,12 +9,25 @@ use std::sync::Arc;
 /// Keeping the text (not a parsed tree) means a read answers by copying bytes, never by
 /// re-serialising, and two values are equal exactly when their texts are. The text is
 /// canonical because it is produced from a `serde_json::Value`, whose objects keep their
-/// keys sorted.
+/// keys sorted, and whose numbers are normalised here: serde_json's `arbitrary_precision`
+/// keeps a number's text as sent, so integers of any size stay exact (as Framework0's
+/// Python ints did), while a number with a fraction or exponent is read as an `f64` and
+/// written in its shortest form (`1.50`, `15e-1` → `1.5`), as before that feature.
 #[derive(Clone, Debug)]
 pub struct JsonValue(Arc<RawValue>);
 
 impl JsonValue {
     pub fn new(value: &serde_json::Value) -> Self {
+        if has_unnormalised_float(value) {
+            let mut value = value.clone();
+            normalise_floats(&mut value);
+            return Self::canonical(&value);
+        }
+        Self::canonical(value)
+    }
+
+    /// The text of a value whose numbers are already normalised.
+    fn canonical(value: &serde_json::Value) -> Self {
         // `to_raw_value` wraps the text it wrote without parsing it back (it is valid
         // JSON by construction); serialising a Value cannot fail: its keys are strings.
         match serde_json::value::to_raw_value(value) {
@@ -47,9 +60,47 @@ impl From<&serde_json::Value> for JsonValue {
 /// Taking the tree by value lets a caller that only needs the canonical text drop the
 /// tree as soon as the text exists.
 impl From<serde_json::Value> for JsonValue {
-    fn from(value: serde_json::Value) -> Self {
-        Self::new(&value)
+    fn from(mut value: serde_json::Value) -> Self {
+        normalise_floats(&mut value);
+        Self::canonical(&value)
     }
+}
+
+/// A finite number with a fraction or exponent whose text is not already the shortest
+/// `f64` form. Walks the tree without allocating: most values (strings, integers) have none.
+fn has_unnormalised_float(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Number(number) => normalised(number).is_some(),
+        Value::Array(items) => items.iter().any(has_unnormalised_float),
+        Value::Object(fields) => fields.values().any(has_unnormalised_float),
+        Value::Null | Value::Bool(_) | Value::String(_) => false,
+    }
+}
+
+fn normalise_floats(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(number) => {
+            if let Some(shortest) = normalised(number) {
+                *number = shortest;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(normalise_floats),
+        Value::Object(fields) => fields.values_mut().for_each(normalise_floats),
+        Value::Null | Value::Bool(_) | Value::String(_) => {}
+    }
+}
+
+/// The shortest `f64` form of a float whose text differs from it; `None` for integers
+/// (kept exact, any size), for floats already in that form, and for numbers out of `f64`
+/// range (kept as sent rather than turned into `null`).
+fn normalised(number: &serde_json::Number) -> Option<serde_json::Number> {
+    if !number.is_f64() {
+        return None;
+    }
+    let shortest = serde_json::Number::from_f64(number.as_f64()?)?;
+    (shortest.as_str() != number.as_str()).then_some(shortest)
 }
 
 impl PartialEq for JsonValue {
@@ -273,5 +324,46 @@ mod tests {
                 .wrapping_add(1_442_695_040_888_963_407);
             check(low + (state % span) as i64);
         }
+    }
+}
+
+#[cfg(test)]
+mod number_tests {
+    use super::JsonValue;
+
+    fn canonical(text: &str) -> String {
+        let value: serde_json::Value = serde_json::from_str(text).expect("valid JSON");
+        let by_ref = JsonValue::new(&value).as_str().to_owned();
+        assert_eq!(JsonValue::from(value).as_str(), by_ref, "both ways agree");
+        by_ref
+    }
+
+    #[test]
+    fn integers_of_any_size_keep_their_exact_text() {
+        for text in [
+            "18446744073709551616",
+            "1000000000000000000000000000000",
+            "-170141183460469231731687303715884105729",
+            "42",
+        ] {
+            assert_eq!(canonical(text), text);
+        }
+        assert_eq!(
+            canonical(r#"{"b":[18446744073709551616],"a":1}"#),
+            r#"{"a":1,"b":[18446744073709551616]}"#
+        );
+    }
+
+    #[test]
+    fn floats_take_their_shortest_f64_form_as_before() {
+        assert_eq!(canonical("1.50"), "1.5");
+        assert_eq!(canonical("15e-1"), "1.5");
+        assert_eq!(canonical("1E2"), "100.0");
+        assert_eq!(canonical("0.1"), "0.1");
+        assert_eq!(
+            canonical(r#"{"x":[2.50,{"y":1e0}]}"#),
+            r#"{"x":[2.5,{"y":1.0}]}"#
+        );
+        assert_eq!(JsonValue::new(&serde_json::json!(1.5)).as_str(), "1.5");
     }
 }

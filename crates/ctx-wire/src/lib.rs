@@ -75,8 +75,11 @@ impl ClientMessage {
                 "unknown message type {kind:?}: use subscribe, set, delete or ping"
             ));
         }
+        // From the text, not from `value`: with serde_json's `arbitrary_precision` a tagged
+        // enum read from a `Value` refuses integers between 2^64 and 2^128 (serde buffers
+        // them as u128, which its buffer cannot hold); read from text they arrive exact.
         let message: ClientMessage =
-            serde_json::from_value(value).map_err(|e| format!("invalid {kind} message: {e}"))?;
+            serde_json::from_str(text).map_err(|e| format!("invalid {kind} message: {e}"))?;
         if let ClientMessage::Set {
             value: Value::Null, ..
         } = message
@@ -248,6 +251,36 @@ mod tests {
         assert_eq!(read.value, value);
         let error: ServerMessage<'_, Value, String> = ServerMessage::error("bad");
         assert_eq!(error.encode().unwrap(), r#"{"type":"error","error":"bad"}"#);
+    }
+
+    #[test]
+    fn integers_beyond_64_bits_survive_the_tagged_enums() {
+        // serde_json's `arbitrary_precision` (on in this workspace) hands numbers to
+        // internally tagged enums through a buffer; they must come out exact.
+        let text = r#"{"type":"context_updated","revision":7,"key":"k","value":{"n":18446744073709551616,"f":1.5,"m":-1000000000000000000000000000000},"before":null,"who":"w","timestamp":"t"}"#;
+        let Event::ContextUpdated(read) = Event::parse(text).unwrap() else {
+            panic!("not an update: {text}");
+        };
+        assert_eq!(read.revision, 7);
+        assert_eq!(
+            read.value.to_string(),
+            r#"{"f":1.5,"m":-1000000000000000000000000000000,"n":18446744073709551616}"#
+        );
+        let sent =
+            r#"{"type":"set","key":"k","value":[18446744073709551616],"id":18446744073709551617}"#;
+        let ClientMessage::Set { value, id, .. } = ClientMessage::parse(sent).unwrap() else {
+            panic!("not a set");
+        };
+        assert_eq!(value.to_string(), "[18446744073709551616]");
+        assert_eq!(
+            id.map(|id| id.to_string()).as_deref(),
+            Some("18446744073709551617")
+        );
+        let subscribe = r#"{"type":"subscribe","prefixes":[],"since_revision":42}"#;
+        assert_eq!(
+            ClientMessage::parse(subscribe).unwrap(),
+            ClientMessage::subscribe(vec![], Some(42))
+        );
     }
 
     #[test]

@@ -404,12 +404,16 @@ fn dump_download_saves_the_servers_file_and_never_overwrites() {
         all.extend_from_slice(args);
         ctx_in(cwd.path(), url, &all)
     };
+    // What the server serves for a CSV: its file with `\n` line ends, as Framework0 did.
+    let served = |name: &str| {
+        let file = std::fs::read_to_string(server.child.data_dir.join("dumps").join(name));
+        file.expect("dump on the server").replace("\r\n", "\n")
+    };
     let printed = dump(&["--download"]).ok();
     assert!(printed.contains("downloaded dl.csv to dl.csv"), "{printed}");
-    let on_server = std::fs::read(server.child.data_dir.join("dumps/dl.csv")).expect("dump");
     assert_eq!(
-        std::fs::read(cwd.path().join("dl.csv")).expect("download"),
-        on_server
+        std::fs::read_to_string(cwd.path().join("dl.csv")).expect("download"),
+        served("dl.csv")
     );
 
     // Into a directory, under the name the server chose (dl_1.csv: no overwrite there either).
@@ -420,9 +424,7 @@ fn dump_download_saves_the_servers_file_and_never_overwrites() {
     assert!(cwd.path().join("into/dl_1.csv").is_file());
 
     // `-`: the file itself on stdout, nothing else.
-    let run = dump(&["--download", "-"]);
-    let on_server = std::fs::read(server.child.data_dir.join("dumps/dl_2.csv")).expect("dump");
-    assert_eq!(run.ok().into_bytes(), on_server);
+    assert_eq!(dump(&["--download", "-"]).ok(), served("dl_2.csv"));
 
     // An existing file is never replaced: exit 3, one line, the file untouched.
     std::fs::write(cwd.path().join("mine.csv"), "keep").expect("write");
@@ -502,4 +504,20 @@ fn completions_are_generated_for_each_shell() {
         .output()
         .expect("run ctx");
     assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn integers_beyond_64_bits_are_kept_exactly() {
+    let server = Server::start();
+    server.ctx(&["set", "big", "18446744073709551616"]).ok();
+    server
+        .ctx(&["set", "obj", r#"{"n":1000000000000000000000000000000}"#])
+        .ok();
+    assert_eq!(server.ctx(&["get", "big"]).ok(), "18446744073709551616\n");
+    assert_eq!(
+        server.ctx(&["get", "obj"]).ok(),
+        "{\"n\":1000000000000000000000000000000}\n"
+    );
+    let line = server.ctx(&["history", "--key", "big"]).ok();
+    assert!(line.ends_with("null → 18446744073709551616\n"), "{line}");
 }

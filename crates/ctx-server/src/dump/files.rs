@@ -228,11 +228,27 @@ impl DumpDir {
             }
             Err(e) => return Err(e.into()),
         };
-        let content_type = match name.rsplit('.').next() {
-            Some("csv") => "text/csv; charset=utf-8",
-            Some("txt") | Some("pretty") => "text/plain; charset=utf-8",
-            _ => "application/json",
-        };
-        Ok((bytes, content_type))
+        match name.rsplit('.').next() {
+            // Framework0 served a CSV by reading it back in text mode, so its rows arrived
+            // with `\n` line ends (universal newlines); old downloaders expect that.
+            Some("csv") => Ok((universal_newlines(bytes), "text/csv; charset=utf-8")),
+            Some("txt") | Some("pretty") => Ok((bytes, "text/plain; charset=utf-8")),
+            _ => Ok((bytes, "application/json")),
+        }
     }
+}
+
+/// Python's text-mode reading: `\r\n` and a lone `\r` both become `\n`.
+fn universal_newlines(bytes: Vec<u8>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut after_cr = false;
+    for byte in bytes {
+        match byte {
+            b'\r' => out.push(b'\n'),
+            b'\n' if after_cr => {}
+            other => out.push(other),
+        }
+        after_cr = byte == b'\r';
+    }
+    out
 }

@@ -1,6 +1,8 @@
-//! The four dump layouts, byte-compatible in shape with the Framework0 server's, so that
-//! readers of old dumps keep working.
+//! The four dump layouts. json, csv and pretty files are byte for byte what Framework0's
+//! Python writer produced for the same context (timestamps aside; `python` writes JSON as
+//! its `json.dumps` did), so readers of old dumps keep working.
 
+use super::python::{self, Escape, Layout};
 use ctx_store::{Change, JsonValue, Record, Timestamp};
 use serde::Serialize;
 use serde_json::Value;
@@ -117,9 +119,8 @@ impl DumpContent<'_> {
                     .collect()
             }),
         };
-        let mut out = serde_json::to_vec_pretty(&doc).unwrap_or_default();
-        out.push(b'\n');
-        out
+        // `json.dump(doc, f, indent=2, ensure_ascii=False)`: no newline at the end.
+        python::dumps(&doc, Layout::Indented, Escape::Minimal).into_bytes()
     }
 
     fn csv(&self) -> String {
@@ -127,9 +128,14 @@ impl DumpContent<'_> {
         let mut out = String::from("Key,Value,Type,Dump_Timestamp,Requested_By\r\n");
         for (key, record) in self.records {
             let value = record.value.to_value();
+            // A string raw, anything else as `json.dumps(value)`.
+            let text = match &value {
+                Value::String(text) => text.clone(),
+                other => python::dumps(other, Layout::Spaced, Escape::Ascii),
+            };
             let row = [
                 key.as_ref(),
-                &plain_text(&record.value, &value),
+                &text,
                 python_type_name(&value),
                 &stamp,
                 self.who,
@@ -176,12 +182,12 @@ impl DumpContent<'_> {
             },
         );
         for (key, record) in self.records {
-            let indented =
-                serde_json::to_string_pretty(&record.value.to_value()).unwrap_or_default();
+            let indented = python::dumps(&record.value.to_value(), Layout::Indented, Escape::Ascii);
             let _ = writeln!(out, "{key}: {indented}\n");
         }
         if let Some(history) = self.history {
-            let _ = writeln!(out, "Change History:\n{thin}");
+            // The old writer left a blank line of its own before the section.
+            let _ = writeln!(out, "\nChange History:\n{thin}");
             for (n, change) in history.iter().enumerate() {
                 let _ = writeln!(
                     out,
@@ -190,8 +196,8 @@ impl DumpContent<'_> {
                     change.timestamp.rfc3339(),
                     change.who,
                     change.key,
-                    optional_json(&change.before),
-                    optional_json(&change.after),
+                    python_json(&change.before),
+                    python_json(&change.after),
                 );
             }
         }
@@ -207,8 +213,12 @@ fn plain_text(text: &JsonValue, value: &Value) -> String {
     }
 }
 
-fn optional_json(value: &Option<JsonValue>) -> &str {
-    value.as_ref().map_or("null", JsonValue::as_str)
+/// `json.dumps(value)`, `null` for an absent side.
+fn python_json(value: &Option<JsonValue>) -> String {
+    value.as_ref().map_or_else(
+        || "null".to_owned(),
+        |value| python::dumps(&value.to_value(), Layout::Spaced, Escape::Ascii),
+    )
 }
 
 /// The Python type name Framework0's CSV carried in its `Type` column.
@@ -216,7 +226,8 @@ fn python_type_name(value: &Value) -> &'static str {
     match value {
         Value::Null => "NoneType",
         Value::Bool(_) => "bool",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "int",
+        // Python read any number without a fraction or exponent as an int, whatever its size.
+        Value::Number(n) if !n.as_str().contains(['.', 'e', 'E']) => "int",
         Value::Number(_) => "float",
         Value::String(_) => "str",
         Value::Array(_) => "list",

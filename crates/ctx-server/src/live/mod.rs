@@ -11,8 +11,10 @@ pub mod socketio;
 pub mod ws;
 
 use crate::app::App;
+use ctx_store::{Timestamp, WriteOutcome};
 use parking_lot::Mutex;
 use protocol::Dumped;
+use socketioxide::socket::Sid;
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::Ordering;
@@ -51,10 +53,27 @@ impl Default for LiveConfig {
     }
 }
 
+/// A write that stored a value equal to the current one: not a change (no history entry,
+/// no revision, no `/ws` event), but Framework0 emitted Socket.IO `context_updated` for
+/// every successful write, so its clients get one.
+#[derive(Debug)]
+pub(crate) struct Rewrite {
+    pub key: String,
+    pub who: String,
+    /// The key's last change when the write was answered: the event is sent only while the
+    /// key still has it, so a later change is never followed by this older value.
+    pub revision: u64,
+    pub timestamp: Timestamp,
+    /// The Socket.IO client whose `context_set` it was (it gets `context_set_confirmed`).
+    pub origin: Option<Sid>,
+}
+
 /// Server-side state for live clients, kept in `App`.
 pub struct Hub {
     /// Dumps are not store changes (no history entry), so they travel on their own feed.
     dumps: broadcast::Sender<Arc<Dumped>>,
+    /// Rewrites of an equal value, for Socket.IO's fan-out.
+    rewrites: broadcast::Sender<Arc<Rewrite>>,
     /// Flips to `true` once when the server starts shutting down.
     shutdown: watch::Sender<bool>,
     /// Open `/ws` connections, so shutdown can wait for their close frames to go out.
@@ -69,6 +88,7 @@ impl Default for Hub {
     fn default() -> Self {
         Self {
             dumps: broadcast::channel(64).0,
+            rewrites: broadcast::channel(1024).0,
             shutdown: watch::channel(false).0,
             ws_open: watch::channel(0).0,
             io_closing: Mutex::new(None),
@@ -87,6 +107,31 @@ impl Hub {
 
     pub(crate) fn dump_feed(&self) -> broadcast::Receiver<Arc<Dumped>> {
         self.dumps.subscribe()
+    }
+
+    /// Called after every successful set: tells Socket.IO clients about a write that
+    /// changed nothing (a changed value reaches them through the store's change feed).
+    pub(crate) fn written(
+        &self,
+        key: &str,
+        who: &str,
+        outcome: &WriteOutcome,
+        origin: Option<Sid>,
+    ) {
+        if outcome.changed || self.rewrites.receiver_count() == 0 {
+            return;
+        }
+        let _ = self.rewrites.send(Arc::new(Rewrite {
+            key: key.to_owned(),
+            who: who.to_owned(),
+            revision: outcome.revision,
+            timestamp: Timestamp::now(),
+            origin,
+        }));
+    }
+
+    pub(crate) fn rewrite_feed(&self) -> broadcast::Receiver<Arc<Rewrite>> {
+        self.rewrites.subscribe()
     }
 
     pub(crate) fn shutdown_signal(&self) -> watch::Receiver<bool> {

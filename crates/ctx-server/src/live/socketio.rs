@@ -1,15 +1,17 @@
 //! Socket.IO at `/socket.io/` (socketioxide) with Framework0's events, for old clients and
 //! dashboards: `context_snapshot` and `client_stats` on connect, `client_register` →
 //! `registration_confirmed`, `context_set` → `context_set_confirmed` to the sender and
-//! `context_updated` to everyone else, `context_dumped`.
+//! `context_updated` to everyone else, `context_dumped`. Like Framework0, every successful
+//! write emits `context_updated`, also one that stored an equal value (which is not a
+//! change: no history entry, no revision, nothing on `/ws`).
 //!
 //! Every store change (from HTTP, `/ws` or Socket.IO) reaches Socket.IO clients through one
 //! fan-out task reading the store's change feed. The only Socket.IO client that does not
 //! get a change's `context_updated` is the one whose `context_set` made it: `Origins`
 //! tells the fan-out which socket that was.
 
-use super::ClientGuard;
-use super::protocol::{ChangeEvent, Dumped};
+use super::protocol::{ChangeEvent, Dumped, Updated};
+use super::{ClientGuard, Rewrite};
 use crate::app::AppState;
 use crate::auth;
 use crate::config::AuthScope;
@@ -92,10 +94,12 @@ struct SetConfirmed<'a> {
     changed: bool,
 }
 
+/// `error`: Framework0's clients read `message`; `error` is our API's usual field.
 #[derive(Serialize)]
 struct ErrorEvent<'a> {
     error: &'a str,
     status: &'static str,
+    message: &'a str,
 }
 
 async fn on_connect(app: AppState, origins: Arc<Origins>, socket: SocketRef) {
@@ -167,6 +171,7 @@ fn emit_error(socket: &SocketRef, error: &str) {
         &ErrorEvent {
             error,
             status: "error",
+            message: error,
         },
     );
 }
@@ -203,6 +208,7 @@ async fn context_set(
     );
     match result {
         Ok(outcome) => {
+            app.live.written(&key, &who, &outcome, Some(socket.id));
             let _ = socket.emit(
                 "context_set_confirmed",
                 &SetConfirmed {
@@ -225,9 +231,13 @@ async fn fan_out(app: AppState, io: SocketIo, origins: Arc<Origins>) {
     };
     let mut feed = watch.live;
     let mut dumps = app.live.dump_feed();
+    let mut rewrites = app.live.rewrite_feed();
     let mut shutdown = app.live.shutdown_signal();
     loop {
         tokio::select! {
+            // In this order: a rewrite is sent after every change published before it, so
+            // the two reach clients in the order they happened.
+            biased;
             () = super::closing(&mut shutdown) => return,
             change = feed.recv() => match change {
                 Ok(change) => emit_change(&io, &origins, &change).await,
@@ -237,6 +247,9 @@ async fn fan_out(app: AppState, io: SocketIo, origins: Arc<Origins>) {
                     resend_snapshots(&app, &io);
                 }
                 Err(RecvError::Closed) => return,
+            },
+            rewrite = rewrites.recv() => if let Ok(rewrite) = rewrite {
+                emit_rewrite(&app, &io, &rewrite);
             },
             dump = dumps.recv() => if let Ok(dump) = dump {
                 broadcast_dump(&io, &dump).await;
@@ -252,6 +265,26 @@ async fn emit_change(io: &SocketIo, origins: &Origins, change: &Change) {
         ChangeEvent::Updated(e) => emit_to_all(io, origin, event.name(), e),
         ChangeEvent::Deleted(e) => emit_to_all(io, origin, event.name(), e),
     }
+}
+
+/// `context_updated` for a write of an equal value, unless the key changed since (that
+/// change already went out, and this older value must not follow it).
+fn emit_rewrite(app: &AppState, io: &SocketIo, rewrite: &Rewrite) {
+    let Some(record) = app.store.get(&rewrite.key) else {
+        return;
+    };
+    if record.revision != rewrite.revision {
+        return;
+    }
+    let event = Updated {
+        revision: record.revision,
+        key: rewrite.key.as_str().into(),
+        value: &record.value,
+        before: Some(&record.value),
+        who: rewrite.who.as_str().into(),
+        timestamp: rewrite.timestamp,
+    };
+    emit_to_all(io, rewrite.origin, "context_updated", &event);
 }
 
 async fn broadcast_dump(io: &SocketIo, dump: &Dumped) {

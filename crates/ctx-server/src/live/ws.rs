@@ -347,6 +347,9 @@ impl Connection {
                 Some(value) => app.store.set(&key, value, who).await,
                 None => app.store.delete(&key, who).await,
             };
+            if let (Ok(outcome), Some(_)) = (&result, &value) {
+                app.live.written(&key, who, outcome, None);
+            }
             let (id, key) = (id.as_ref().map(Cow::Borrowed), Cow::Borrowed(key.as_str()));
             let message = match result {
                 Ok(o) if value.is_some() => ServerMessage::SetConfirmed {

@@ -49,6 +49,7 @@ pub async fn set(
     // so the value is serialised once, not once for the store and once for the answer.
     let value = JsonValue::from(value);
     let outcome = app.store.set(&key, value.clone(), &who).await?;
+    app.live.written(&key, &who, &outcome, None);
     set_answer(&key, &value, &who, &outcome)
 }
 
