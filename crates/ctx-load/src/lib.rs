@@ -31,25 +31,30 @@ pub mod server;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use engine::{Mode, Request, RequestGenerator, Target};
+pub use engine::{Mode, OpenLoop, Request, RequestGenerator, Target};
 pub use error::LoadError;
 pub use model::{PerformanceMetrics, RunReport};
 pub use runner::run;
 pub use scenarios::Scenario;
 pub use server::Launcher;
 
-use model::LeakRule;
+use model::{LeakRule, Outcome, Profile};
 
 /// Upper bound on the requests one scenario may plan (a typo guard: at
 /// 100 000 req/s this is still over a day of load).
 pub const MAX_REQUESTS_PER_SCENARIO: u64 = 10_000_000_000;
 
-/// Open-loop settings: `rate` requests per second in total for `duration`.
-#[derive(Clone, Debug)]
-pub struct OpenLoop {
-    pub rate: f64,
-    pub duration: Duration,
-}
+/// The default run's seed phase: each seed scenario in closed loop for this
+/// long (its op sequence repeated): thousands of samples for each, at least
+/// a second for each throughput.
+pub const FULL_RUN_SCENARIO_SECS: u64 = 3;
+/// The default run's sustained phase: memory_stress's mix in open loop at
+/// this rate for [`SUSTAINED_SECS`] — long enough for the leak rule (28 s and
+/// 112 samples after warm-up), slow enough for a modest server.
+pub const SUSTAINED_RATE: f64 = 100.0;
+pub const SUSTAINED_SECS: u64 = 40;
+/// The sustained phase's scenario name.
+pub const SUSTAINED_SCENARIO: &str = "memory_sustained";
 
 /// Everything a run needs. [`LoadOptions::default`] is the seed suite against
 /// a server we start ourselves (which needs `launcher`).
@@ -79,6 +84,15 @@ pub struct LoadOptions {
     /// Run every scenario in open loop instead of the seed's closed loop
     /// (for `ws_fanout`: its write rate and duration).
     pub open_loop: Option<OpenLoop>,
+    /// Closed loop for this long per scenario (the op sequence repeated)
+    /// instead of the scenario's op count. Ignored in open loop.
+    pub closed_duration: Option<Duration>,
+    /// After the selected scenarios, the sustained phase: memory_stress's mix
+    /// in open loop at this rate and duration, with the leak check (which
+    /// then leaves memory_stress itself).
+    pub sustained: Option<OpenLoop>,
+    /// How the run was shaped (the report says so; a quick run is a smoke run).
+    pub profile: Profile,
     /// Per-request timeout.
     pub timeout: Duration,
     /// Server sampling period.
@@ -102,6 +116,9 @@ impl Default for LoadOptions {
             report_dir: None,
             write_report: true,
             open_loop: None,
+            closed_duration: None,
+            sustained: None,
+            profile: Profile::Custom,
             timeout: Duration::from_secs(30),
             monitor_interval: Duration::from_millis(250),
             leak_rule: LeakRule::default(),
@@ -110,11 +127,39 @@ impl Default for LoadOptions {
     }
 }
 
+impl LoadOptions {
+    /// The default run: the six seed scenarios for [`FULL_RUN_SCENARIO_SECS`]
+    /// each, then the sustained phase: about a minute of load, enough for a
+    /// conclusive verdict.
+    pub fn full_run() -> Self {
+        LoadOptions {
+            closed_duration: Some(Duration::from_secs(FULL_RUN_SCENARIO_SECS)),
+            sustained: Some(OpenLoop {
+                rate: SUSTAINED_RATE,
+                duration: Duration::from_secs(SUSTAINED_SECS),
+            }),
+            profile: Profile::Full,
+            ..LoadOptions::default()
+        }
+    }
+
+    /// `--quick`: the seed's sizes, about a second of load — a smoke run,
+    /// whose verdict is never better than inconclusive.
+    pub fn quick() -> Self {
+        LoadOptions {
+            profile: Profile::Quick,
+            ..LoadOptions::default()
+        }
+    }
+}
+
 /// The result of a run that was carried out to the end.
 #[derive(Debug)]
 pub struct RunOutcome {
-    /// Every threshold of every scenario held (skipped checks do not fail).
+    /// No check of any scenario failed (inconclusive ones did not fail either).
     pub all_passed: bool,
+    /// The run's verdict (also `report.verdict`): what the exit code follows.
+    pub outcome: Outcome,
     /// Where the report was written (None when `write_report` was false).
     pub report_dir: Option<PathBuf>,
     pub report: RunReport,
@@ -204,6 +249,10 @@ pub fn prepare_scenarios(opts: &LoadOptions) -> Result<Vec<Scenario>, LoadError>
         if let Some(c) = opts.clients {
             s = s.with_clients(c);
         }
+        if opts.sustained.is_some() && s.name == "memory_stress" {
+            // Judged where it can be: in the sustained phase.
+            s.thresholds.fail_on_leak = false;
+        }
         if s.clients
             .checked_mul(s.ops_per_client)
             .is_none_or(|n| n > MAX_REQUESTS_PER_SCENARIO)
@@ -214,6 +263,28 @@ pub fn prepare_scenarios(opts: &LoadOptions) -> Result<Vec<Scenario>, LoadError>
             )));
         }
         selected.push(s);
+    }
+    if let Some(sustained) = &opts.sustained {
+        let mut s = scenarios::memory_stress();
+        s.name = SUSTAINED_SCENARIO.into();
+        s.description = format!(
+            "memory_stress's mix in open loop at {} req/s for {} s: the leak check",
+            sustained.rate,
+            sustained.duration.as_secs_f64()
+        );
+        s.open_loop = Some(sustained.clone());
+        selected.push(s);
+    }
+    if let Some(d) = opts.closed_duration
+        && d.is_zero()
+    {
+        return Err(LoadError::InvalidOption(
+            "--duration must be positive".into(),
+        ));
+    }
+    let mut known = known;
+    if opts.sustained.is_some() {
+        known.push(SUSTAINED_SCENARIO.into());
     }
     scenarios::apply_overrides(&mut selected, &known, &opts.thresholds)?;
     Ok(selected)

@@ -8,10 +8,10 @@ use std::time::Duration;
 use crate::engine::{self, EngineConfig, Mode, Progress, RequestGenerator, Target, monitor};
 use crate::error::LoadError;
 use crate::model::{
-    AbortReason, CheckStatus, ModeInfo, RunMode, RunReport, SCHEMA_VERSION, ScenarioReport,
-    ServerInfo, SetupSummary, Summary,
+    AbortReason, CheckStatus, ModeInfo, Profile, RunMode, RunReport, SCHEMA_VERSION,
+    ScenarioReport, ServerInfo, SetupSummary, Summary,
 };
-use crate::scenarios::{self, Scenario};
+use crate::scenarios::{self, RunContext, Scenario};
 use crate::server::ChildServer;
 use crate::{LoadOptions, RunOutcome, fanout, prepare_scenarios, progress, report};
 
@@ -68,7 +68,13 @@ pub async fn run(opts: LoadOptions) -> Result<RunOutcome, LoadError> {
     };
 
     let summary = Summary::of(&reports);
-    let readiness = scenarios::readiness(&reports);
+    let verdict = scenarios::decide(
+        &reports,
+        RunContext {
+            smoke: opts.profile == Profile::Quick,
+        },
+    );
+    let readiness = scenarios::readiness(&verdict);
     let all_passed = reports.iter().all(|s| s.passed);
     let recommendations =
         scenarios::recommendations(&reports, pid.is_some(), opts.open_loop.is_some());
@@ -92,12 +98,19 @@ pub async fn run(opts: LoadOptions) -> Result<RunOutcome, LoadError> {
                 RunMode::Closed
             },
             rate: opts.open_loop.as_ref().map(|o| o.rate),
-            duration_secs: opts.open_loop.as_ref().map(|o| o.duration.as_secs_f64()),
+            duration_secs: opts
+                .open_loop
+                .as_ref()
+                .map(|o| o.duration)
+                .or(opts.closed_duration)
+                .map(|d| d.as_secs_f64()),
             scale: opts.scale,
             clients_override: opts.clients,
             timeout_secs: opts.timeout.as_secs_f64(),
         },
         summary,
+        verdict,
+        profile: opts.profile,
         readiness,
         recommendations,
         all_thresholds_passed: all_passed && aborted.is_none(),
@@ -123,6 +136,7 @@ pub async fn run(opts: LoadOptions) -> Result<RunOutcome, LoadError> {
     let summary_table = report::summary_table(&report);
     Ok(RunOutcome {
         all_passed: report.all_thresholds_passed,
+        outcome: report.verdict.outcome,
         report_dir,
         report,
         summary_table,
@@ -218,13 +232,18 @@ async fn run_one(
             first_error,
         })
     };
-    let mode = match &opts.open_loop {
-        Some(ol) => Mode::Open {
+    let open_loop = scenario.open_loop.as_ref().or(opts.open_loop.as_ref());
+    let mode = match (open_loop, opts.closed_duration) {
+        (Some(ol), _) => Mode::Open {
             clients: scenario.clients,
             rate: ol.rate,
             duration: ol.duration,
         },
-        None => Mode::Closed {
+        (None, Some(duration)) => Mode::ClosedFor {
+            clients: scenario.clients,
+            duration,
+        },
+        (None, None) => Mode::Closed {
             clients: scenario.clients,
             ops_per_client: scenario.ops_per_client,
         },
@@ -248,18 +267,18 @@ async fn run_one(
         },
         None => None,
     };
-    // Open loop runs for a duration, not an op count: each client repeats the
+    // A run for a duration, not an op count: each client repeats the
     // scenario's own op sequence (op ids cycle through 0..ops_per_client), so
     // the request mix and the key set stay those of the scenario however long
     // the run. Without this, a sustained memory_stress would write ever new
     // keys and "RSS still growing" would only measure the growing data set.
-    let generator = match &opts.open_loop {
-        Some(_) => {
+    let generator = match cfg.mode {
+        Mode::Open { .. } | Mode::ClosedFor { .. } => {
             let inner = scenario.generator.clone();
             let cycle = scenario.ops_per_client.max(1);
             Arc::new(move |c, o| inner(c, o % cycle)) as RequestGenerator
         }
-        None => scenario.generator.clone(),
+        Mode::Closed { .. } => scenario.generator.clone(),
     };
     let run = match &scenario.fanout {
         Some(spec) => fanout::run(
@@ -287,7 +306,8 @@ async fn run_one(
             run.metrics(&scenario.name, scenario.clients, late_slack_ms, resources)
         }
         Measured::Engine(run) => {
-            let ops_per_client = opts.open_loop.is_none().then_some(scenario.ops_per_client);
+            let ops_per_client =
+                matches!(cfg.mode, Mode::Closed { .. }).then_some(scenario.ops_per_client);
             run.metrics(
                 &scenario.name,
                 scenario.clients,
@@ -300,7 +320,7 @@ async fn run_one(
     };
     let rate = match &scenario.fanout {
         Some(f) => Some(f.rate),
-        None => opts.open_loop.as_ref().map(|o| o.rate),
+        None => open_loop.map(|o| o.rate),
     };
     let checks = scenarios::evaluate(&scenario.thresholds, &metrics, rate);
     let passed = checks.iter().all(|c| c.status != CheckStatus::Fail);

@@ -342,3 +342,32 @@ async fn timeout_applies_to_each_request_on_a_reused_connection() {
         res.elapsed
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_set_up_is_measured_apart_from_latency() {
+    // A listen backlog of 1 and no accept() for 300 ms: the first connections
+    // wait in the backlog, the others have their SYN dropped and retried by
+    // the kernel after ~1 s. That second is connection set-up, not latency.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(1).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let _ = axum::serve(listener, Router::new().route("/", get(|| async { "ok" }))).await;
+    });
+    let (res, m) = run(
+        &url,
+        Mode::Closed {
+            clients: 6,
+            ops_per_client: 5,
+        },
+        "/",
+    )
+    .await;
+    assert_eq!(res.success, 30, "{:?}", res.errors);
+    assert_eq!(m.connect.count, 6, "one connection per client");
+    assert!(m.connect.max_ms >= 900.0, "a SYN retry: {:?}", m.connect);
+    // At most the 300 ms the first requests waited to be read; never the retry.
+    assert!(m.latency.max_ms < 900.0, "latency {:?}", m.latency);
+}

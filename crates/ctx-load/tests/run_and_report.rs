@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post};
+use ctx_load::model::Outcome;
 use ctx_load::{Launcher, LoadError, LoadOptions, OpenLoop};
 
 /// Answers every ctx route with a 200 JSON body, like a healthy server.
@@ -40,13 +41,23 @@ async fn seed_suite_run_writes_a_complete_report() {
     };
     let outcome = ctx_load::run(opts).await.expect("run carried out");
     assert!(outcome.all_passed, "{}", outcome.summary_table);
+    // Seed sizes halved: nothing failed, but 10 dumps and a 0.1 s leak
+    // window are no evidence. Inconclusive, never "ready".
+    assert_eq!(
+        outcome.outcome,
+        Outcome::Inconclusive,
+        "{}",
+        outcome.summary_table
+    );
+    assert!(!outcome.report.readiness.ready);
     assert_eq!(outcome.report_dir.as_deref(), Some(report_dir.as_path()));
     assert!(outcome.summary_table.contains("concurrent_reads"));
 
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(report_dir.join("report.json")).unwrap())
             .expect("report.json parses");
-    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["schema_version"], 2);
+    assert_eq!(json["verdict"]["outcome"], "inconclusive");
     assert_eq!(json["complete"], true);
     assert_eq!(json["all_thresholds_passed"], true);
     assert_eq!(json["target"], url);
@@ -96,13 +107,16 @@ async fn seed_suite_run_writes_a_complete_report() {
         "coordinated omission",
         "## Resource Usage",
         "## Production Readiness Assessment",
-        "PRODUCTION READY",
+        "INCONCLUSIVE: not enough evidence",
+        "**Verdict:** **INCONCLUSIVE**",
         "## Thresholds",
     ] {
         assert!(md.contains(section), "report.md lacks {section:?}:\n{md}");
     }
     assert!(!md.contains("INCOMPLETE"));
+    assert!(!md.contains("PRODUCTION READY"));
     let html = std::fs::read_to_string(report_dir.join("report.html")).unwrap();
+    assert!(html.contains("INCONCLUSIVE") && !html.contains("PRODUCTION READY"));
     assert!(
         html.contains("<svg")
             && html.contains("Latency by percentile")

@@ -173,6 +173,7 @@ fn metrics_with(success: u64, total: u64, lat_ms: &[u64], secs: f64) -> Performa
         success,
         errors,
         latency: h,
+        connect: ctx_load::model::new_histogram(),
         elapsed: Duration::from_secs_f64(secs),
         per_second: Vec::new(),
         open: None,
@@ -198,11 +199,22 @@ fn evaluation_judges_each_limit() {
     let status = |name: &str| checks.iter().find(|c| c.metric == name).map(|c| c.status);
     assert_eq!(status("success_rate"), Some(CheckStatus::Pass));
     assert_eq!(status("avg_ms"), Some(CheckStatus::Pass));
-    assert_eq!(status("p99_ms"), Some(CheckStatus::Pass));
+    // 100 samples hold a p99 under its limit, but a p99 needs 1000: not established.
+    assert_eq!(status("p99_ms"), Some(CheckStatus::Inconclusive));
     assert_eq!(status("ops_per_sec"), Some(CheckStatus::Pass));
-    // Not measured: skipped, never a made-up pass or fail.
-    assert_eq!(status("peak_memory_mb"), Some(CheckStatus::Skipped));
-    assert_eq!(status("leak"), Some(CheckStatus::Skipped));
+    // Not measured: inconclusive, never a made-up pass or fail.
+    assert_eq!(status("peak_memory_mb"), Some(CheckStatus::Inconclusive));
+    assert_eq!(status("leak"), Some(CheckStatus::Inconclusive));
+    // With 1000 samples the same p99 passes.
+    let many: Vec<u64> = (0..1000).map(|i| 1 + i / 10).collect();
+    let checks = evaluate(&t, &metrics_with(1000, 1000, &many, 2.0), None);
+    let p99 = checks.iter().find(|c| c.metric == "p99_ms").unwrap();
+    assert_eq!(p99.status, CheckStatus::Pass);
+    // A limit missed on few samples still fails: failing is evidence enough.
+    let slow: Vec<u64> = vec![500; 20];
+    let checks = evaluate(&t, &metrics_with(20, 20, &slow, 2.0), None);
+    let avg = checks.iter().find(|c| c.metric == "avg_ms").unwrap();
+    assert_eq!(avg.status, CheckStatus::Fail);
     assert_eq!(status("p95_ms"), None, "unset limits are not checked");
 
     let m = metrics_with(90, 100, &lat, 20.0); // 90 % and 5 ops/s

@@ -133,16 +133,24 @@ fn usage_errors_exit_2_and_an_unreachable_target_3_with_one_line() {
 }
 
 #[test]
-fn thresholds_decide_the_exit_code() {
+fn the_verdict_decides_the_exit_code() {
     let tmp = tempfile::tempdir().expect("tempdir");
+    // 1.5 s of closed loop: enough samples and time for every figure it quotes.
     let ok = ctx_load(
-        &["--scenario", "concurrent_reads", "--report-dir", "ok"],
+        &[
+            "--scenario",
+            "concurrent_reads",
+            "--duration",
+            "1.5",
+            "--report-dir",
+            "ok",
+        ],
         tmp.path(),
     );
-    assert_eq!(ok.status.code(), Some(0), "{:?}", stderr_lines(&ok));
     let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert_eq!(ok.status.code(), Some(0), "{stdout}{:?}", stderr_lines(&ok));
     assert!(
-        stdout.contains("concurrent_reads") && stdout.contains("thresholds met"),
+        stdout.contains("concurrent_reads") && stdout.contains("verdict: PASS"),
         "{stdout}"
     );
     for f in ["report.md", "report.json", "report.html"] {
@@ -151,11 +159,59 @@ fn thresholds_decide_the_exit_code() {
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(tmp.path().join("ok/report.json")).expect("read"))
             .expect("json");
+    assert_eq!(json["verdict"]["outcome"], "pass");
     let pid = json["server"]["pid"].as_u64().expect("server pid");
     assert!(
         !Path::new(&format!("/proc/{pid}")).exists(),
         "the server was stopped"
     );
+
+    // The seed-sized smoke run is never evidence: inconclusive, exit 6, and it says so.
+    let quick = ctx_load(
+        &[
+            "--quick",
+            "--scenario",
+            "concurrent_reads",
+            "--report-dir",
+            "quick",
+        ],
+        tmp.path(),
+    );
+    let stdout = String::from_utf8_lossy(&quick.stdout);
+    assert_eq!(quick.status.code(), Some(6), "{stdout}");
+    assert!(
+        stdout.contains("verdict: INCONCLUSIVE") && stdout.contains("smoke run"),
+        "{stdout}"
+    );
+    let md = std::fs::read_to_string(tmp.path().join("quick/report.md")).expect("read");
+    assert!(!md.contains("PRODUCTION READY"), "{md}");
+
+    // A file scenario aimed at a path the server does not have: every request
+    // is a 404, and the default success-rate threshold (99 %) fails it.
+    std::fs::write(
+        tmp.path().join("wrong.toml"),
+        "[[scenario]]\nname = \"wrong_path\"\nclients = 2\nops = 60\n\
+         [[scenario.request]]\npath = \"/no/such/route\"\n",
+    )
+    .expect("write scenario file");
+    let wrong = ctx_load(
+        &[
+            "--scenario-file",
+            "wrong.toml",
+            "--scenario",
+            "wrong_path",
+            "--report-dir",
+            "wrong",
+        ],
+        tmp.path(),
+    );
+    let stdout = String::from_utf8_lossy(&wrong.stdout);
+    assert_eq!(wrong.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAIL (success_rate)") && stdout.contains("verdict: FAIL"),
+        "{stdout}"
+    );
+    std::fs::remove_file(tmp.path().join("wrong.toml")).expect("remove scenario file");
 
     // No server answers in zero time: a failed threshold is exit 1, with a report.
     let fail = ctx_load(
@@ -181,7 +237,7 @@ fn thresholds_decide_the_exit_code() {
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
     left.sort();
-    assert_eq!(left, ["fail", "ok"]);
+    assert_eq!(left, ["fail", "ok", "quick", "wrong"]);
 }
 
 /// Runs `ctx serve …` under a shell that kills it with SIGKILL as soon as a

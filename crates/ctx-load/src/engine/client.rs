@@ -2,7 +2,7 @@
 //! also the unmeasured one-off requests (set-up writes, health polls).
 
 use std::pin::Pin;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -37,6 +37,11 @@ pub(super) struct Client {
     conn: Option<(SendRequest<Full<Bytes>>, ConnFuture)>,
     /// The per-request timeout timer, reused across requests (see `execute`).
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// How long opening the connection took, when the last request had to
+    /// open one (TCP connect + HTTP handshake): reported apart from latency,
+    /// as k6's `http_req_connecting`. A connect that waited on a full listen
+    /// backlog (a 1 s SYN retry) would otherwise be one request's "latency".
+    connect_time: Option<Duration>,
 }
 
 async fn handshake(target: &Target) -> Result<(SendRequest<Full<Bytes>>, ConnFuture), String> {
@@ -91,7 +96,13 @@ impl Client {
             target,
             conn: None,
             timer: None,
+            connect_time: None,
         }
+    }
+
+    /// The connection set-up time of the last request, if it opened a connection.
+    pub(super) fn take_connect_time(&mut self) -> Option<Duration> {
+        self.connect_time.take()
     }
 
     /// Sends one request and drains its body, within `timeout`.
@@ -151,8 +162,12 @@ impl Client {
             }
         }
         if self.conn.is_none() {
+            let connecting = Instant::now();
             match handshake(&self.target).await {
-                Ok(c) => self.conn = Some(c),
+                Ok(c) => {
+                    self.conn = Some(c);
+                    self.connect_time = Some(connecting.elapsed());
+                }
                 Err(e) => return Outcome::Connect(e),
             }
         }

@@ -24,8 +24,14 @@ impl Shared {
     }
 }
 
-/// Closed loop: `ops_per_client` requests back to back, each timed from its actual send.
-pub(super) async fn closed(shared: Shared, client_id: u64, ops_per_client: u64) -> Recorder {
+/// Closed loop: `ops_per_client` requests back to back (or until
+/// `deadline`), each timed from its actual send.
+pub(super) async fn closed(
+    shared: Shared,
+    client_id: u64,
+    ops_per_client: u64,
+    deadline: Option<Instant>,
+) -> Recorder {
     let mut recorder = Recorder::new(shared.start, shared.progress.clone(), false);
     let mut client = Client::new(shared.cfg.target.clone());
     let timeout = shared.cfg.timeout;
@@ -34,9 +40,13 @@ pub(super) async fn closed(shared: Shared, client_id: u64, ops_per_client: u64) 
         let sent = Instant::now();
         let outcome = client.execute(&request, timeout).await;
         let done = Instant::now();
-        let ok = recorder.record(&request, outcome, sent, sent, done);
+        let connect = client.take_connect_time();
+        let ok = recorder.record(&request, outcome, sent, sent, done, connect);
         if let Some(hook) = shared.hook() {
             hook(client_id, op_id, ok);
+        }
+        if deadline.is_some_and(|deadline| done >= deadline) {
+            break;
         }
     }
     recorder
@@ -90,7 +100,8 @@ pub(super) async fn open(
         let timed_from = intended + sent.saturating_duration_since(ready);
         let outcome = client.execute(&request, timeout).await;
         let done = Instant::now();
-        let ok = recorder.record(&request, outcome, timed_from, sent, done);
+        let connect = client.take_connect_time();
+        let ok = recorder.record(&request, outcome, timed_from, sent, done, connect);
         if let Some(hook) = shared.hook() {
             hook(client_id, op_id, ok);
         }

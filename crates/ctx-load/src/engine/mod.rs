@@ -89,11 +89,21 @@ pub type RequestGenerator = Arc<dyn Fn(u64, u64) -> Request + Send + Sync>;
 /// event for every successful write). Called on the hot path: keep it cheap.
 pub type CompletionHook = Arc<dyn Fn(u64, u64, bool) + Send + Sync>;
 
+/// Open-loop settings: `rate` requests per second in total for `duration`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpenLoop {
+    pub rate: f64,
+    pub duration: Duration,
+}
+
 /// How the load is offered.
 #[derive(Clone, Debug)]
 pub enum Mode {
     /// Each of `clients` sends `ops_per_client` requests back to back.
     Closed { clients: u64, ops_per_client: u64 },
+    /// Each of `clients` sends requests back to back for `duration`, op ids
+    /// counting up (a generator that should repeat cycles them itself).
+    ClosedFor { clients: u64, duration: Duration },
     /// `rate` requests per second in total, spread evenly over `clients`
     /// connections, for `duration`.
     Open {
@@ -180,6 +190,9 @@ pub struct RunResult {
     /// Latency of every request that got an HTTP answer (any status), in µs.
     /// Closed loop: from the actual send. Open loop: from the intended send (corrected).
     pub latency: Histogram<u64>,
+    /// Connection set-up (TCP connect + HTTP handshake) of every connection
+    /// opened, in µs; never part of `latency`.
+    pub connect: Histogram<u64>,
     /// Wall time from the first scheduled request to the last completion.
     pub elapsed: Duration,
     pub per_second: Vec<SecondBucket>,
@@ -211,7 +224,24 @@ pub async fn run(
                 .total
                 .store(clients * ops_per_client, Ordering::Relaxed);
             for client_id in 0..clients {
-                set.spawn(loops::closed(shared.clone(), client_id, ops_per_client));
+                set.spawn(loops::closed(
+                    shared.clone(),
+                    client_id,
+                    ops_per_client,
+                    None,
+                ));
+            }
+            None
+        }
+        Mode::ClosedFor { clients, duration } => {
+            let deadline = start + duration;
+            for client_id in 0..clients {
+                set.spawn(loops::closed(
+                    shared.clone(),
+                    client_id,
+                    u64::MAX,
+                    Some(deadline),
+                ));
             }
             None
         }
@@ -244,6 +274,7 @@ pub async fn run(
     };
 
     let mut latency = new_histogram();
+    let mut connect = new_histogram();
     let mut uncorrected = new_histogram();
     let mut errors = ErrorBreakdown::default();
     let mut per_second: Vec<SecondBucket> = Vec::new();
@@ -253,6 +284,7 @@ pub async fn run(
         let rec = joined.map_err(|e| LoadError::Internal(format!("load worker failed: {e}")))?;
         // Same bounds on both sides: adding cannot go out of range.
         let _ = latency.add(&rec.latency);
+        let _ = connect.add(&rec.connect);
         if let Some(h) = &rec.uncorrected {
             let _ = uncorrected.add(h);
         }
@@ -284,6 +316,7 @@ pub async fn run(
         success,
         errors,
         latency,
+        connect,
         elapsed: last.saturating_duration_since(start),
         per_second,
         open,
@@ -344,6 +377,7 @@ impl RunResult {
             success_rate_pct,
             throughput_ops_sec,
             latency: LatencySummary::from_histogram(&self.latency),
+            connect: LatencySummary::from_histogram(&self.connect),
             latency_curve: percentile_curve(&self.latency),
             open_loop,
             peak_memory_mb: resources.as_ref().and_then(|r| r.peak_rss_mb),

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
@@ -16,6 +16,8 @@ use crate::model::{ErrorBreakdown, SecondBucket, new_histogram, us_between};
 pub(super) struct Recorder {
     pub(super) start: Instant,
     pub(super) latency: Histogram<u64>,
+    /// Connection set-up times (one per connection opened).
+    pub(super) connect: Histogram<u64>,
     /// Open loop only: closed-loop latency is already "uncorrected".
     pub(super) uncorrected: Option<Histogram<u64>>,
     pub(super) success: u64,
@@ -32,6 +34,7 @@ impl Recorder {
         Recorder {
             start,
             latency: new_histogram(),
+            connect: new_histogram(),
             uncorrected: open_loop.then(new_histogram),
             success: 0,
             attempted: 0,
@@ -54,14 +57,22 @@ impl Recorder {
         timed_from: Instant,
         sent: Instant,
         done: Instant,
+        connect: Option<Duration>,
     ) -> bool {
         self.attempted += 1;
         self.last_completion = self.last_completion.max(done);
+        // Connection set-up is measured apart: latency starts once connected.
+        let connect = connect.unwrap_or_default();
+        if !connect.is_zero() {
+            self.connect
+                .saturating_record(us_between(sent, sent + connect));
+        }
         let ok = match outcome {
             Outcome::Answered(status) => {
-                self.latency.saturating_record(us_between(timed_from, done));
+                self.latency
+                    .saturating_record(us_between(timed_from + connect, done));
                 if let Some(h) = self.uncorrected.as_mut() {
-                    h.saturating_record(us_between(sent, done));
+                    h.saturating_record(us_between(sent + connect, done));
                 }
                 if (200..300).contains(&status) {
                     true

@@ -84,6 +84,9 @@ pub struct PerformanceMetrics {
     /// Closed loop: from actual send. Open loop: from intended send (corrected).
     /// Fan-out: write-to-delivery at each subscriber, from the write's due time.
     pub latency: LatencySummary,
+    /// Connection set-up (TCP connect + HTTP handshake), one sample per
+    /// connection opened; never part of `latency` (k6's `http_req_connecting`).
+    pub connect: LatencySummary,
     pub latency_curve: Vec<PercentilePoint>,
     pub open_loop: Option<OpenLoopSummary>,
     /// Peak resident set size of the server process during the run; None = not measured.

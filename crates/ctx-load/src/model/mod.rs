@@ -9,6 +9,7 @@ mod metrics;
 mod resources;
 mod run;
 mod thresholds;
+mod verdict;
 
 pub use errors::{ErrorBreakdown, SecondBucket};
 pub use fanout::{FanoutSummary, SubscriberSummary, Tally};
@@ -16,7 +17,8 @@ pub use latency::{LatencySummary, PercentilePoint, new_histogram, percentile_cur
 pub use metrics::{OpenLoopSummary, PerformanceMetrics, RunMode, SetupSummary};
 pub use resources::{LeakAnalysis, LeakRule, LeakVerdict, ResourceUsage, Sample};
 pub use run::{
-    AbortReason, ModeInfo, NamedFigure, Readiness, RunReport, SCHEMA_VERSION, ScenarioReport,
-    ServerInfo, Summary,
+    AbortReason, ModeInfo, NamedFigure, Profile, Readiness, RunReport, SCHEMA_VERSION,
+    ScenarioReport, ServerInfo, Summary,
 };
 pub use thresholds::{CheckStatus, THRESHOLD_METRICS, ThresholdCheck, Thresholds};
+pub use verdict::{Outcome, Verdict};

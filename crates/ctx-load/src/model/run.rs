@@ -6,11 +6,24 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
-use super::{PerformanceMetrics, RunMode, ThresholdCheck, Thresholds};
+use super::{PerformanceMetrics, RunMode, ThresholdCheck, Thresholds, Verdict};
 
 /// Bumped whenever a field of `report.json` changes meaning or disappears
 /// (adding fields does not bump it).
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// How a run was shaped (`profile` in report.json).
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Profile {
+    /// `--quick`: the seed's sizes, about a second of load; never conclusive.
+    Quick,
+    /// The default run: the seed scenarios for a few seconds each, then a
+    /// sustained phase long enough for the leak check.
+    Full,
+    /// A shape you chose (scenarios, scale, rate, duration...).
+    Custom,
+}
 
 #[derive(Clone, Debug, Serialize)]
 pub struct ServerInfo {
@@ -91,6 +104,10 @@ pub struct RunReport {
     pub server: ServerInfo,
     pub mode: ModeInfo,
     pub summary: Summary,
+    /// The run's one verdict; `readiness`, the exit code and every rendering follow it.
+    pub verdict: Verdict,
+    /// How the run was shaped: a smoke run, the default full run, or your own.
+    pub profile: Profile,
     pub readiness: Readiness,
     /// Data-driven advice (errors, memory trend, saturation, coverage gaps).
     pub recommendations: Vec<String>,

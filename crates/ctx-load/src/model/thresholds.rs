@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 /// Pass/fail limits of one scenario. `None` = not checked.
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Thresholds {
     /// success_rate: minimum success rate, percent.
     pub min_success_rate_pct: Option<f64>,
@@ -29,10 +29,41 @@ pub struct Thresholds {
     pub max_out_of_order: Option<f64>,
     pub max_disconnects: Option<f64>,
     pub max_bad_frames: Option<f64>,
+    /// rate_pct (open loop): minimum achieved rate, percent of the requested one.
+    pub min_rate_pct: Option<f64>,
+    /// late_pct (open loop): maximum share of requests sent late, percent.
+    pub max_late_pct: Option<f64>,
+}
+
+/// An open loop that delivers under 95 % of its rate, or sends over 5 % of
+/// its requests late, did not offer the load asked of it: its figures
+/// describe another load.
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            min_success_rate_pct: None,
+            max_avg_ms: None,
+            max_p50_ms: None,
+            max_p90_ms: None,
+            max_p95_ms: None,
+            max_p99_ms: None,
+            max_p999_ms: None,
+            min_ops_per_sec: None,
+            max_peak_memory_mb: None,
+            fail_on_leak: false,
+            min_delivered_pct: None,
+            max_duplicates: None,
+            max_out_of_order: None,
+            max_disconnects: None,
+            max_bad_frames: None,
+            min_rate_pct: Some(95.0),
+            max_late_pct: Some(5.0),
+        }
+    }
 }
 
 /// The metric names accepted by [`Thresholds::set`], for error messages and docs.
-pub const THRESHOLD_METRICS: [&str; 15] = [
+pub const THRESHOLD_METRICS: [&str; 17] = [
     "success_rate",
     "avg_ms",
     "p50_ms",
@@ -48,6 +79,8 @@ pub const THRESHOLD_METRICS: [&str; 15] = [
     "out_of_order",
     "disconnects",
     "bad_frames",
+    "rate_pct",
+    "late_pct",
 ];
 
 #[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
@@ -55,8 +88,12 @@ pub const THRESHOLD_METRICS: [&str; 15] = [
 pub enum CheckStatus {
     Pass,
     Fail,
-    /// Not judged: the figure was not measured (no server PID) or the leak
-    /// analysis was inconclusive. Never counts as a failure.
+    /// Not failed, but not established either: the figure was not measured
+    /// (no server PID), the leak analysis could not judge the run, or the
+    /// figure rests on too few samples or too short a run. Makes the run's
+    /// verdict inconclusive.
+    Inconclusive,
+    /// Does not apply to this scenario (a fan-out limit on another scenario).
     Skipped,
 }
 

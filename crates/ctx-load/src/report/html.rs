@@ -59,32 +59,32 @@ pub fn render(r: &RunReport) -> String {
         );
     }
     let s = &r.summary;
+    let verdict = rows::verdict_cell(r);
+    let headline = rows::readiness_headline(r);
     let _ = write!(
         o,
         "<h2>Executive summary</h2><ul><li>Total operations: {}</li><li>Overall success rate: {:.1}%</li>\
          <li>Average throughput: {:.1} ops/s</li><li>Scenarios: {}</li><li>Peak server memory: {}</li>\
-         <li>Production readiness: {}</li><li>Thresholds: <span class=\"{}\">{}</span></li></ul>",
+         <li>Checks: {}</li><li>Verdict: <span class=\"{}\">{}</span></li>\
+         <li>Production readiness: <span class=\"{}\">{}</span></li></ul>",
         s.total_operations,
         s.overall_success_rate_pct,
         s.mean_throughput_ops_sec,
         s.scenario_count,
         esc(&measured(s.peak_memory_mb, " MB")),
-        if r.readiness.ready {
-            "ready".to_string()
-        } else {
-            esc(&r.readiness.issues.join("; "))
-        },
-        if r.all_thresholds_passed {
-            "pass"
-        } else {
-            "fail"
-        },
-        if r.all_thresholds_passed {
-            "all met"
-        } else {
-            "at least one failed"
-        }
+        rows::check_tally(r),
+        verdict.tone.class(),
+        verdict.text,
+        headline.tone.class(),
+        esc(&headline.text)
     );
+    if !r.readiness.issues.is_empty() {
+        o.push_str("<ul>");
+        for issue in &r.readiness.issues {
+            let _ = write!(o, "<li>{}</li>", esc(issue));
+        }
+        o.push_str("</ul>");
+    }
     o.push_str(&rows::scenario_table(r).html());
     if !r.recommendations.is_empty() {
         o.push_str("<h2>Recommendations</h2><ul>");

@@ -76,15 +76,8 @@ pub fn render_markdown(r: &RunReport) -> String {
         "- **Test Categories:** {} different performance scenarios",
         s.scenario_count
     );
-    let _ = writeln!(
-        o,
-        "- **Thresholds:** {}\n",
-        if r.all_thresholds_passed {
-            "all met"
-        } else {
-            "**at least one failed**"
-        }
-    );
+    let _ = writeln!(o, "- **Checks:** {}", rows::check_tally(r));
+    let _ = writeln!(o, "- **Verdict:** **{}**\n", r.verdict.outcome.word());
 
     let _ = writeln!(o, "## Detailed Results by Test Category\n");
     for sc in &r.scenarios {
@@ -149,6 +142,12 @@ pub fn render_markdown(r: &RunReport) -> String {
                     " (write-to-delivery at each subscriber, from the write's due time)",
                 RunMode::Closed => "",
             }
+        );
+        let c = &m.connect;
+        let _ = writeln!(
+            o,
+            "- **Connection set-up (ms, not part of latency):** {} connection(s) · avg {:.2} · p50 {:.2} · p99 {:.2} · max {:.2}",
+            c.count, c.avg_ms, c.p50_ms, c.p99_ms, c.max_ms
         );
         let e = &m.errors;
         let mut kinds: Vec<String> = e
@@ -286,19 +285,11 @@ pub fn render_markdown(r: &RunReport) -> String {
     }
 
     let _ = writeln!(o, "## Production Readiness Assessment\n");
-    if r.readiness.ready {
-        let _ = writeln!(
-            o,
-            "✅ **PRODUCTION READY** - All performance criteria met\n"
-        );
-    } else {
-        let _ = writeln!(o, "⚠️ **PERFORMANCE ISSUES DETECTED**\n");
-        for i in &r.readiness.issues {
-            let _ = writeln!(o, "- {i}");
-        }
-        if r.scenarios.is_empty() {
-            let _ = writeln!(o, "- No scenario finished.");
-        }
+    let _ = writeln!(o, "**{}**\n", rows::readiness_headline(r).text);
+    for issue in &r.readiness.issues {
+        let _ = writeln!(o, "- {issue}");
+    }
+    if !r.readiness.issues.is_empty() {
         let _ = writeln!(o);
     }
     let _ = writeln!(o, "Criteria: {}.\n", r.readiness.criteria);

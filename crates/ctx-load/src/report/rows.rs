@@ -3,8 +3,8 @@
 
 use super::table::{Cell, Table, Tone};
 use crate::model::{
-    CheckStatus, FanoutSummary, LatencySummary, RunReport, ScenarioReport, SubscriberSummary,
-    ThresholdCheck,
+    CheckStatus, FanoutSummary, LatencySummary, Outcome, RunReport, ScenarioReport,
+    SubscriberSummary, ThresholdCheck,
 };
 
 /// Rows of the subscriber problem table the Markdown and HTML reports show,
@@ -33,24 +33,93 @@ pub fn title_case(name: &str) -> String {
         .join(" ")
 }
 
-/// A scenario's result cell: `pass`, or `FAIL (the failed metrics)`.
-fn result_cell(scenario: &ScenarioReport) -> Cell {
-    if scenario.passed {
-        return Cell::toned("pass", Tone::Pass);
-    }
-    let failed: Vec<&str> = scenario
+fn metrics_with(scenario: &ScenarioReport, status: CheckStatus) -> String {
+    let metrics: Vec<&str> = scenario
         .checks
         .iter()
-        .filter(|c| c.status == CheckStatus::Fail)
+        .filter(|c| c.status == status)
         .map(|c| c.metric.as_str())
         .collect();
-    Cell::toned(format!("FAIL ({})", failed.join(", ")), Tone::Fail)
+    metrics.join(", ")
+}
+
+/// How many checks passed, failed, were inconclusive, e.g. "14 passed, 1 failed, 2 inconclusive".
+pub fn check_tally(report: &RunReport) -> String {
+    let count = |status: CheckStatus| {
+        report
+            .scenarios
+            .iter()
+            .flat_map(|s| &s.checks)
+            .filter(|c| c.status == status)
+            .count()
+    };
+    format!(
+        "{} passed, {} failed, {} inconclusive",
+        count(CheckStatus::Pass),
+        count(CheckStatus::Fail),
+        count(CheckStatus::Inconclusive)
+    )
+}
+
+/// The readiness headline: what the verdict means for production.
+pub fn readiness_headline(report: &RunReport) -> Cell {
+    match report.verdict.outcome {
+        Outcome::Pass => Cell::toned(
+            "PRODUCTION READY: every check held, on enough evidence",
+            Tone::Pass,
+        ),
+        Outcome::Fail => Cell::toned("NOT READY: performance issues detected", Tone::Fail),
+        Outcome::Inconclusive => Cell::new("INCONCLUSIVE: not enough evidence to call it ready"),
+    }
+}
+
+/// The verdict cell: PASS, FAIL or INCONCLUSIVE.
+pub fn verdict_cell(report: &RunReport) -> Cell {
+    let word = report.verdict.outcome.word();
+    match report.verdict.outcome {
+        Outcome::Pass => Cell::toned(word, Tone::Pass),
+        Outcome::Fail => Cell::toned(word, Tone::Fail),
+        Outcome::Inconclusive => Cell::new(word),
+    }
+}
+
+/// A scenario's result cell: `FAIL (failed metrics)`, `inconclusive (the
+/// metrics without enough evidence)`, or `pass`.
+fn result_cell(scenario: &ScenarioReport) -> Cell {
+    if !scenario.passed {
+        let failed = metrics_with(scenario, CheckStatus::Fail);
+        return Cell::toned(format!("FAIL ({failed})"), Tone::Fail);
+    }
+    let unproven = metrics_with(scenario, CheckStatus::Inconclusive);
+    if unproven.is_empty() {
+        Cell::toned("pass", Tone::Pass)
+    } else {
+        Cell::new(format!("inconclusive ({unproven})"))
+    }
+}
+
+/// Average connection set-up, "—" when no connection was opened.
+fn connect_cell(connect: &LatencySummary) -> String {
+    if connect.count == 0 {
+        "—".into()
+    } else {
+        format!("{:.2}", connect.avg_ms)
+    }
 }
 
 /// One row per scenario: the figures people compare first.
 pub fn scenario_table(report: &RunReport) -> Table {
     let mut table = Table::new(vec![
-        "scenario", "ops", "success", "ops/s", "avg ms", "p95 ms", "p99 ms", "peak MB", "avg CPU",
+        "scenario",
+        "ops",
+        "success",
+        "ops/s",
+        "avg ms",
+        "p95 ms",
+        "p99 ms",
+        "connect ms",
+        "peak MB",
+        "avg CPU",
         "result",
     ]);
     table.text_last = true;
@@ -64,6 +133,7 @@ pub fn scenario_table(report: &RunReport) -> Table {
             Cell::new(format!("{:.2}", m.latency.avg_ms)),
             Cell::new(format!("{:.2}", m.latency.p95_ms)),
             Cell::new(format!("{:.2}", m.latency.p99_ms)),
+            Cell::new(connect_cell(&m.connect)),
             Cell::new(m.peak_memory_mb.map_or("n/m".into(), |v| format!("{v:.1}"))),
             Cell::new(
                 m.avg_cpu_percent
@@ -84,6 +154,7 @@ fn check_status_cell(check: &ThresholdCheck) -> Cell {
     match check.status {
         CheckStatus::Pass => Cell::toned(format!("pass{note}"), Tone::Pass),
         CheckStatus::Fail => Cell::toned(format!("FAIL{note}"), Tone::Fail),
+        CheckStatus::Inconclusive => Cell::new(format!("inconclusive{note}")),
         CheckStatus::Skipped => Cell::new(format!("skipped{note}")),
     }
 }
@@ -91,6 +162,7 @@ fn check_status_cell(check: &ThresholdCheck) -> Cell {
 /// One row per scenario: its result and the checks that failed, with figures.
 pub fn verdicts_table(report: &RunReport) -> Table {
     let mut table = Table::new(vec!["scenario", "result", "failed checks"]);
+    // The result column holds the failed metrics too: the last column spells them out.
     table.text_last = true;
     for scenario in &report.scenarios {
         let failed: Vec<String> = scenario
@@ -107,11 +179,7 @@ pub fn verdicts_table(report: &RunReport) -> Table {
                 )
             })
             .collect();
-        let result = if scenario.passed {
-            Cell::toned("pass", Tone::Pass)
-        } else {
-            Cell::toned("FAIL", Tone::Fail)
-        };
+        let result = result_cell(scenario);
         let failed = if failed.is_empty() {
             "—".to_string()
         } else {

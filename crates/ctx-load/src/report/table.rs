@@ -16,6 +16,17 @@ pub enum Tone {
     Fail,
 }
 
+impl Tone {
+    /// The HTML class of a cell in this tone ("" for plain).
+    pub fn class(self) -> &'static str {
+        match self {
+            Tone::Plain => "",
+            Tone::Pass => "pass",
+            Tone::Fail => "fail",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Cell {
     pub text: String,
@@ -103,10 +114,8 @@ impl Table {
             out.push_str("<tr>");
             for (column, cell) in row.iter().enumerate() {
                 let mut classes = Vec::new();
-                match cell.tone {
-                    Tone::Pass => classes.push("pass"),
-                    Tone::Fail => classes.push("fail"),
-                    Tone::Plain => {}
+                if cell.tone != Tone::Plain {
+                    classes.push(cell.tone.class());
                 }
                 if self.left_aligned(column) {
                     classes.push("text");

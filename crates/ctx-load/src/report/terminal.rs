@@ -6,6 +6,9 @@ use std::fmt::Write as _;
 use super::rows;
 use crate::model::RunReport;
 
+/// Reasons of the verdict the terminal shows (all are in the report).
+const TERMINAL_REASONS: usize = 4;
+
 /// The summary printed at the end of a run.
 pub fn summary(report: &RunReport) -> String {
     let mut out = rows::scenario_table(report).terminal();
@@ -21,20 +24,17 @@ pub fn summary(report: &RunReport) -> String {
     }
     let _ = writeln!(
         out,
-        "{} scenario(s), {} operations, {:.1}% success; thresholds {}{}",
+        "{} scenario(s), {} operations, {:.1}% success; checks: {}{}",
         report.summary.scenario_count,
         report.summary.total_operations,
         report.summary.overall_success_rate_pct,
-        if report.all_thresholds_passed {
-            "met"
-        } else {
-            "FAILED"
-        },
+        rows::check_tally(report),
         if report.complete {
             ""
         } else {
             " — INCOMPLETE RUN"
         }
     );
+    let _ = writeln!(out, "verdict: {}", report.verdict.line(TERMINAL_REASONS));
     out
 }

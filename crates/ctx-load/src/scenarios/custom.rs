@@ -22,7 +22,7 @@
 //! body = { key = "hot.{client}", value = "{op}" }   # any TOML value, sent as JSON
 //!
 //! [scenario.thresholds]             # optional; same metrics as --threshold
-//! success_rate = 99
+//! success_rate = 99.9               # default 99 when not set ("off" to drop it)
 //! p99_ms = 50
 //! ```
 //!
@@ -43,6 +43,9 @@ use super::Scenario;
 use crate::engine::Request;
 use crate::error::LoadError;
 use crate::model::Thresholds;
+
+/// The success-rate threshold of a file scenario that sets none, percent.
+pub const DEFAULT_SUCCESS_RATE_PCT: f64 = 99.0;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -263,7 +266,12 @@ pub fn parse(text: &str, origin: &str) -> Result<Vec<Scenario>, LoadError> {
                 Template::parse(t, &format!("scenario {name:?} setup {}", i + 1)).map_err(bad)?;
             setup.push(tpl.request(0, i as u64));
         }
-        let mut thresholds = Thresholds::default();
+        // A scenario whose requests fail must not pass: success ≥ 99 % unless
+        // the file says otherwise (`success_rate = "off"` to judge nothing).
+        let mut thresholds = Thresholds {
+            min_success_rate_pct: Some(DEFAULT_SUCCESS_RATE_PCT),
+            ..Thresholds::default()
+        };
         for (metric, v) in &def.thresholds {
             let text = match v {
                 toml::Value::String(s) => s.clone(),
@@ -295,6 +303,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Vec<Scenario>, LoadError> {
             }),
             thresholds,
             fanout: None,
+            open_loop: None,
         });
     }
     Ok(out)
@@ -356,6 +365,16 @@ leak = true
             body,
             serde_json::json!({"key": "hot.1", "value": 5, "who": "c1"})
         );
+    }
+
+    #[test]
+    fn a_file_scenario_must_succeed_unless_it_says_otherwise() {
+        let plain = "[[scenario]]\nname='a'\nclients=1\nops=1\nrequest=[{path='/x'}]";
+        let s = parse(plain, "t.toml").unwrap();
+        assert_eq!(s[0].thresholds.min_success_rate_pct, Some(99.0));
+        let off = format!("{plain}\nthresholds={{success_rate='off'}}");
+        let s = parse(&off, "t.toml").unwrap();
+        assert_eq!(s[0].thresholds.min_success_rate_pct, None);
     }
 
     #[test]

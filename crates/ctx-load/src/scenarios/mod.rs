@@ -24,9 +24,9 @@ pub use seed::{
     percentile_analysis, seed_scenarios, ws_fanout,
 };
 pub use thresholds::evaluate;
-pub use verdict::{READY_MAX_P99_MS, READY_MIN_SUCCESS_PCT, readiness};
+pub use verdict::{READY_MAX_P99_MS, READY_MIN_SUCCESS_PCT, RunContext, decide, readiness};
 
-use crate::engine::{Request, RequestGenerator};
+use crate::engine::{OpenLoop, Request, RequestGenerator};
 use crate::error::LoadError;
 use crate::fanout::FanoutSpec;
 use crate::model::Thresholds;
@@ -58,6 +58,8 @@ pub struct Scenario {
     /// A `/ws` fan-out scenario: `clients` are subscribers, the writes follow
     /// this spec, and `generator`/`setup` are unused.
     pub fanout: Option<FanoutSpec>,
+    /// This scenario in open loop whatever the run's mode (the sustained phase).
+    pub open_loop: Option<OpenLoop>,
 }
 
 impl std::fmt::Debug for Scenario {
@@ -69,6 +71,7 @@ impl std::fmt::Debug for Scenario {
             .field("setup", &self.setup.len())
             .field("thresholds", &self.thresholds)
             .field("fanout", &self.fanout)
+            .field("open_loop", &self.open_loop)
             .finish()
     }
 }

@@ -57,6 +57,7 @@ pub fn concurrent_reads() -> Scenario {
             ..th(95.0)
         },
         fanout: None,
+        open_loop: None,
     }
 }
 
@@ -88,6 +89,7 @@ pub fn concurrent_writes() -> Scenario {
             ..th(90.0)
         },
         fanout: None,
+        open_loop: None,
     }
 }
 
@@ -130,6 +132,7 @@ pub fn mixed_workload() -> Scenario {
             ..th(92.0)
         },
         fanout: None,
+        open_loop: None,
     }
 }
 
@@ -178,6 +181,7 @@ pub fn file_dumps() -> Scenario {
             ..th(85.0)
         },
         fanout: None,
+        open_loop: None,
     }
 }
 
@@ -223,6 +227,7 @@ pub fn memory_stress() -> Scenario {
             ..th(85.0)
         },
         fanout: None,
+        open_loop: None,
     }
 }
 
@@ -253,6 +258,7 @@ pub fn percentile_analysis() -> Scenario {
             ..th(95.0)
         },
         fanout: None,
+        open_loop: None,
     }
 }
 
@@ -289,6 +295,7 @@ pub fn ws_fanout() -> Scenario {
             ..th(99.0)
         },
         fanout: Some(spec),
+        open_loop: None,
     }
 }
 

@@ -34,6 +34,8 @@ impl Thresholds {
             "out_of_order" => &mut self.max_out_of_order,
             "disconnects" => &mut self.max_disconnects,
             "bad_frames" => &mut self.max_bad_frames,
+            "rate_pct" => &mut self.min_rate_pct,
+            "late_pct" => &mut self.max_late_pct,
             _ => {
                 return Err(format!(
                     "unknown metric {metric:?} (known: {})",
@@ -58,82 +60,131 @@ impl Thresholds {
     }
 }
 
-/// Judges `m` against `t`. In open-loop mode (`open_target_rate` given) the
-/// throughput floor is `min(ops_per_sec, 0.95 × target rate)`: when you chose
-/// the rate, only failing to deliver it is a throughput problem.
+/// Requests a success rate, an average or a median needs before a pass counts.
+pub const MIN_REQUESTS: u64 = 100;
+/// How long a run must last before its throughput counts.
+pub const MIN_THROUGHPUT_SECS: f64 = 1.0;
+
+/// Answered requests a latency quantile needs before a pass counts: ten
+/// beyond it (p95 → 200, p99 → 1000, p99.9 → 10 000), and at least
+/// [`MIN_REQUESTS`]. With fewer, "p99" is one of the slowest handful of
+/// requests, not a percentile.
+pub fn samples_needed(quantile: f64) -> u64 {
+    ((10.0 / (1.0 - quantile)).round() as u64).max(MIN_REQUESTS)
+}
+
+/// A figure as the judge sees it.
+enum Figure {
+    /// Measured on enough evidence.
+    Solid(f64),
+    /// Measured, on too little evidence: a failure still fails, a pass is inconclusive.
+    Thin(f64, String),
+    /// Not measured: inconclusive.
+    Missing(String),
+    /// The limit does not apply to this scenario.
+    NotApplicable(&'static str),
+}
+
+#[derive(Clone, Copy)]
+enum Bound {
+    AtLeast,
+    AtMost,
+}
+
+fn judge(
+    out: &mut Vec<ThresholdCheck>,
+    metric: &str,
+    bound: Bound,
+    limit: Option<f64>,
+    figure: Figure,
+    note: Option<String>,
+) {
+    let Some(limit) = limit else { return };
+    let holds = |value: f64| match bound {
+        Bound::AtLeast => value >= limit,
+        Bound::AtMost => value <= limit,
+    };
+    let (status, actual, note) = match figure {
+        Figure::Solid(value) if holds(value) => (CheckStatus::Pass, Some(value), note),
+        Figure::Solid(value) => (CheckStatus::Fail, Some(value), note),
+        Figure::Thin(value, why) if holds(value) => {
+            (CheckStatus::Inconclusive, Some(value), Some(why))
+        }
+        Figure::Thin(value, _) => (CheckStatus::Fail, Some(value), note),
+        Figure::Missing(why) => (CheckStatus::Inconclusive, None, Some(why)),
+        Figure::NotApplicable(why) => (CheckStatus::Skipped, None, Some(why.to_string())),
+    };
+    out.push(ThresholdCheck {
+        metric: metric.into(),
+        op: match bound {
+            Bound::AtLeast => ">=",
+            Bound::AtMost => "<=",
+        }
+        .into(),
+        limit,
+        actual,
+        status,
+        note,
+    });
+}
+
+/// A latency quantile (None: the average) as a figure, with its evidence.
+fn latency_figure(m: &PerformanceMetrics, value: f64, quantile: Option<f64>) -> Figure {
+    let count = m.latency.count;
+    if count == 0 {
+        return Figure::Missing("no request got an answer".into());
+    }
+    let needed = quantile.map_or(MIN_REQUESTS, samples_needed);
+    if count < needed {
+        Figure::Thin(
+            value,
+            format!("only {count} samples: this figure needs at least {needed}"),
+        )
+    } else {
+        Figure::Solid(value)
+    }
+}
+
+/// Judges `m` against `t`: every limit becomes a check that passes, fails,
+/// or is inconclusive (see [`Figure`]). In open loop (`open_target_rate`
+/// given) the throughput floor is `min(ops_per_sec, 0.95 × target rate)`:
+/// when you chose the rate, only failing to deliver it is a throughput
+/// problem; and the rate itself is checked (`rate_pct`, `late_pct`).
 pub fn evaluate(
     t: &Thresholds,
     m: &PerformanceMetrics,
     open_target_rate: Option<f64>,
 ) -> Vec<ThresholdCheck> {
     let mut out = Vec::new();
-    let mut check =
-        |metric: &str, min: bool, limit: Option<f64>, actual: Option<f64>, note: Option<String>| {
-            let Some(limit) = limit else { return };
-            let (status, note) = match actual {
-                None => (
-                    CheckStatus::Skipped,
-                    note.or_else(|| Some("not measured".into())),
-                ),
-                Some(a) if (min && a >= limit) || (!min && a <= limit) => (CheckStatus::Pass, note),
-                Some(_) => (CheckStatus::Fail, note),
-            };
-            out.push(ThresholdCheck {
-                metric: metric.into(),
-                op: if min { ">=" } else { "<=" }.into(),
-                limit,
-                actual,
-                status,
-                note,
-            });
-        };
-    let l = &m.latency;
-    let has_lat = l.count > 0;
-    let lat = |v: f64| if has_lat { Some(v) } else { None };
-    let no_answers = (!has_lat).then(|| "no request got an answer".to_string());
-    check(
+    let requests = m.total_operations;
+    let success = if requests < MIN_REQUESTS {
+        Figure::Thin(
+            m.success_rate_pct,
+            format!("only {requests} requests: a success rate needs at least {MIN_REQUESTS}"),
+        )
+    } else {
+        Figure::Solid(m.success_rate_pct)
+    };
+    judge(
+        &mut out,
         "success_rate",
-        true,
+        Bound::AtLeast,
         t.min_success_rate_pct,
-        Some(m.success_rate_pct),
+        success,
         None,
     );
-    check(
-        "avg_ms",
-        false,
-        t.max_avg_ms,
-        lat(l.avg_ms),
-        no_answers.clone(),
-    );
-    check(
-        "p50_ms",
-        false,
-        t.max_p50_ms,
-        lat(l.p50_ms),
-        no_answers.clone(),
-    );
-    check(
-        "p90_ms",
-        false,
-        t.max_p90_ms,
-        lat(l.p90_ms),
-        no_answers.clone(),
-    );
-    check(
-        "p95_ms",
-        false,
-        t.max_p95_ms,
-        lat(l.p95_ms),
-        no_answers.clone(),
-    );
-    check(
-        "p99_ms",
-        false,
-        t.max_p99_ms,
-        lat(l.p99_ms),
-        no_answers.clone(),
-    );
-    check("p999_ms", false, t.max_p999_ms, lat(l.p999_ms), no_answers);
+    let l = &m.latency;
+    for (metric, limit, value, quantile) in [
+        ("avg_ms", t.max_avg_ms, l.avg_ms, None),
+        ("p50_ms", t.max_p50_ms, l.p50_ms, Some(0.5)),
+        ("p90_ms", t.max_p90_ms, l.p90_ms, Some(0.9)),
+        ("p95_ms", t.max_p95_ms, l.p95_ms, Some(0.95)),
+        ("p99_ms", t.max_p99_ms, l.p99_ms, Some(0.99)),
+        ("p999_ms", t.max_p999_ms, l.p999_ms, Some(0.999)),
+    ] {
+        let figure = latency_figure(m, value, quantile);
+        judge(&mut out, metric, Bound::AtMost, limit, figure, None);
+    }
     let (floor, note) = match (t.min_ops_per_sec, open_target_rate) {
         (Some(f), Some(rate)) if rate * 0.95 < f => (
             Some(rate * 0.95),
@@ -141,87 +192,161 @@ pub fn evaluate(
         ),
         (f, _) => (f, None),
     };
-    check("ops_per_sec", true, floor, Some(m.throughput_ops_sec), note);
-    check(
+    let throughput = if m.duration_secs < MIN_THROUGHPUT_SECS {
+        Figure::Thin(
+            m.throughput_ops_sec,
+            format!(
+                "the run lasted {:.2} s: a throughput needs at least {MIN_THROUGHPUT_SECS} s",
+                m.duration_secs
+            ),
+        )
+    } else {
+        Figure::Solid(m.throughput_ops_sec)
+    };
+    judge(
+        &mut out,
+        "ops_per_sec",
+        Bound::AtLeast,
+        floor,
+        throughput,
+        note,
+    );
+    if let Some(open) = &m.open_loop {
+        let achieved = open.achieved_rate / open.target_rate * 100.0;
+        judge(
+            &mut out,
+            "rate_pct",
+            Bound::AtLeast,
+            t.min_rate_pct,
+            Figure::Solid(achieved),
+            Some(format!(
+                "achieved {:.1} of {} req/s",
+                open.achieved_rate, open.target_rate
+            )),
+        );
+        let late = if open.sent == 0 {
+            Figure::Missing("no request was sent".into())
+        } else {
+            Figure::Solid(open.late as f64 / open.sent as f64 * 100.0)
+        };
+        judge(
+            &mut out,
+            "late_pct",
+            Bound::AtMost,
+            t.max_late_pct,
+            late,
+            Some(format!(
+                "{} of {} sent more than {} ms after their due time",
+                open.late, open.sent, open.late_slack_ms
+            )),
+        );
+    }
+    let memory = match m.peak_memory_mb {
+        Some(mb) => Figure::Solid(mb),
+        None => Figure::Missing("not measured (no server PID)".into()),
+    };
+    judge(
+        &mut out,
         "peak_memory_mb",
-        false,
+        Bound::AtMost,
         t.max_peak_memory_mb,
-        m.peak_memory_mb,
+        memory,
         None,
     );
-    let fan = m.fanout.as_ref();
-    let not_fanout = || fan.is_none().then(|| "not a fan-out scenario".to_string());
-    let count = |f: fn(&FanoutSummary) -> u64| fan.map(|s| f(s) as f64);
-    check(
-        "delivered_pct",
-        true,
-        t.min_delivered_pct,
-        fan.and_then(|f| f.delivered_pct),
-        not_fanout()
-            .or_else(|| Some("nothing to deliver: no write succeeded".into()))
-            .filter(|_| fan.is_none_or(|f| f.delivered_pct.is_none())),
-    );
-    check(
-        "duplicates",
-        false,
-        t.max_duplicates,
-        count(|f| f.tally.duplicates),
-        not_fanout(),
-    );
-    check(
-        "out_of_order",
-        false,
-        t.max_out_of_order,
-        count(|f| f.tally.out_of_order),
-        not_fanout(),
-    );
-    check(
-        "disconnects",
-        false,
-        t.max_disconnects,
-        count(|f| f.disconnects),
-        not_fanout(),
-    );
-    check(
-        "bad_frames",
-        false,
-        t.max_bad_frames,
-        count(|f| f.bad_frames),
-        not_fanout(),
-    );
+    fanout_checks(&mut out, t, m.fanout.as_ref());
     if t.fail_on_leak {
-        let (status, actual, note) = match &m.resources {
-            None => (
-                CheckStatus::Skipped,
-                None,
-                "not measured (no server PID)".to_string(),
-            ),
-            Some(r) => match r.leak.verdict {
-                LeakVerdict::Growing => (
-                    CheckStatus::Fail,
-                    r.leak.slope_mb_per_min,
-                    r.leak.reason.clone(),
-                ),
-                LeakVerdict::Plateau => (
-                    CheckStatus::Pass,
-                    r.leak.slope_mb_per_min,
-                    r.leak.reason.clone(),
-                ),
-                LeakVerdict::Inconclusive => (
-                    CheckStatus::Skipped,
-                    None,
-                    format!("inconclusive: {}", r.leak.reason),
-                ),
-            },
-        };
-        out.push(ThresholdCheck {
-            metric: "leak".into(),
-            op: "==".into(),
-            limit: 0.0,
-            actual,
-            status,
-            note: Some(note),
-        });
+        out.push(leak_check(m));
     }
     out
+}
+
+fn fanout_checks(out: &mut Vec<ThresholdCheck>, t: &Thresholds, fanout: Option<&FanoutSummary>) {
+    const NOT_FANOUT: &str = "not a fan-out scenario";
+    let delivered = match fanout {
+        None => Figure::NotApplicable(NOT_FANOUT),
+        Some(f) => match f.delivered_pct {
+            Some(pct) => Figure::Solid(pct),
+            None => Figure::Missing("nothing to deliver: no write succeeded".into()),
+        },
+    };
+    judge(
+        out,
+        "delivered_pct",
+        Bound::AtLeast,
+        t.min_delivered_pct,
+        delivered,
+        None,
+    );
+    let count = |pick: fn(&FanoutSummary) -> u64| match fanout {
+        Some(f) => Figure::Solid(pick(f) as f64),
+        None => Figure::NotApplicable(NOT_FANOUT),
+    };
+    judge(
+        out,
+        "duplicates",
+        Bound::AtMost,
+        t.max_duplicates,
+        count(|f| f.tally.duplicates),
+        None,
+    );
+    judge(
+        out,
+        "out_of_order",
+        Bound::AtMost,
+        t.max_out_of_order,
+        count(|f| f.tally.out_of_order),
+        None,
+    );
+    judge(
+        out,
+        "disconnects",
+        Bound::AtMost,
+        t.max_disconnects,
+        count(|f| f.disconnects),
+        None,
+    );
+    judge(
+        out,
+        "bad_frames",
+        Bound::AtMost,
+        t.max_bad_frames,
+        count(|f| f.bad_frames),
+        None,
+    );
+}
+
+/// The memory trend: growing fails, a plateau passes, anything else is inconclusive.
+fn leak_check(m: &PerformanceMetrics) -> ThresholdCheck {
+    let (status, actual, note) = match &m.resources {
+        None => (
+            CheckStatus::Inconclusive,
+            None,
+            "not measured (no server PID)".to_string(),
+        ),
+        Some(r) => match r.leak.verdict {
+            LeakVerdict::Growing => (
+                CheckStatus::Fail,
+                r.leak.slope_mb_per_min,
+                r.leak.reason.clone(),
+            ),
+            LeakVerdict::Plateau => (
+                CheckStatus::Pass,
+                r.leak.slope_mb_per_min,
+                r.leak.reason.clone(),
+            ),
+            LeakVerdict::Inconclusive => (
+                CheckStatus::Inconclusive,
+                None,
+                format!("inconclusive: {}", r.leak.reason),
+            ),
+        },
+    };
+    ThresholdCheck {
+        metric: "leak".into(),
+        op: "==".into(),
+        limit: 0.0,
+        actual,
+        status,
+        note: Some(note),
+    }
 }

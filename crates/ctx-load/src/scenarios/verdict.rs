@@ -1,35 +1,151 @@
-//! The run's verdict from its scenarios' checks, and the production-readiness
-//! assessment of the seed's report.
+//! The one place that decides a run's verdict. Every output (terminal,
+//! report.md, report.html, report.json, the exit code) shows what [`decide`]
+//! returns, and the production-readiness assessment is that verdict.
+//!
+//! - **fail**: a check failed (a threshold, an open loop that missed its
+//!   rate, a content check), or a scenario missed the seed's readiness
+//!   criteria (success ≥ 95 %, p99 ≤ 2000 ms);
+//! - **inconclusive**: nothing failed, but a check could not be established
+//!   (not measured, too few samples, too short, leak trend undecided), or no
+//!   scenario finished; it says what to run for a conclusive verdict;
+//! - **pass**: everything else — every check held on enough evidence.
 
-use crate::model::{Readiness, ScenarioReport};
+use crate::model::{CheckStatus, Outcome, Readiness, ScenarioReport, Verdict};
 
-/// The production-readiness criteria of the seed: every scenario with a
-/// success rate ≥ 95 % and p99 ≤ 2000 ms.
+/// The seed's production-readiness criteria: every scenario with a success
+/// rate ≥ 95 % and p99 ≤ 2000 ms.
 pub const READY_MIN_SUCCESS_PCT: f64 = 95.0;
 pub const READY_MAX_P99_MS: f64 = 2000.0;
 
-/// The seed's readiness verdict: every scenario with a success rate ≥ 95 %
-/// and p99 ≤ 2000 ms.
-pub fn readiness(scenarios: &[ScenarioReport]) -> Readiness {
-    let mut issues = Vec::new();
-    for m in scenarios.iter().map(|s| &s.metrics) {
-        if m.success_rate_pct < READY_MIN_SUCCESS_PCT {
-            issues.push(format!(
-                "Low success rate in {}: {:.1}%",
-                m.operation_type, m.success_rate_pct
-            ));
+/// What the verdict is told about the run besides its scenarios.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunContext {
+    /// A `--quick` smoke run (seed sizes, about a second).
+    pub smoke: bool,
+}
+
+fn seed_criteria(scenario: &ScenarioReport, reasons: &mut Vec<String>) {
+    let m = &scenario.metrics;
+    if m.success_rate_pct < READY_MIN_SUCCESS_PCT {
+        reasons.push(format!(
+            "{}: success rate {:.1}% is below the readiness criterion {READY_MIN_SUCCESS_PCT}%",
+            scenario.name, m.success_rate_pct
+        ));
+    }
+    if m.latency.p99_ms > READY_MAX_P99_MS {
+        reasons.push(format!(
+            "{}: p99 {:.1} ms is above the readiness criterion {READY_MAX_P99_MS} ms",
+            scenario.name, m.latency.p99_ms
+        ));
+    }
+}
+
+fn actual(value: Option<f64>) -> String {
+    value.map_or_else(|| "not measured".into(), |v| format!("{v:.2}"))
+}
+
+/// What to run for a conclusive verdict, from what was missing.
+fn next_step(inconclusive: &[&str], context: RunContext) -> String {
+    if context.smoke {
+        return "this was a smoke run (--quick: the seed's sizes, about a second of load); run \
+                `ctx load` without --quick (about a minute of load) for a conclusive verdict"
+            .into();
+    }
+    let mut steps = Vec::new();
+    if inconclusive.iter().any(|why| why.contains("no server PID")) {
+        steps.push("pass --server-pid with --target so the server's memory is measured");
+    }
+    if inconclusive.iter().any(|why| why.contains("run too short")) {
+        steps.push(
+            "run the leak check longer, e.g. `ctx load --scenario memory_stress --rate 100 --duration 40`",
+        );
+    }
+    if inconclusive
+        .iter()
+        .any(|why| why.contains("samples") || why.contains("requests") || why.contains("lasted"))
+    {
+        steps.push("run longer: --duration SECS (closed loop for a time) or --scale N");
+    }
+    if steps.is_empty() {
+        steps.push("run `ctx load` (the default run) for a conclusive verdict");
+    }
+    steps.join("; ")
+}
+
+/// The verdict of a run from its finished scenarios.
+pub fn decide(scenarios: &[ScenarioReport], context: RunContext) -> Verdict {
+    let mut failures = Vec::new();
+    let mut gaps = Vec::new();
+    let mut gap_notes: Vec<&str> = Vec::new();
+    for scenario in scenarios {
+        for check in &scenario.checks {
+            let note = check.note.as_deref().unwrap_or("");
+            match check.status {
+                CheckStatus::Fail => failures.push(format!(
+                    "{}: {} {} (limit {} {}){}",
+                    scenario.name,
+                    check.metric,
+                    actual(check.actual),
+                    check.op,
+                    check.limit,
+                    if note.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", {note}")
+                    }
+                )),
+                CheckStatus::Inconclusive => {
+                    gaps.push(format!("{}: {}: {note}", scenario.name, check.metric));
+                    gap_notes.push(note);
+                }
+                CheckStatus::Pass | CheckStatus::Skipped => {}
+            }
         }
-        if m.latency.p99_ms > READY_MAX_P99_MS {
-            issues.push(format!(
-                "High 99th percentile response time in {}: {:.1}ms",
-                m.operation_type, m.latency.p99_ms
-            ));
+        seed_criteria(scenario, &mut failures);
+    }
+    if !failures.is_empty() {
+        return Verdict {
+            outcome: Outcome::Fail,
+            reasons: failures,
+            next_step: None,
+        };
+    }
+    if scenarios.is_empty() {
+        return Verdict {
+            outcome: Outcome::Inconclusive,
+            reasons: vec!["no scenario finished".into()],
+            next_step: Some("run `ctx load`".into()),
+        };
+    }
+    if context.smoke || !gaps.is_empty() {
+        if gaps.is_empty() {
+            gaps.push("a smoke run is not evidence of readiness".into());
         }
+        return Verdict {
+            outcome: Outcome::Inconclusive,
+            reasons: gaps,
+            next_step: Some(next_step(&gap_notes, context)),
+        };
+    }
+    Verdict {
+        outcome: Outcome::Pass,
+        reasons: Vec::new(),
+        next_step: None,
+    }
+}
+
+/// The seed report's readiness assessment: exactly the verdict.
+pub fn readiness(verdict: &Verdict) -> Readiness {
+    let mut issues = verdict.reasons.clone();
+    if let Some(next) = &verdict.next_step {
+        issues.push(format!("For a conclusive verdict: {next}."));
     }
     Readiness {
-        ready: issues.is_empty() && !scenarios.is_empty(),
+        ready: verdict.outcome == Outcome::Pass,
         criteria: format!(
-            "every scenario: success rate >= {READY_MIN_SUCCESS_PCT}% and p99 <= {READY_MAX_P99_MS}ms"
+            "the run's verdict is pass: every threshold held on enough evidence (samples, duration, \
+             a conclusive leak check where one is asked), and every scenario has success rate >= \
+             {READY_MIN_SUCCESS_PCT}% and p99 <= {READY_MAX_P99_MS}ms"
         ),
         issues,
     }

@@ -2,16 +2,22 @@
 //! your own), against `--target URL` or against a server it starts itself.
 //!
 //! A thin shell over `ctx_load::run`: parse flags, build the options, print
-//! the summary table, map the outcome to an exit code (see `exit.rs`):
-//! 0 every threshold held, 1 a threshold failed, 2 a usage error (bad URL,
-//! unknown scenario, malformed threshold or scenario file, bad option value),
-//! 3 the run could not be carried out (unreachable target, server would not
-//! start, interrupted) — with one line on stderr.
+//! the summary table, map the run's verdict to an exit code (see `exit.rs`):
+//! 0 pass, 1 fail, 6 inconclusive (nothing failed, but not enough evidence:
+//! a smoke run, a figure not measured, too few samples), 2 a usage error (bad
+//! URL, unknown scenario, malformed threshold or scenario file, bad option
+//! value), 3 the run could not be carried out (unreachable target, server
+//! would not start, interrupted) — with one line on stderr.
+//!
+//! Without flags that shape the run, it is the default full run (the seed
+//! scenarios for a few seconds each, then the sustained phase: about a
+//! minute); `--quick` is the seed-sized smoke run.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use ctx_load::model::Outcome;
 use ctx_load::{Launcher, LoadError, LoadOptions, OpenLoop};
 
 use crate::exit;
@@ -51,9 +57,14 @@ pub struct LoadArgs {
     /// ws_fanout: R writes per second.
     #[arg(long, value_name = "R")]
     rate: Option<f64>,
-    /// Open loop: seconds per scenario [default: 10 with --rate].
+    /// Seconds per scenario: open loop with --rate [default: 10 with --rate]; without
+    /// --rate, closed loop for this long (each client repeating its op sequence).
     #[arg(long, value_name = "SECS")]
     duration: Option<f64>,
+    /// Smoke run: the seed's sizes, about a second of load. Its verdict is never better
+    /// than inconclusive (exit 6); the default run (about a minute) can be conclusive.
+    #[arg(long)]
+    quick: bool,
     /// Per-request timeout in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
     timeout: f64,
@@ -74,17 +85,29 @@ fn secs(flag: &str, v: f64) -> Result<Duration, LoadError> {
 }
 
 fn build_options(args: LoadArgs) -> Result<LoadOptions, LoadError> {
-    let open_loop = match (args.rate, args.duration) {
-        (Some(rate), duration) => Some(OpenLoop {
-            rate,
-            duration: secs("--duration", duration.unwrap_or(10.0))?,
-        }),
-        (None, Some(_)) => {
-            return Err(LoadError::InvalidOption(
-                "--duration needs --rate (open-loop mode)".into(),
-            ));
-        }
-        (None, None) => None,
+    let (open_loop, closed_duration) = match (args.rate, args.duration) {
+        (Some(rate), duration) => (
+            Some(OpenLoop {
+                rate,
+                duration: secs("--duration", duration.unwrap_or(10.0))?,
+            }),
+            None,
+        ),
+        (None, Some(duration)) => (None, Some(secs("--duration", duration)?)),
+        (None, None) => (None, None),
+    };
+    // Flags that choose the run's shape; without any, the default full run.
+    let shaped = !args.scenarios.is_empty()
+        || args.scale != 1.0
+        || args.clients.is_some()
+        || args.rate.is_some()
+        || args.duration.is_some();
+    let base = if args.quick {
+        LoadOptions::quick()
+    } else if shaped {
+        LoadOptions::default()
+    } else {
+        LoadOptions::full_run()
     };
     let launcher = if args.target.is_none() {
         let exe = std::env::current_exe().map_err(|e| {
@@ -108,9 +131,10 @@ fn build_options(args: LoadArgs) -> Result<LoadOptions, LoadError> {
         report_dir: args.report_dir,
         write_report: !args.no_report,
         open_loop,
+        closed_duration: closed_duration.or(base.closed_duration),
         timeout: secs("--timeout", args.timeout)?,
         progress: true,
-        ..LoadOptions::default()
+        ..base
     })
 }
 
@@ -183,11 +207,11 @@ pub fn run(args: LoadArgs) -> ExitCode {
             if let Some(dir) = &outcome.report_dir {
                 println!("report: {}", dir.join("report.md").display());
             }
-            if outcome.all_passed {
-                exit::code(exit::OK)
-            } else {
-                exit::code(exit::NEGATIVE)
-            }
+            exit::code(match outcome.outcome {
+                Outcome::Pass => exit::OK,
+                Outcome::Fail => exit::NEGATIVE,
+                Outcome::Inconclusive => exit::INCONCLUSIVE,
+            })
         }
         Err(e) => fail(&e),
     }
