@@ -14,6 +14,7 @@
 
 use crate::disk::Disk;
 use crate::health::Faults;
+use crate::leases::LeaseEvent;
 use crate::state::Change;
 use crate::wal;
 use std::path::{Path, PathBuf};
@@ -33,6 +34,7 @@ pub(crate) enum Message {
     /// One group, already in the log.
     Group {
         changes: Vec<Arc<Change>>,
+        leases: Vec<LeaseEvent>,
         compact_through: Option<u64>,
     },
     /// Every group in log segments up to this one has been sent: once redb is durable,
@@ -72,6 +74,7 @@ impl Applier {
 
 fn run(disk: &Disk, wal_dir: &Path, faults: &Faults, rx: &Receiver<Message>) {
     let mut changes: Vec<Arc<Change>> = Vec::new();
+    let mut leases: Vec<LeaseEvent> = Vec::new();
     let mut compact_through = None;
     // The committer closes its last segment before it hangs up, so nothing is left here
     // when the queue closes (unless a failure stopped it, and then the log has it all).
@@ -79,9 +82,11 @@ fn run(disk: &Disk, wal_dir: &Path, faults: &Faults, rx: &Receiver<Message>) {
         let closed = match message {
             Message::Group {
                 changes: group,
+                leases: events,
                 compact_through: cut,
             } => {
                 changes.extend(group);
+                leases.extend(events);
                 compact_through = compact_through.max(cut);
                 None
             }
@@ -93,7 +98,7 @@ fn run(disk: &Disk, wal_dir: &Path, faults: &Faults, rx: &Receiver<Message>) {
         let result = match faults.failure.get() {
             Some(_) => Ok(()),
             None => disk
-                .write(&changes, compact_through)
+                .write(&changes, &leases, compact_through)
                 .and_then(|()| match closed {
                     Some(sequence) => disk.checkpoint(sequence + 1).and_then(|()| {
                         wal::retire_through(wal_dir, sequence).map_err(crate::disk::log_error)
@@ -102,6 +107,7 @@ fn run(disk: &Disk, wal_dir: &Path, faults: &Faults, rx: &Receiver<Message>) {
                 }),
         };
         changes.clear();
+        leases.clear();
         compact_through = None;
         if let Err(e) = result {
             faults.fail(e.to_string());

@@ -10,41 +10,41 @@ use crate::applier::{Applier, Message};
 use crate::config::{CommitStats, StoreConfig};
 use crate::disk::{self, Disk};
 use crate::error::StoreError;
+use crate::group::Group;
 use crate::health::{Faults, LogFailure, PROBE_EVERY};
+use crate::leases::LeaseEvent;
 use crate::manifest::Ceiling;
-use crate::state::{Change, Record};
-use crate::store::{Shared, WriteOutcome};
-use crate::value::{JsonValue, Timestamp};
+use crate::state::Change;
+use crate::store::Shared;
+use crate::txn::{LeaseId, LeaseInfo, RevokeOutcome, Txn, TxnOutcome};
+use crate::value::Timestamp;
 use crate::wal::{AppendError, Wal};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
-pub(crate) enum WriteOp {
-    Set {
-        key: String,
-        value: JsonValue,
-        who: String,
-    },
-    Delete {
-        key: String,
-        who: String,
-    },
+pub(crate) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+pub(crate) enum LeaseCommand {
+    Grant(Duration),
+    KeepAlive(LeaseId),
+    Revoke(LeaseId),
+    /// Ends every lease past its expiry (sent by the reaper).
+    ExpireDue,
 }
 
-impl WriteOp {
-    fn key(&self) -> &str {
-        match self {
-            WriteOp::Set { key, .. } | WriteOp::Delete { key, .. } => key,
-        }
-    }
+pub(crate) enum LeaseAnswer {
+    Lease(LeaseInfo),
+    Revoked(RevokeOutcome),
+    Expired,
 }
-
-pub(crate) type Reply = oneshot::Sender<Result<WriteOutcome, StoreError>>;
 
 pub(crate) enum Command {
-    Write(WriteOp, Reply),
+    Txn(Txn, Reply<TxnOutcome>),
+    /// Committed as a group of its own: lease groups are rare, and alone they never see a
+    /// key attached by a transaction that is not applied yet.
+    Lease(LeaseCommand, Reply<LeaseAnswer>),
     /// Finish what is queued before this, close the database, then signal.
     Shutdown(oneshot::Sender<()>),
 }
@@ -63,22 +63,24 @@ pub(crate) fn spawn(
 ) -> std::io::Result<()> {
     let faults = shared.faults.clone();
     let applier = Applier::spawn(disk, wal.dir().to_owned(), faults.clone())?;
+    let mut committer = Committer {
+        wal,
+        ceiling,
+        applier,
+        last_rotation: Instant::now(),
+        shared,
+        config,
+        writers: HashSet::new(),
+        faults,
+        last_probe: Instant::now(),
+    };
+    // Before the store is handed out, so no read sees a key whose lease ran out while the
+    // server was down.
+    let (reply, _) = oneshot::channel();
+    committer.commit_lease(LeaseCommand::ExpireDue, reply);
     std::thread::Builder::new()
         .name("ctx-store-committer".into())
-        .spawn(move || {
-            Committer {
-                wal,
-                ceiling,
-                applier,
-                last_rotation: Instant::now(),
-                shared,
-                config,
-                writers: HashSet::new(),
-                faults,
-                last_probe: Instant::now(),
-            }
-            .run(rx)
-        })
+        .spawn(move || committer.run(rx))
         .map(|_| ())
 }
 
@@ -91,7 +93,7 @@ struct Committer {
     shared: Arc<Shared>,
     config: StoreConfig,
     /// Writer names seen lately, so history entries share one allocation per writer
-    /// instead of one per change. Cleared when it grows past [`MAX_WRITERS`].
+    /// instead of one per change. Bounded in `Group::intern`.
     writers: HashSet<Arc<str>>,
     /// Storage faults here or in the applier, and what they mean for later writes
     /// (`health.rs`). After a failure a group may be in the log but not in memory (or in
@@ -102,40 +104,46 @@ struct Committer {
     last_probe: Instant,
 }
 
-/// A bound on the writer-name cache: a client inventing a name per write must not grow it.
-const MAX_WRITERS: usize = 4096;
-
-/// What a write in a batch will answer once the batch is durable.
-enum Pending {
-    Changed(usize),
-    Unchanged(WriteOutcome),
-}
-
 impl Committer {
     fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         let mut batch = Vec::with_capacity(self.config.max_batch);
+        let mut held = None;
         let mut shutdown = None;
         while shutdown.is_none() {
-            match rx.blocking_recv() {
-                Some(Command::Write(op, reply)) => batch.push((op, reply)),
-                Some(Command::Shutdown(done)) => shutdown = Some(done),
-                None => break,
-            }
-            while shutdown.is_none() && batch.len() < self.config.max_batch {
-                match rx.try_recv() {
-                    Ok(Command::Write(op, reply)) => batch.push((op, reply)),
-                    Ok(Command::Shutdown(done)) => shutdown = Some(done),
-                    Err(_) => break,
+            let command = match held.take() {
+                Some(command) => command,
+                None => match rx.blocking_recv() {
+                    Some(command) => command,
+                    None => break,
+                },
+            };
+            match command {
+                Command::Txn(txn, reply) => {
+                    batch.push((txn, reply));
+                    // Every transaction waiting now joins the group; anything else waits
+                    // for the next turn.
+                    while batch.len() < self.config.max_batch {
+                        match rx.try_recv() {
+                            Ok(Command::Txn(txn, reply)) => batch.push((txn, reply)),
+                            Ok(other) => {
+                                held = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    self.commit_txns(std::mem::take(&mut batch));
                 }
-            }
-            if !batch.is_empty() {
-                self.commit_batch(std::mem::take(&mut batch));
+                Command::Lease(command, reply) => self.commit_lease(command, reply),
+                Command::Shutdown(done) => shutdown = Some(done),
             }
         }
         rx.close();
         while let Ok(command) = rx.try_recv() {
-            if let Command::Write(_, reply) = command {
-                let _ = reply.send(Err(StoreError::Closed));
+            match command {
+                Command::Txn(_, reply) => drop(reply.send(Err(StoreError::Closed))),
+                Command::Lease(_, reply) => drop(reply.send(Err(StoreError::Closed))),
+                Command::Shutdown(done) => drop(done.send(())),
             }
         }
         // A clean stop leaves redb durable and the log one empty segment: the segment being
@@ -157,7 +165,7 @@ impl Committer {
         }
     }
 
-    fn commit_batch(&mut self, batch: Vec<(WriteOp, Reply)>) {
+    fn commit_txns(&mut self, batch: Vec<(Txn, Reply<TxnOutcome>)>) {
         if let Some(refusal) = self.refusal() {
             for (_, reply) in batch {
                 let _ = reply.send(Err(refusal.answer()));
@@ -165,101 +173,134 @@ impl Committer {
             return;
         }
         let started = Instant::now();
-        let now = Timestamp::now();
-        let mut changes: Vec<Arc<Change>> = Vec::new();
-        let mut pending = Vec::with_capacity(batch.len());
-        let compact_through;
-        {
+        let (outcomes, changes, compact_through) = {
             let state = self.shared.state.read();
-            // Values as this batch has left them so far, for writes to the same key.
-            let mut overlay: HashMap<&str, Option<Record>> = HashMap::new();
-            let mut revision = state.revision;
-            for (op, _) in &batch {
-                let existing = state.keys.get_key_value(op.key());
-                let current = match overlay.get(op.key()) {
-                    Some(value) => value.clone(),
-                    None => existing.map(|(_, record)| record.clone()),
-                };
-                let (after, who) = match op {
-                    WriteOp::Set { value, who, .. } => (Some(value.clone()), who),
-                    WriteOp::Delete { who, .. } => (None, who),
-                };
-                let unchanged = match (&current, &after) {
-                    (Some(cur), Some(new)) => cur.value == *new,
-                    (None, None) => true,
-                    _ => false,
-                };
-                if unchanged {
-                    pending.push(Pending::Unchanged(WriteOutcome {
-                        revision: current.as_ref().map_or(revision, |r| r.revision),
-                        timestamp: current.as_ref().map_or(now, |r| r.timestamp),
-                        changed: false,
-                    }));
-                    continue;
-                }
-                revision += 1;
-                let key: Arc<str> = existing
-                    .map(|(k, _)| k.clone())
-                    .unwrap_or_else(|| Arc::from(op.key()));
-                let change = Arc::new(Change {
-                    revision,
-                    timestamp: now,
-                    key,
-                    before: current.map(|r| r.value),
-                    after: after.clone(),
-                    who: intern_writer(&mut self.writers, who),
-                });
-                overlay.insert(
-                    op.key(),
-                    after.map(|value| Record {
-                        value,
-                        revision,
-                        timestamp: now,
-                    }),
-                );
-                pending.push(Pending::Changed(changes.len()));
-                changes.push(change);
-            }
-            compact_through = self.config.history_bound().cutoff(&state, &changes);
-        }
-
-        let result = self.log(&changes);
-        if let Err(failure) = &result {
-            self.note(failure);
-        } else if !changes.is_empty() {
-            let mut state = self.shared.state.write();
-            for change in &changes {
-                state.apply(change);
-                // Published under the write lock so a watcher that snapshots history and
-                // subscribes under the read lock sees each change exactly once.
-                let _ = self.shared.feed.send(change.clone());
-            }
-            if let Some(cutoff) = compact_through {
-                state.compact_through(cutoff);
-            }
-        }
+            let mut group = Group::new(&state, Timestamp::now(), &mut self.writers);
+            let outcomes: Vec<_> = batch.iter().map(|(txn, _)| group.txn(txn)).collect();
+            let changes = group.changes;
+            let compact_through = self.config.history_bound().cutoff(&state, &changes);
+            (outcomes, changes, compact_through)
+        };
+        let result = self.make_durable(&changes, &[], compact_through);
         if let Some(observer) = &self.config.commit_observer {
             observer(CommitStats {
                 writes: batch.len(),
                 duration: started.elapsed(),
             });
         }
-
-        for ((_, reply), outcome) in batch.into_iter().zip(pending) {
-            let answer = match (&result, outcome) {
-                (Err(failure), _) => Err(failure.answer()),
-                (Ok(()), Pending::Unchanged(outcome)) => Ok(outcome),
-                (Ok(()), Pending::Changed(i)) => Ok(WriteOutcome {
-                    revision: changes[i].revision,
-                    timestamp: changes[i].timestamp,
-                    changed: true,
-                }),
+        for ((_, reply), outcome) in batch.into_iter().zip(outcomes) {
+            let answer = match &result {
+                Err(failure) => Err(failure.answer()),
+                Ok(()) => outcome,
             };
             let _ = reply.send(answer);
         }
         if result.is_ok() && !changes.is_empty() {
-            self.hand_to_redb(changes, compact_through);
+            self.hand_to_redb(changes, Vec::new(), compact_through);
         }
+    }
+
+    /// A lease command as a group of its own: the lease's event, and for an end the
+    /// deletion of its keys.
+    fn commit_lease(&mut self, command: LeaseCommand, reply: Reply<LeaseAnswer>) {
+        if let Some(refusal) = self.refusal() {
+            let _ = reply.send(Err(refusal.answer()));
+            return;
+        }
+        let (answer, changes, events, compact_through) = {
+            let state = self.shared.state.read();
+            let mut group = Group::new(&state, Timestamp::now(), &mut self.writers);
+            let now = group.now;
+            let put = |id: LeaseId, ttl: Duration| {
+                let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+                let expires_micros = now
+                    .as_micros()
+                    .saturating_add(i64::try_from(ttl.as_micros()).unwrap_or(i64::MAX));
+                let info = LeaseInfo {
+                    id,
+                    ttl,
+                    expires_at: Timestamp::from_micros(expires_micros),
+                    keys: Vec::new(),
+                };
+                let event = LeaseEvent::Put {
+                    id,
+                    ttl_ms,
+                    expires_micros,
+                };
+                (info, event)
+            };
+            let answer = match command {
+                LeaseCommand::Grant(ttl) => {
+                    let (info, event) = put(state.leases.last_id + 1, ttl);
+                    group.lease_events.push(event);
+                    Ok(LeaseAnswer::Lease(info))
+                }
+                LeaseCommand::KeepAlive(id) => match state.leases.alive(id, now) {
+                    Some(lease) => {
+                        let (info, event) = put(id, Duration::from_millis(lease.ttl_ms));
+                        group.lease_events.push(event);
+                        Ok(LeaseAnswer::Lease(info))
+                    }
+                    None => Err(StoreError::LeaseNotFound(id)),
+                },
+                LeaseCommand::Revoke(id) => match state.leases.by_id.contains_key(&id) {
+                    true => {
+                        let deleted = group.end_lease(id);
+                        Ok(LeaseAnswer::Revoked(RevokeOutcome {
+                            deleted,
+                            revision: group.revision,
+                        }))
+                    }
+                    false => Err(StoreError::LeaseNotFound(id)),
+                },
+                LeaseCommand::ExpireDue => {
+                    for id in state.leases.due(now) {
+                        group.end_lease(id);
+                    }
+                    Ok(LeaseAnswer::Expired)
+                }
+            };
+            let changes = group.changes;
+            let events = group.lease_events;
+            let compact_through = self.config.history_bound().cutoff(&state, &changes);
+            (answer, changes, events, compact_through)
+        };
+        let result = self.make_durable(&changes, &events, compact_through);
+        let _ = reply.send(match &result {
+            Err(failure) => Err(failure.answer()),
+            Ok(()) => answer,
+        });
+        if result.is_ok() && !(changes.is_empty() && events.is_empty()) {
+            self.hand_to_redb(changes, events, compact_through);
+        }
+    }
+
+    /// Logs a group (one record, one `fdatasync`), then applies it to memory and the
+    /// change feed under one write lock: no reader sees part of it. A failure's meaning for
+    /// later writes is noted (`note`).
+    fn make_durable(
+        &mut self,
+        changes: &[Arc<Change>],
+        events: &[LeaseEvent],
+        compact_through: Option<u64>,
+    ) -> Result<(), LogFailure> {
+        if changes.is_empty() && events.is_empty() {
+            return Ok(());
+        }
+        if let Err(failure) = self.log(changes, events) {
+            self.note(&failure);
+            return Err(failure);
+        }
+        let mut state = self.shared.state.write();
+        state.apply_group(changes, events, |change| {
+            // Published under the write lock so a watcher that snapshots history and
+            // subscribes under the read lock sees each change exactly once.
+            let _ = self.shared.feed.send(change.clone());
+        });
+        if let Some(cutoff) = compact_through {
+            state.compact_through(cutoff);
+        }
+        Ok(())
     }
 
     /// The revision the next change will have: where a new log segment starts.
@@ -292,14 +333,14 @@ impl Committer {
     }
 
     /// Makes a group durable: one log record, one `fdatasync`.
-    fn log(&mut self, changes: &[Arc<Change>]) -> Result<(), LogFailure> {
-        let Some(last) = changes.last() else {
-            return Ok(());
-        };
-        self.ceiling
-            .cover(last.revision)
-            .map_err(|e| LogFailure::io(crate::manifest::MANIFEST_FILE, &e, false))?;
-        let record = disk::encode_group(changes).map_err(|e| LogFailure::Failed(e.to_string()))?;
+    fn log(&mut self, changes: &[Arc<Change>], events: &[LeaseEvent]) -> Result<(), LogFailure> {
+        if let Some(last) = changes.last() {
+            self.ceiling
+                .cover(last.revision)
+                .map_err(|e| LogFailure::io(crate::manifest::MANIFEST_FILE, &e, false))?;
+        }
+        let record = disk::encode_group(changes, events)
+            .map_err(|e| LogFailure::Failed(e.to_string()))?;
         self.wal.append(&record).map_err(|e| match e {
             AppendError::Write(e) => LogFailure::io("write-ahead log", &e, false),
             AppendError::Sync(e) => LogFailure::io("write-ahead log fdatasync", &e, true),
@@ -322,9 +363,15 @@ impl Committer {
 
     /// Queues a logged group for redb, and closes the log segment when a checkpoint is due
     /// so the applier can make redb durable and retire it.
-    fn hand_to_redb(&mut self, changes: Vec<Arc<Change>>, compact_through: Option<u64>) {
+    fn hand_to_redb(
+        &mut self,
+        changes: Vec<Arc<Change>>,
+        leases: Vec<LeaseEvent>,
+        compact_through: Option<u64>,
+    ) {
         let mut delivered = self.applier.send(Message::Group {
             changes,
+            leases,
             compact_through,
         });
         if self.last_rotation.elapsed() >= self.config.checkpoint_every
@@ -341,16 +388,4 @@ impl Committer {
             self.faults.fail("the redb applier stopped".into());
         }
     }
-}
-
-fn intern_writer(writers: &mut HashSet<Arc<str>>, who: &str) -> Arc<str> {
-    if let Some(known) = writers.get(who) {
-        return known.clone();
-    }
-    if writers.len() >= MAX_WRITERS {
-        writers.clear();
-    }
-    let who: Arc<str> = Arc::from(who);
-    writers.insert(who.clone());
-    who
 }

@@ -11,6 +11,8 @@
 
 use crate::config::StoreConfig;
 use crate::error::StoreError;
+use crate::lease_table::{self, LeaseTrailer};
+use crate::leases::LeaseEvent;
 use crate::state::{Change, Record, State};
 use crate::value::{JsonValue, Timestamp};
 use redb::Durability;
@@ -80,8 +82,11 @@ fn stored_change(change: &Change) -> StoredChange<'_> {
     }
 }
 
-/// The log record for one group of changes.
-pub(crate) fn encode_group(changes: &[Arc<Change>]) -> Result<Vec<u8>, StoreError> {
+/// The log record for one group: its changes, then a [`LeaseTrailer`] when it has one.
+pub(crate) fn encode_group(
+    changes: &[Arc<Change>],
+    events: &[LeaseEvent],
+) -> Result<Vec<u8>, StoreError> {
     let group: Vec<LoggedChange> = changes
         .iter()
         .map(|change| LoggedChange {
@@ -89,14 +94,26 @@ pub(crate) fn encode_group(changes: &[Arc<Change>]) -> Result<Vec<u8>, StoreErro
             entry: stored_change(change),
         })
         .collect();
-    encode(&group)
+    let mut record = encode(&group)?;
+    if let Some(trailer) = LeaseTrailer::of(changes, events) {
+        record.extend(encode(&trailer)?);
+    }
+    Ok(record)
 }
 
-/// The changes in one log record.
-pub(crate) fn decode_group(payload: &[u8]) -> Result<Vec<Arc<Change>>, StoreError> {
-    let group: Vec<LoggedChange> = decode(payload, "log record")?;
+/// The changes (with the leases they attach keys to) and lease events in one log record.
+pub(crate) fn decode_group(
+    payload: &[u8],
+) -> Result<(Vec<Arc<Change>>, Vec<LeaseEvent>), StoreError> {
+    let (group, rest) = postcard::take_from_bytes::<Vec<LoggedChange>>(payload)
+        .map_err(|e| StoreError::Corrupt(format!("log record: {e}")))?;
+    let trailer: LeaseTrailer = match rest.is_empty() {
+        true => LeaseTrailer::default(),
+        false => decode(rest, "log record's lease part")?,
+    };
+    let lease_of = trailer.lease_of();
     let json = |text: Option<&str>| text.map(|t| stored_json(t, "log value")).transpose();
-    group
+    let changes = group
         .into_iter()
         .map(|logged| {
             let entry = logged.entry;
@@ -107,9 +124,11 @@ pub(crate) fn decode_group(payload: &[u8]) -> Result<Vec<Arc<Change>>, StoreErro
                 before: json(entry.before)?,
                 after: json(entry.after)?,
                 who: Arc::from(entry.who),
+                lease: lease_of.get(&logged.revision).copied(),
             }))
         })
-        .collect()
+        .collect::<Result<_, StoreError>>()?;
+    Ok((changes, trailer.events))
 }
 
 pub(crate) fn log_error(e: std::io::Error) -> StoreError {
@@ -140,6 +159,7 @@ impl Disk {
         txn.open_table(KEYS)?;
         txn.open_table(HISTORY)?;
         txn.open_table(META)?;
+        lease_table::ensure_tables(&txn)?;
         txn.commit()?;
         Ok(())
     }
@@ -162,10 +182,12 @@ impl Disk {
                 value: stored_json(stored.value, "key value")?,
                 revision: stored.revision,
                 timestamp: Timestamp::from_micros(stored.micros),
+                lease: None,
             };
             records.push((Arc::<str>::from(key.value()), record));
         }
         state.keys = records.into_iter().collect();
+        lease_table::load(&txn, &mut state)?;
 
         // History entries share their allocations as the live server's do: a key with
         // the live map, an `after` with the record it became (or the next entry's
@@ -215,6 +237,7 @@ impl Disk {
                 before,
                 after,
                 who,
+                lease: None,
             };
             state.history_bytes += crate::state::entry_bytes(&change);
             state.history.push_back(Arc::new(change));
@@ -248,9 +271,14 @@ impl Disk {
     /// Changes in the log that redb does not have yet (a crash came before the
     /// checkpoint): applied to memory and given to redb (made durable by the checkpoint
     /// that follows at open).
+    ///
+    /// Lease events are whole states (the last about an id wins), so replaying those redb
+    /// already has is harmless; they are applied after the changes, and every key is then
+    /// linked to its lease again (`State::relink_leases`).
     pub(crate) fn replay(
         &self,
         changes: Vec<Arc<Change>>,
+        leases: &[LeaseEvent],
         state: &mut State,
         config: &StoreConfig,
     ) -> Result<(), StoreError> {
@@ -261,12 +289,18 @@ impl Disk {
         for change in &changes {
             state.apply(change);
         }
-        if !changes.is_empty() {
+        if !leases.is_empty() || changes.iter().any(|c| c.lease.is_some()) {
+            for event in leases {
+                state.leases.apply(event);
+            }
+            state.relink_leases();
+        }
+        if !changes.is_empty() || !leases.is_empty() {
             let cutoff = config.history_bound().cutoff(state, &[]);
             if let Some(cutoff) = cutoff {
                 state.compact_through(cutoff);
             }
-            self.write(&changes, cutoff)?;
+            self.write(&changes, leases, cutoff)?;
             tracing::info!(changes = changes.len(), "replayed the write-ahead log");
         }
         Ok(())
@@ -295,11 +329,12 @@ impl Disk {
     pub fn write(
         &self,
         changes: &[Arc<Change>],
+        leases: &[LeaseEvent],
         compact_through: Option<u64>,
     ) -> Result<(), StoreError> {
-        let Some(last) = changes.last() else {
+        if changes.is_empty() && leases.is_empty() {
             return Ok(());
-        };
+        }
         let mut txn = self.db.begin_write()?;
         txn.set_durability(Durability::None)?;
         {
@@ -323,12 +358,15 @@ impl Disk {
                 let entry = stored_change(change);
                 history.insert(change.revision, encode(&entry)?.as_slice())?;
             }
-            meta.insert(META_REVISION, last.revision)?;
+            if let Some(last) = changes.last() {
+                meta.insert(META_REVISION, last.revision)?;
+            }
             if let Some(through) = compact_through {
                 history.retain_in(..=through, |_, _| false)?;
                 meta.insert(META_COMPACTED, through)?;
             }
         }
+        lease_table::write(&txn, changes, leases)?;
         txn.commit()?;
         Ok(())
     }

@@ -23,6 +23,12 @@ pub enum StoreError {
     /// An earlier storage failure left the disk in an unknown state.
     #[error("writes are refused until the server restarts ({0})")]
     WritesRefused(String),
+    #[error("lease {0} not found (it expired or was revoked)")]
+    LeaseNotFound(u64),
+    #[error("cannot increment {key:?}: {reason}")]
+    NotAnInteger { key: String, reason: String },
+    #[error("invalid transaction: {0}")]
+    InvalidTxn(String),
     #[error("the store is shut down")]
     Closed,
     #[error(

@@ -18,12 +18,16 @@ mod committer;
 mod config;
 mod disk;
 mod error;
+mod group;
 mod health;
 mod history;
+mod lease_table;
+mod leases;
 mod manifest;
 mod open;
 mod state;
 mod store;
+mod txn;
 mod value;
 mod wal;
 
@@ -33,4 +37,8 @@ pub use health::WriteHealth;
 pub use history::{HistoryPage, HistoryQuery};
 pub use state::{Change, Record};
 pub use store::{Snapshot, Store, Watch, WriteOutcome};
+pub use txn::{
+    Compare, LeaseId, LeaseInfo, MAX_LEASE_TTL, MAX_TXN_OPS, MIN_LEASE_TTL, Op, OpResult,
+    RevokeOutcome, Txn, TxnOutcome,
+};
 pub use value::{JsonValue, Timestamp};

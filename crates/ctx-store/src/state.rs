@@ -1,5 +1,7 @@
 //! The in-memory image of the store: what every read is answered from.
 
+use crate::leases::{LeaseEvent, Leases};
+use crate::txn::LeaseId;
 use crate::value::{JsonValue, Timestamp};
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
@@ -11,6 +13,8 @@ pub struct Record {
     pub value: JsonValue,
     pub revision: u64,
     pub timestamp: Timestamp,
+    /// The lease that deletes the key when it ends.
+    pub lease: Option<LeaseId>,
 }
 
 /// One change: a history entry and a change-feed event. `before` is `None` for a new key,
@@ -23,6 +27,10 @@ pub struct Change {
     pub before: Option<JsonValue>,
     pub after: Option<JsonValue>,
     pub who: Arc<str>,
+    /// The lease the key is attached to after a set (history entries read back from redb
+    /// do not keep it: only the live record's attachment matters).
+    #[serde(skip)]
+    pub lease: Option<LeaseId>,
 }
 
 #[derive(Default)]
@@ -35,6 +43,7 @@ pub(crate) struct State {
     pub compacted_through: u64,
     /// [`entry_bytes`] summed over `history`.
     pub history_bytes: usize,
+    pub leases: Leases,
 }
 
 /// What one history entry is counted as against the byte bound: its texts plus a fixed
@@ -75,28 +84,69 @@ impl HistoryBound {
 
 impl State {
     pub fn apply(&mut self, change: &Arc<Change>) {
-        match &change.after {
+        let old_lease = match &change.after {
             Some(value) => {
                 let record = Record {
                     value: value.clone(),
                     revision: change.revision,
                     timestamp: change.timestamp,
+                    lease: change.lease,
                 };
                 // Reuse the key's existing allocation when the key is already known.
                 match self.keys.get_mut(&*change.key) {
-                    Some(slot) => *slot = record,
+                    Some(slot) => std::mem::replace(slot, record).lease,
                     None => {
                         self.keys.insert(change.key.clone(), record);
+                        None
                     }
                 }
             }
-            None => {
-                self.keys.remove(&*change.key);
-            }
+            None => self.keys.remove(&*change.key).and_then(|old| old.lease),
+        };
+        if old_lease.is_some() || change.lease.is_some() {
+            self.leases.reattach(&change.key, old_lease, change);
         }
         self.revision = change.revision;
         self.history_bytes += entry_bytes(change);
         self.history.push_back(change.clone());
+    }
+
+    /// Applies one logged group: its grants and renewals, its changes (each passed to
+    /// `published` once applied), then its lease ends (whose keys its changes deleted).
+    pub fn apply_group(
+        &mut self,
+        changes: &[Arc<Change>],
+        events: &[LeaseEvent],
+        mut published: impl FnMut(&Arc<Change>),
+    ) {
+        for event in events.iter().filter(|e| e.applies_before_changes()) {
+            self.leases.apply(event);
+        }
+        for change in changes {
+            self.apply(change);
+            published(change);
+        }
+        for event in events.iter().filter(|e| !e.applies_before_changes()) {
+            self.leases.apply(event);
+        }
+    }
+
+    /// Links every key to the lease its record names, after a replay that applied changes
+    /// and lease events separately; a key whose lease no longer exists is detached.
+    pub fn relink_leases(&mut self) {
+        for lease in self.leases.by_id.values_mut() {
+            lease.keys.clear();
+        }
+        for (key, record) in self.keys.iter_mut() {
+            if let Some(id) = record.lease {
+                match self.leases.by_id.get_mut(&id) {
+                    Some(lease) => {
+                        lease.keys.insert(key.clone());
+                    }
+                    None => record.lease = None,
+                }
+            }
+        }
     }
 
     /// Drops history entries up to and including `revision`.

@@ -1,15 +1,21 @@
 //! The public handle. Cheap to clone; every clone talks to the same store.
 
-use crate::committer::{self, Command, WriteOp};
+use crate::committer::{self, Command, LeaseAnswer, LeaseCommand};
 use crate::config::StoreConfig;
 use crate::error::StoreError;
 use crate::health::{Faults, WriteHealth};
 use crate::history::{HistoryPage, HistoryQuery};
 use crate::state::{Change, Record, State};
+use crate::txn::{
+    LeaseId, LeaseInfo, MAX_LEASE_TTL, MAX_TXN_OPS, MIN_LEASE_TTL, Op, RevokeOutcome, Txn,
+    TxnOutcome,
+};
 use crate::value::{JsonValue, Timestamp};
 use parking_lot::RwLock;
+use std::collections::HashSet;
 use std::ops::Bound;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// Writes waiting for the committer; past this, writers wait (backpressure) rather than
@@ -84,6 +90,8 @@ impl Store {
         let max_key_bytes = config.max_key_bytes;
         committer::spawn(disk, wal, ceiling, shared.clone(), config, rx)
             .map_err(|e| StoreError::Storage(format!("cannot start committer thread: {e}")))?;
+        spawn_reaper(shared.clone(), writes.downgrade())
+            .map_err(|e| StoreError::Storage(format!("cannot start lease thread: {e}")))?;
         Ok(Store {
             shared,
             writes,
@@ -169,32 +177,130 @@ impl Store {
         value: impl Into<JsonValue>,
         who: &str,
     ) -> Result<WriteOutcome, StoreError> {
-        self.validate_key(key)?;
-        let op = WriteOp::Set {
+        let op = Op::Set {
             key: key.to_owned(),
             value: value.into(),
-            who: who.to_owned(),
+            lease: None,
         };
-        self.write(op).await
+        self.single(op, who).await
     }
 
     /// Deletes `key` (recorded in history with `after: None`); answers once durable.
     pub async fn delete(&self, key: &str, who: &str) -> Result<WriteOutcome, StoreError> {
-        self.validate_key(key)?;
-        let op = WriteOp::Delete {
+        let op = Op::Delete {
             key: key.to_owned(),
-            who: who.to_owned(),
         };
-        self.write(op).await
+        self.single(op, who).await
     }
 
-    async fn write(&self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
+    async fn single(&self, op: Op, who: &str) -> Result<WriteOutcome, StoreError> {
+        let outcome = self.commit(Txn::ops(vec![op], who)).await?;
+        let result = outcome.results.first().ok_or(StoreError::Closed)?;
+        Ok(WriteOutcome {
+            revision: result.revision,
+            timestamp: result.timestamp,
+            changed: result.changed,
+        })
+    }
+
+    /// Runs a transaction: if every condition holds, `success`, else `failure`, as one
+    /// durable unit that no reader, history page or watcher sees part of. Answers once
+    /// durable. Refused whole (nothing applied) when a key is invalid, a branch is over
+    /// [`MAX_TXN_OPS`] or writes a key twice, a set names a lease that is not alive, or an
+    /// increment meets a value that is not an integer.
+    pub async fn commit(&self, txn: Txn) -> Result<TxnOutcome, StoreError> {
+        self.validate_txn(&txn)?;
         let (reply, answer) = oneshot::channel();
-        self.writes
-            .send(Command::Write(op, reply))
-            .await
-            .map_err(|_| StoreError::Closed)?;
+        self.send(Command::Txn(txn, reply)).await?;
         answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    fn validate_txn(&self, txn: &Txn) -> Result<(), StoreError> {
+        for (what, len) in [
+            ("conditions", txn.compare.len()),
+            ("success operations", txn.success.len()),
+            ("failure operations", txn.failure.len()),
+        ] {
+            if len > MAX_TXN_OPS {
+                return Err(StoreError::InvalidTxn(format!(
+                    "{len} {what}; at most {MAX_TXN_OPS} are allowed"
+                )));
+            }
+        }
+        for compare in &txn.compare {
+            self.validate_key(compare.key())?;
+        }
+        for branch in [&txn.success, &txn.failure] {
+            for op in branch {
+                self.validate_key(op.key())?;
+            }
+            // One check for one op (every plain write) would only allocate.
+            if branch.len() > 1 {
+                let mut written = HashSet::new();
+                for op in branch.iter().filter(|op| !matches!(op, Op::Get { .. })) {
+                    if !written.insert(op.key()) {
+                        return Err(StoreError::InvalidTxn(format!(
+                            "the key {:?} is written twice in one branch",
+                            op.key()
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Grants a lease of `ttl` (between [`MIN_LEASE_TTL`] and [`MAX_LEASE_TTL`]).
+    pub async fn grant_lease(&self, ttl: Duration) -> Result<LeaseInfo, StoreError> {
+        if !(MIN_LEASE_TTL..=MAX_LEASE_TTL).contains(&ttl) {
+            return Err(StoreError::InvalidTxn(format!(
+                "a lease's ttl must be between {:?} and {} days",
+                MIN_LEASE_TTL,
+                MAX_LEASE_TTL.as_secs() / 86_400
+            )));
+        }
+        match self.lease_command(LeaseCommand::Grant(ttl)).await? {
+            LeaseAnswer::Lease(info) => Ok(info),
+            _ => Err(StoreError::Closed),
+        }
+    }
+
+    /// Restarts a live lease's time to live from now.
+    pub async fn keep_alive(&self, id: LeaseId) -> Result<LeaseInfo, StoreError> {
+        match self.lease_command(LeaseCommand::KeepAlive(id)).await? {
+            LeaseAnswer::Lease(info) => Ok(info),
+            _ => Err(StoreError::Closed),
+        }
+    }
+
+    /// Ends a lease now, deleting its keys (history names `lease:<id>` as the writer).
+    pub async fn revoke_lease(&self, id: LeaseId) -> Result<RevokeOutcome, StoreError> {
+        match self.lease_command(LeaseCommand::Revoke(id)).await? {
+            LeaseAnswer::Revoked(outcome) => Ok(outcome),
+            _ => Err(StoreError::Closed),
+        }
+    }
+
+    /// A live lease with its keys, sorted.
+    pub fn lease(&self, id: LeaseId) -> Option<LeaseInfo> {
+        let state = self.shared.state.read();
+        let lease = state.leases.alive(id, Timestamp::now())?;
+        let mut info = lease.info(id);
+        info.keys = lease.keys.iter().map(|k| k.to_string()).collect();
+        Some(info)
+    }
+
+    async fn lease_command(&self, command: LeaseCommand) -> Result<LeaseAnswer, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Lease(command, reply)).await?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn send(&self, command: Command) -> Result<(), StoreError> {
+        self.writes
+            .send(command)
+            .await
+            .map_err(|_| StoreError::Closed)
     }
 
     /// Every retained change after `since` (none when `None`), then the live feed, with no
@@ -230,4 +336,42 @@ impl Store {
             let _ = closed.await;
         }
     }
+}
+
+/// How often the reaper looks for an expired lease: expiry happens up to this late.
+const REAP_EVERY: Duration = Duration::from_millis(50);
+
+/// The thread that asks the committer to end expired leases. It holds only a weak handle
+/// on the write queue, so it never keeps a dropped store's committer alive, and it stops
+/// when the queue is gone.
+fn spawn_reaper(shared: Arc<Shared>, writes: mpsc::WeakSender<Command>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("ctx-store-leases".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(REAP_EVERY);
+                let Some(writes) = writes.upgrade() else {
+                    return;
+                };
+                let due = shared
+                    .state
+                    .read()
+                    .leases
+                    .next_expiry()
+                    .is_some_and(|expiry| expiry <= Timestamp::now());
+                if due {
+                    let (reply, answer) = oneshot::channel();
+                    if writes
+                        .blocking_send(Command::Lease(LeaseCommand::ExpireDue, reply))
+                        .is_err()
+                    {
+                        return;
+                    }
+                    drop(writes);
+                    // One expiry at a time: the state says "due" until it is applied.
+                    let _ = answer.blocking_recv();
+                }
+            }
+        })
+        .map(|_| ())
 }

@@ -117,7 +117,7 @@ impl Serialize for JsonValue {
 }
 
 /// A point in time, kept as microseconds since the Unix epoch and shown as RFC 3339 UTC.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Timestamp(i64);
 
 impl Timestamp {

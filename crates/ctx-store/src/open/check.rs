@@ -1,6 +1,7 @@
 //! Whether the log continues redb exactly: the checks listed in `mod.rs`.
 
 use crate::disk::{self, DATA_FILE};
+use crate::leases::LeaseEvent;
 use crate::state::Change;
 use crate::wal::{self, Damage, Segment};
 use std::sync::Arc;
@@ -9,6 +10,8 @@ use std::sync::Arc;
 pub(super) struct LogCheck {
     /// Changes up to the first damage, in order.
     pub intact: Vec<Arc<Change>>,
+    /// The lease events of the same records, in order.
+    pub intact_leases: Vec<LeaseEvent>,
     /// The highest revision seen anywhere in the log, damaged parts included.
     pub highest: u64,
     pub problems: Vec<String>,
@@ -114,6 +117,7 @@ impl Default for LogWalk {
         LogWalk {
             check: LogCheck {
                 intact: Vec::new(),
+                intact_leases: Vec::new(),
                 highest: 0,
                 problems: Vec::new(),
                 gap_before: None,
@@ -136,8 +140,8 @@ impl LogWalk {
     }
 
     fn take(&mut self, segment: &Segment, payload: &[u8]) {
-        let changes = match disk::decode_group(payload) {
-            Ok(changes) => changes,
+        let (changes, leases) = match disk::decode_group(payload) {
+            Ok(group) => group,
             Err(e) => {
                 self.damage(format!("a record in {} cannot be read: {e}", name(segment)));
                 return;
@@ -159,6 +163,9 @@ impl LogWalk {
             if self.intact {
                 self.check.intact.push(change);
             }
+        }
+        if self.intact {
+            self.check.intact_leases.extend(leases);
         }
     }
 }

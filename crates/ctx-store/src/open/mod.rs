@@ -118,7 +118,7 @@ pub(crate) fn open(config: &StoreConfig) -> Result<Opened, StoreError> {
     if let Some(start) = check.gap_before {
         disk.skip_to(&mut state, start - 1)?;
     }
-    disk.replay(check.intact, &mut state, config)?;
+    disk.replay(check.intact, &check.intact_leases, &mut state, config)?;
     if !problems.is_empty() {
         // Something was lost, and how much is known only where the log still shows it:
         // the counter continues above the ceiling, which no handed-out revision passed.

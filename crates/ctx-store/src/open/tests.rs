@@ -54,8 +54,9 @@ async fn crashed(dir: &Path, checkpointed: u64, segments: u64, per_segment: u64)
                 before: None,
                 after: Some(JsonValue::new(&serde_json::json!(revision))),
                 who: Arc::from("w"),
+                lease: None,
             });
-            wal.append(&encode_group(&[change]).unwrap()).unwrap();
+            wal.append(&encode_group(&[change], &[]).unwrap()).unwrap();
         }
     }
     sequences
