@@ -11,6 +11,8 @@ use serde_json::json;
 pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
+    /// Fields added beside `status` and `error` (a conflict's current `revision`, ...).
+    pub details: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl ApiError {
@@ -18,6 +20,18 @@ impl ApiError {
         Self {
             status,
             message: message.into(),
+            details: None,
+        }
+    }
+    /// A 409 for a condition that did not hold, with the key's current state.
+    pub fn conflict(message: impl Into<String>, key: &str, revision: u64, found: bool) -> Self {
+        let mut details = serde_json::Map::new();
+        details.insert("key".into(), key.into());
+        details.insert("revision".into(), revision.into());
+        details.insert("found".into(), found.into());
+        Self {
+            details: Some(details),
+            ..Self::new(StatusCode::CONFLICT, message)
         }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -33,7 +47,14 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        error_response(self.status, &self.message)
+        match self.details {
+            None => error_response(self.status, &self.message),
+            Some(mut body) => {
+                body.insert("status".into(), "error".into());
+                body.insert("error".into(), self.message.into());
+                (self.status, Json(body)).into_response()
+            }
+        }
     }
 }
 
@@ -44,7 +65,9 @@ pub fn error_response(status: StatusCode, message: &str) -> Response {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         let status = match e {
-            StoreError::InvalidKey(_) => StatusCode::BAD_REQUEST,
+            StoreError::InvalidKey(_) | StoreError::InvalidTxn(_) => StatusCode::BAD_REQUEST,
+            StoreError::LeaseNotFound(_) => StatusCode::NOT_FOUND,
+            StoreError::NotAnInteger { .. } => StatusCode::CONFLICT,
             StoreError::Closed | StoreError::NoSpace(_) | StoreError::WritesRefused(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }

@@ -1,10 +1,12 @@
 //! The route table. Handlers stay thin: parse, call the store, shape the answer.
 
 mod all;
+mod coord;
 mod dump;
 mod history;
 mod read;
 mod status;
+mod wait;
 mod write;
 
 pub(crate) use all::Context;
@@ -71,6 +73,17 @@ fn router(app: AppState, patterns: &mut Vec<&'static str>) -> Router {
         .route(
             pattern("/ctx"),
             post(write::set).delete(write::delete_by_query),
+        )
+        .route(pattern("/ctx/txn"), post(coord::txn))
+        .route(pattern("/ctx/incr"), post(coord::incr))
+        .route(pattern("/ctx/lease"), post(coord::grant))
+        .route(
+            pattern("/ctx/lease/{id}/keepalive"),
+            post(coord::keep_alive),
+        )
+        .route(
+            pattern("/ctx/lease/{id}"),
+            get(coord::show).delete(coord::revoke),
         )
         .route(pattern("/ctx/dump"), post(dump::create))
         .route(pattern("/ctx/dump/list"), get(dump::list))

@@ -1,6 +1,7 @@
 //! `GET /ctx/{key}` and `GET /ctx?key=K`. A missing key is not an error (Framework0's
 //! performance suite reads keys nobody wrote and counts any 2xx as success).
 
+use super::wait::WaitQuery;
 use crate::app::AppState;
 use crate::config::AuthScope;
 use crate::error::ApiError;
@@ -25,6 +26,9 @@ use tower::Service;
 #[derive(Deserialize)]
 pub struct KeyQuery {
     key: Option<String>,
+    // Not a flattened `WaitQuery`: serde_urlencoded cannot give numbers to a flattened struct.
+    wait_for_revision: Option<u64>,
+    timeout_secs: Option<f64>,
 }
 
 /// The route `by_path` answers; its catch-all takes everything after this prefix.
@@ -34,8 +38,12 @@ const BY_PATH_PREFIX: &str = "/ctx/";
 pub async fn by_path(
     State(app): State<AppState>,
     Path(key): Path<String>,
+    Query(wait): Query<WaitQuery>,
 ) -> Result<Response, ApiError> {
-    read(&app, &key)
+    match wait.wait_for_revision {
+        Some(after) => super::wait::wait(&app, &key, after, &wait).await,
+        None => read(&app, &key),
+    }
 }
 
 pub async fn by_query(
@@ -45,14 +53,22 @@ pub async fn by_query(
     let key = query
         .key
         .ok_or_else(|| ApiError::bad_request("missing query parameter `key`"))?;
-    read(&app, &key)
+    let wait = WaitQuery {
+        wait_for_revision: query.wait_for_revision,
+        timeout_secs: query.timeout_secs,
+    };
+    match wait.wait_for_revision {
+        Some(after) => super::wait::wait(&app, &key, after, &wait).await,
+        None => read(&app, &key),
+    }
 }
 
 /// `GET /ctx/{*key}`, the hottest request, answered before axum's router: its routing,
 /// path-parameter decoding, extensions and per-route boxing cost ~5 000 instructions per
 /// GET, more than the read itself. Every other request, and any that would answer
 /// differently here, goes to `router`: a `%` in the path (axum percent-decodes the key
-/// and rejects what is not UTF-8), HEAD, and any GET when the API key guards reads. The
+/// and rejects what is not UTF-8), a query (`wait_for_revision`), HEAD, and any GET when
+/// the API key guards reads. The
 /// route is found as `Observe` finds it, so more specific routes (`/ctx/all`, ...) win.
 #[derive(Clone)]
 pub struct FastPath {
@@ -79,6 +95,7 @@ impl FastPath {
         let fast = self.enabled
             && request.method() == Method::GET
             && !path.contains('%')
+            && request.uri().query().is_none()
             && self.routes.of(path).pattern() == BY_PATH;
         fast.then(|| path.strip_prefix(BY_PATH_PREFIX)).flatten()
     }
@@ -117,7 +134,7 @@ fn with_content_length(mut response: Response) -> Response {
     response
 }
 
-fn read(app: &AppState, key: &str) -> Result<Response, ApiError> {
+pub(super) fn read(app: &AppState, key: &str) -> Result<Response, ApiError> {
     app.store.validate_key(key)?;
     match app.store.get(key) {
         Some(record) => answer(key, Some(&record.value), record.revision, record.timestamp),

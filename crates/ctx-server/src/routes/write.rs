@@ -1,5 +1,6 @@
 //! `POST /ctx` and `DELETE /ctx/{key}`. Both answer only once the change is durable.
 
+use super::coord::{self, SetOptions};
 use super::read::{internal, json_response};
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -11,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Framework0's default writer name.
-const DEFAULT_WHO: &str = "api_client";
+pub(super) const DEFAULT_WHO: &str = "api_client";
 
 /// Validated by hand rather than by a typed extractor so that every field problem is a
 /// 400 with a sentence naming the field, as Framework0 answered.
@@ -45,15 +46,20 @@ pub async fn set(
         Some(Value::String(who)) => who,
         Some(_) => return Err(ApiError::bad_request("`who` must be a string")),
     };
+    let options = SetOptions::take(&mut fields)?;
     // The tree is dropped here: the answer carries the canonical text the store keeps,
     // so the value is serialised once, not once for the store and once for the answer.
     let value = JsonValue::from(value);
-    let outcome = app.store.set(&key, value.clone(), &who).await?;
+    let (outcome, lease) = match options.is_plain() {
+        true => (app.store.set(&key, value.clone(), &who).await?, None),
+        false => coord::set(&app, &key, value.clone(), &who, options).await?,
+    };
     app.live.written(&key, &who, &outcome, None);
-    set_answer(&key, &value, &who, &outcome)
+    set_answer(&key, &value, &who, &outcome, lease)
 }
 
-/// `{"status","key","value","who","revision","timestamp","changed"}`, written into one
+/// `{"status","key","value","who","revision","timestamp","changed"}` (and `"lease"` when
+/// the key has one), written into one
 /// buffer sized up front, as the read answer is (`read::answer`): the key and the writer
 /// are escaped by serde_json, the value is the store's canonical text (object keys
 /// sorted), the rest cannot need escaping.
@@ -62,6 +68,7 @@ fn set_answer(
     value: &JsonValue,
     who: &str,
     outcome: &WriteOutcome,
+    lease: Option<u64>,
 ) -> Result<Response, ApiError> {
     let value = value.as_str();
     // All but the key, value and writer takes at most 137 bytes (a 20-digit revision).
@@ -77,9 +84,14 @@ fn set_answer(
     body.extend_from_slice(br#","timestamp":""#);
     outcome.timestamp.write_rfc3339(&mut body);
     body.extend_from_slice(match outcome.changed {
-        true => br#"","changed":true}"#.as_slice(),
-        false => br#"","changed":false}"#.as_slice(),
+        true => br#"","changed":true"#.as_slice(),
+        false => br#"","changed":false"#.as_slice(),
     });
+    if let Some(lease) = lease {
+        body.extend_from_slice(br#","lease":"#);
+        serde_json::to_writer(&mut body, &lease).map_err(internal)?;
+    }
+    body.push(b'}');
     Ok(json_response(body))
 }
 
@@ -87,6 +99,7 @@ fn set_answer(
 pub struct DeleteQuery {
     key: Option<String>,
     who: Option<String>,
+    if_revision: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -105,7 +118,7 @@ pub async fn delete_by_path(
     Path(key): Path<String>,
     Query(query): Query<DeleteQuery>,
 ) -> Result<Json<DeleteAnswer>, ApiError> {
-    delete(&app, key, query.who).await
+    delete(&app, key, query.who, query.if_revision).await
 }
 
 /// `DELETE /ctx?key=K`: the form that also reaches keys named like a route (`status`).
@@ -116,16 +129,20 @@ pub async fn delete_by_query(
     let key = query
         .key
         .ok_or_else(|| ApiError::bad_request("missing query parameter `key`"))?;
-    delete(&app, key, query.who).await
+    delete(&app, key, query.who, query.if_revision).await
 }
 
 async fn delete(
     app: &AppState,
     key: String,
     who: Option<String>,
+    if_revision: Option<u64>,
 ) -> Result<Json<DeleteAnswer>, ApiError> {
     let who = who.unwrap_or_else(|| DEFAULT_WHO.to_owned());
-    let outcome = app.store.delete(&key, &who).await?;
+    let outcome = match if_revision {
+        None => app.store.delete(&key, &who).await?,
+        Some(_) => coord::delete(app, &key, &who, if_revision).await?,
+    };
     Ok(Json(DeleteAnswer {
         status: "success",
         key,
@@ -150,6 +167,8 @@ mod tests {
         revision: u64,
         timestamp: Timestamp,
         changed: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        lease: Option<u64>,
     }
 
     #[tokio::test]
@@ -164,10 +183,10 @@ mod tests {
         ];
         for key in names {
             for who in names {
-                for (revision, micros, changed) in [
-                    (0, 0, false),
-                    (7, 1_795_500_000_123_456, true),
-                    (u64::MAX, -1, true),
+                for (revision, micros, changed, lease) in [
+                    (0, 0, false, None),
+                    (7, 1_795_500_000_123_456, true, Some(3)),
+                    (u64::MAX, -1, true, Some(u64::MAX)),
                 ] {
                     let outcome = WriteOutcome {
                         revision,
@@ -182,9 +201,10 @@ mod tests {
                         revision,
                         timestamp: outcome.timestamp,
                         changed,
+                        lease,
                     })
                     .unwrap_or_default();
-                    let response = match set_answer(key, &value, who, &outcome) {
+                    let response = match set_answer(key, &value, who, &outcome, lease) {
                         Ok(response) => response,
                         Err(_) => panic!("no answer for {key:?}"),
                     };
