@@ -443,3 +443,50 @@ async fn a_long_poll_answers_on_the_next_change_or_times_out() {
         StatusCode::BAD_REQUEST,
     );
 }
+
+#[tokio::test]
+async fn ws_writes_take_if_revision_and_lease() {
+    let server = TestServer::start().await;
+    let rev = revision(&server.set("seat", json!("free")).await);
+    let lease = server
+        .post("/ctx/lease", &json!({"ttl_secs": 600}))
+        .await
+        .json();
+    let id = lease["lease_id"].as_u64().unwrap();
+    let url = format!("{}/ws", server.base.replace("http://", "ws://"));
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let mut ask = async |message: Value| -> Value {
+        ws.send(Message::text(message.to_string())).await.unwrap();
+        loop {
+            let frame = tokio::time::timeout(PATIENCE, ws.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            if let Message::Text(text) = frame {
+                return serde_json::from_str(&text).unwrap();
+            }
+        }
+    };
+    let stale = ask(json!({"type": "set", "key": "seat", "value": "a", "id": 1,
+                           "if_revision": rev + 1}))
+    .await;
+    assert_eq!(stale["type"], "error", "{stale}");
+    assert_eq!(stale["code"], "conflict");
+    assert_eq!(stale["revision"], rev);
+    assert_eq!(stale["found"], true);
+    assert_eq!(stale["id"], 1);
+    let taken = ask(json!({"type": "set", "key": "seat", "value": "b", "id": 2,
+                           "if_revision": rev, "lease": id}))
+    .await;
+    assert_eq!(taken["type"], "set_confirmed", "{taken}");
+    let info = server.get(&format!("/ctx/lease/{id}")).await.json();
+    assert_eq!(info["keys"], json!(["seat"]));
+    let refused = ask(json!({"type": "delete", "key": "seat", "id": 3, "if_revision": rev})).await;
+    assert_eq!(refused["code"], "conflict", "{refused}");
+    let deleted = ask(json!({"type": "delete", "key": "seat", "id": 4,
+                             "if_revision": revision(&taken)}))
+    .await;
+    assert_eq!(deleted["type"], "delete_confirmed", "{deleted}");
+    assert_eq!(deleted["changed"], true);
+}

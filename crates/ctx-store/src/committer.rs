@@ -339,8 +339,8 @@ impl Committer {
                 .cover(last.revision)
                 .map_err(|e| LogFailure::io(crate::manifest::MANIFEST_FILE, &e, false))?;
         }
-        let record = disk::encode_group(changes, events)
-            .map_err(|e| LogFailure::Failed(e.to_string()))?;
+        let record =
+            disk::encode_group(changes, events).map_err(|e| LogFailure::Failed(e.to_string()))?;
         self.wal.append(&record).map_err(|e| match e {
             AppendError::Write(e) => LogFailure::io("write-ahead log", &e, false),
             AppendError::Sync(e) => LogFailure::io("write-ahead log fdatasync", &e, true),

@@ -26,16 +26,24 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         since_revision: Option<u64>,
     },
+    /// With `if_revision`, written only if the key is at that revision (0: absent); with
+    /// `lease`, deleted when that lease ends.
     Set {
         key: String,
         value: Value,
         who: Option<String>,
         id: Option<Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        if_revision: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lease: Option<u64>,
     },
     Delete {
         key: String,
         who: Option<String>,
         id: Option<Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        if_revision: Option<u64>,
     },
     Ping {
         id: Option<Value>,
@@ -178,8 +186,19 @@ pub enum ServerMessage<'a, V, T: Clone> {
         /// On a disconnect: the last change delivered, to resume from.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         last_revision: Option<u64>,
+        /// On a `conflict` (an `if_revision` that did not hold): the key, its current
+        /// revision (0: absent) and whether it exists.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<Cow<'a, str>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        revision: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        found: Option<bool>,
     },
 }
+
+/// The `code` of the error answering a write whose `if_revision` did not hold.
+pub const CONFLICT: &str = "conflict";
 
 /// A server message as a client reads it: values as `serde_json` values,
 /// timestamps as the RFC 3339 text the server sends.
@@ -196,6 +215,9 @@ impl<'a, V: Serialize, T: Serialize + Clone> ServerMessage<'a, V, T> {
             code: None,
             id: None,
             last_revision: None,
+            key: None,
+            revision: None,
+            found: None,
         }
     }
 

@@ -15,11 +15,14 @@ use super::protocol::{ChangeEvent, ClientMessage, Dumped, ServerMessage, encode,
 use super::{ClientGuard, LiveConfig};
 use crate::app::AppState;
 use crate::auth;
+use crate::error::ApiError;
+use crate::routes::coord::{self, SetOptions};
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use ctx_store::{Change, StoreError};
+use ctx_store::{Change, JsonValue, StoreError};
+use ctx_wire::CONFLICT;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
@@ -311,17 +314,31 @@ impl Connection {
                 value,
                 who,
                 id,
-            } => self.write(id, key, Some(value), who).await,
-            ClientMessage::Delete { key, who, id } => self.write(id, key, None, who).await,
+                if_revision,
+                lease,
+            } => {
+                let options = SetOptions {
+                    if_revision,
+                    lease,
+                    ttl: None,
+                };
+                self.write(id, key, Write::Set(value, options), who).await
+            }
+            ClientMessage::Delete {
+                key,
+                who,
+                id,
+                if_revision,
+            } => self.write(id, key, Write::Delete(if_revision), who).await,
         }
     }
 
-    /// Starts a write (`value: None` deletes); its confirmation is queued when durable.
+    /// Starts a write; its confirmation is queued when durable.
     async fn write(
         &mut self,
         id: Option<Value>,
         key: String,
-        value: Option<Value>,
+        write: Write,
         who: Option<String>,
     ) -> Result<(), Farewell> {
         if !self.may_write {
@@ -332,6 +349,9 @@ impl Connection {
                 code: Some("unauthorized".into()),
                 id: id.as_ref().map(Cow::Borrowed),
                 last_revision: None,
+                key: None,
+                revision: None,
+                found: None,
             });
         }
         // Waiting here (not queueing) is the backpressure on a client that sends writes
@@ -343,16 +363,27 @@ impl Connection {
         let outbox = self.outbox.clone();
         tokio::spawn(async move {
             let who = who.as_deref().unwrap_or(DEFAULT_WHO);
-            let result = match &value {
-                Some(value) => app.store.set(&key, value, who).await,
-                None => app.store.delete(&key, who).await,
+            let is_set = matches!(write, Write::Set(..));
+            let result = match write {
+                Write::Set(value, options) if options.is_plain() => app
+                    .store
+                    .set(&key, &value, who)
+                    .await
+                    .map_err(ApiError::from),
+                Write::Set(value, options) => {
+                    coord::set(&app, &key, JsonValue::from(value), who, options)
+                        .await
+                        .map(|(outcome, _)| outcome)
+                }
+                Write::Delete(None) => app.store.delete(&key, who).await.map_err(ApiError::from),
+                Write::Delete(if_revision) => coord::delete(&app, &key, who, if_revision).await,
             };
             if let (Ok(outcome), Some(_)) = (&result, &value) {
                 app.live.written(&key, who, outcome, None);
             }
             let (id, key) = (id.as_ref().map(Cow::Borrowed), Cow::Borrowed(key.as_str()));
             let message = match result {
-                Ok(o) if value.is_some() => ServerMessage::SetConfirmed {
+                Ok(o) if is_set => ServerMessage::SetConfirmed {
                     id,
                     key,
                     revision: o.revision,
@@ -367,13 +398,19 @@ impl Connection {
                     timestamp: o.timestamp,
                 },
                 Err(e) => {
-                    let error = e.to_string();
+                    // A condition that did not hold carries the key's current state.
+                    let detail = |name: &str| e.details.as_ref().and_then(|d| d.get(name));
+                    let revision = detail("revision").and_then(Value::as_u64);
+                    let conflict = e.status == StatusCode::CONFLICT && revision.is_some();
                     let frame = Outgoing::text(
                         &ServerMessage::Error {
-                            error: error.into(),
-                            code: Some("write_failed".into()),
+                            error: e.message.into(),
+                            code: Some(if conflict { CONFLICT } else { "write_failed" }.into()),
                             id,
                             last_revision: None,
+                            key: conflict.then_some(key),
+                            revision,
+                            found: detail("found").and_then(Value::as_bool),
                         },
                         None,
                     );
@@ -580,6 +617,9 @@ async fn say_goodbye(
             code: error_code.map(Cow::Borrowed),
             id: None,
             last_revision,
+            key: None,
+            revision: None,
+            found: None,
         };
         frames.push(Message::Text(encode(&message).into()));
     }
@@ -594,4 +634,11 @@ async fn say_goodbye(
         sink.close().await
     })
     .await;
+}
+
+/// A write a client asked for on `/ws`.
+enum Write {
+    Set(Value, SetOptions),
+    /// With the revision the key must be at.
+    Delete(Option<u64>),
 }

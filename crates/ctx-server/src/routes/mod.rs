@@ -1,7 +1,7 @@
 //! The route table. Handlers stay thin: parse, call the store, shape the answer.
 
 mod all;
-mod coord;
+pub(crate) mod coord;
 mod dump;
 mod history;
 mod read;
