@@ -378,7 +378,7 @@ impl Connection {
                 Write::Delete(None) => app.store.delete(&key, who).await.map_err(ApiError::from),
                 Write::Delete(if_revision) => coord::delete(&app, &key, who, if_revision).await,
             };
-            if let (Ok(outcome), Some(_)) = (&result, &value) {
+            if let (Ok(outcome), true) = (&result, is_set) {
                 app.live.written(&key, who, outcome, None);
             }
             let (id, key) = (id.as_ref().map(Cow::Borrowed), Cow::Borrowed(key.as_str()));
