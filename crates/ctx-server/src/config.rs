@@ -39,6 +39,10 @@ pub struct ServerConfig {
     /// (`ctx_store::StoreConfig::recover`). A one-off action, so a flag only, never a
     /// file setting.
     pub recover: bool,
+    /// With `tls_key`: serve HTTPS (and wss) on the port with this PEM certificate chain.
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -95,6 +99,8 @@ pub struct ConfigFile {
     pub api_key: Option<String>,
     pub auth_scope: Option<AuthScope>,
     pub cors_origins: Option<Vec<String>>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl ConfigFile {
@@ -178,6 +184,8 @@ impl ServerConfig {
                     ..defaults
                 }
             },
+            tls_cert: overrides.tls_cert.or(file.tls_cert),
+            tls_key: overrides.tls_key.or(file.tls_key),
         }
     }
 

@@ -12,8 +12,10 @@ pub mod live;
 mod metrics;
 mod observe;
 mod routes;
+mod tls;
 
 pub use config::{AuthScope, ConfigFile, ServerConfig};
+pub use tls::TlsError;
 
 use app::App;
 use ctx_store::{Store, StoreConfig};
@@ -32,6 +34,8 @@ pub enum ServeError {
         addr: String,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -51,11 +55,14 @@ const LIVE_CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 pub struct Server {
     listener: TcpListener,
     app: Arc<App>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl Server {
     /// Binds the listening socket, then opens the store (reloading everything on disk).
     pub async fn bind(config: ServerConfig) -> Result<Server, ServeError> {
+        // A bad certificate is refused before anything is bound or created.
+        let tls = tls::acceptor(config.tls_cert.as_deref(), config.tls_key.as_deref())?;
         // The socket first: a server that cannot listen (port taken, bad host) must not
         // leave a freshly created data directory behind. Connections made while a large
         // store loads wait in the listen backlog and are served once it is open.
@@ -86,7 +93,7 @@ impl Server {
             clients: Default::default(),
             live: Default::default(),
         });
-        Ok(Server { listener, app })
+        Ok(Server { listener, app, tls })
     }
 
     /// What `--recover` found damaged and dropped at open (empty when all was intact).
@@ -96,6 +103,11 @@ impl Server {
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// `https` with a TLS certificate, else `http`: how clients reach this server.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
     }
 
     /// Serves until `shutdown` completes, lets in-flight requests finish, then flushes
@@ -114,7 +126,7 @@ impl Server {
             app.live.begin_shutdown();
         };
         let idle_timeout = self.app.config.idle_timeout;
-        accept::serve(self.listener, service, idle_timeout, shutdown).await;
+        accept::serve(self.listener, service, idle_timeout, self.tls, shutdown).await;
         self.app.live.wait_closed(LIVE_CLOSE_GRACE).await;
         self.app.store.close().await;
         tracing::info!("store closed");

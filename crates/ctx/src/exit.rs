@@ -5,7 +5,7 @@
 //! | 0 | success (for `ctx load`: the verdict is pass) |
 //! | 1 | the command ran but the answer is negative: key not found (`get`, `del`), the verdict is fail (`load`) |
 //! | 2 | usage error: bad flags or arguments (clap's own code), a URL without `http://`, an unknown scenario, a malformed threshold or VALUE |
-//! | 3 | could not run: server unreachable, a server that would not start |
+//! | 3 | could not run: server unreachable, a failed TLS handshake, a server that would not start |
 //! | 4 | the server answered with an error |
 //! | 5 | `ctx serve`: the data directory is damaged; nothing was changed (see `--recover`) |
 //! | 6 | `ctx load`: the verdict is inconclusive: nothing failed, but the evidence is not enough (a `--quick` smoke run, a figure not measured, too few samples) |

@@ -3,6 +3,7 @@
 
 mod cmd;
 mod exit;
+mod tls;
 
 /// glibc's allocator was the largest cost per request in profiles (see
 /// docs/performance.md); mimalloc's thread-local free lists suit a server that allocates

@@ -267,3 +267,32 @@ fn reconnects_and_resumes_after_a_dropped_connection() {
     set(&server, "c", json!(4));
     assert_eq!(watch.line(), "4 c = 4 (t)", "live again, nothing repeated");
 }
+
+#[test]
+fn watch_over_wss_follows_changes_and_plain_ws_to_the_tls_port_is_refused_clearly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (cert, key) = common::self_signed(dir.path());
+    let (cert, key) = (
+        cert.to_str().expect("utf-8 path"),
+        key.to_str().expect("utf-8 path"),
+    );
+    let (server, _data) = server_with(&["--tls-cert", cert, "--tls-key", key]);
+    assert!(server.url.starts_with("https://"), "{}", server.url);
+    let watch = Watch::start(&server.url, &["watch", "--since", "0", "--cacert", cert]);
+    let set = Command::new(CTX)
+        .args(["set", "k", "42", "--who", "t", "--server", &server.url])
+        .args(["--cacert", cert])
+        .output()
+        .expect("run ctx set");
+    assert!(set.status.success(), "{set:?}");
+    assert_eq!(watch.line(), "1 k = 42 (t)");
+
+    let plain = format!("http://{}", server.addr);
+    let refused = Command::new(CTX)
+        .args(["watch", "--retry-for", "0", "--server", &plain])
+        .output()
+        .expect("run ctx watch");
+    assert_eq!(refused.status.code(), Some(3), "{refused:?}");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("use https://"), "{stderr}");
+}

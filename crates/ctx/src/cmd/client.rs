@@ -7,6 +7,7 @@
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode, Uri, header};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::{Client as HttpClient, connect::HttpConnector};
 use hyper_util::rt::TokioExecutor;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -15,6 +16,7 @@ use std::fmt::{self, Write as _};
 use std::io::Write as _;
 use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::exit;
@@ -34,6 +36,9 @@ pub struct ClientOptions {
     /// Print the server's JSON answer (one line) instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Also trust this CA (PEM) for https:// and wss:// servers, e.g. a self-signed cert.
+    #[arg(long, env = "CTX_CACERT", value_name = "PEM")]
+    pub cacert: Option<PathBuf>,
 }
 
 #[derive(clap::Subcommand)]
@@ -191,7 +196,10 @@ struct Report {
 }
 
 async fn execute(command: ClientCommand) -> Result<Report, Failure> {
-    let client = Client::new(&command.options().server)?;
+    let client = Client::new(
+        &command.options().server,
+        command.options().cacert.as_deref(),
+    )?;
     let json = command.options().json;
     let (answer, human, negative) = match command {
         ClientCommand::Get { key, .. } => {
@@ -355,6 +363,12 @@ enum Failure {
     Timeout {
         server: String,
     },
+    /// The TLS handshake failed (untrusted certificate, not a TLS server), or the
+    /// trust settings could not be loaded.
+    Tls {
+        server: String,
+        reason: String,
+    },
     /// The server answered, but with an error status (its `error` field) or something unreadable.
     Server {
         status: StatusCode,
@@ -377,6 +391,7 @@ impl Failure {
             Failure::BadUrl { .. } | Failure::Usage(_) => exit::USAGE,
             Failure::Unreachable { .. }
             | Failure::Timeout { .. }
+            | Failure::Tls { .. }
             | Failure::Runtime(_)
             | Failure::Save { .. } => exit::COULD_NOT_RUN,
             Failure::Server { .. } => exit::SERVER_ERROR,
@@ -404,6 +419,7 @@ impl fmt::Display for Failure {
                     REQUEST_TIMEOUT.as_secs()
                 )
             }
+            Failure::Tls { server, reason } => write!(f, "TLS with {server}: {reason}"),
             Failure::Server { status, message } => write!(f, "server error ({status}): {message}"),
             Failure::Runtime(reason) => write!(f, "cannot start the async runtime: {reason}"),
             Failure::Usage(message) => f.write_str(message),
@@ -422,11 +438,11 @@ struct Client {
     server: String,
     /// `scheme://authority[/prefix]` without a trailing slash; request paths are appended.
     base: String,
-    http: HttpClient<HttpConnector, Full<Bytes>>,
+    http: HttpClient<HttpsConnector<HttpConnector>, Full<Bytes>>,
 }
 
 impl Client {
-    fn new(server: &str) -> Result<Client, Failure> {
+    fn new(server: &str, cacert: Option<&Path>) -> Result<Client, Failure> {
         let bad = |reason: &str| Failure::BadUrl {
             server: server.to_owned(),
             reason: reason.to_owned(),
@@ -434,16 +450,11 @@ impl Client {
         let uri: Uri = server
             .parse()
             .map_err(|err: hyper::http::uri::InvalidUri| bad(&err.to_string()))?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => {
-                return Err(bad(
-                    "https is not supported; use http:// (or a local TLS-terminating proxy)",
-                ));
-            }
-            Some(_) => return Err(bad("the scheme must be http://")),
-            None => return Err(bad("missing http:// scheme")),
-        }
+        let scheme = match uri.scheme_str() {
+            Some(scheme @ ("http" | "https")) => scheme,
+            Some(_) => return Err(bad("the scheme must be http:// or https://")),
+            None => return Err(bad("missing http:// or https:// scheme")),
+        };
         let Some(authority) = uri.authority() else {
             return Err(bad("missing host"));
         };
@@ -453,8 +464,21 @@ impl Client {
         if uri.query().is_some() {
             return Err(bad("a query string is not allowed"));
         }
-        let base = format!("http://{authority}{}", uri.path().trim_end_matches('/'));
-        let http = HttpClient::builder(TokioExecutor::new()).build_http();
+        let base = format!("{scheme}://{authority}{}", uri.path().trim_end_matches('/'));
+        let tls = match scheme {
+            "https" => crate::tls::client_config(cacert),
+            _ => crate::tls::unused_config(),
+        }
+        .map_err(|reason| Failure::Tls {
+            server: server.to_owned(),
+            reason,
+        })?;
+        let connector = HttpsConnectorBuilder::new()
+            .with_tls_config(Arc::unwrap_or_clone(tls))
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let http = HttpClient::builder(TokioExecutor::new()).build(connector);
         Ok(Client {
             server: server.to_owned(),
             base,
@@ -554,6 +578,12 @@ impl Client {
     }
 
     fn unreachable(&self, err: &(dyn std::error::Error + 'static)) -> Failure {
+        if let Some(reason) = crate::tls::describe_failure(err) {
+            return Failure::Tls {
+                server: self.server.clone(),
+                reason,
+            };
+        }
         Failure::Unreachable {
             server: self.server.clone(),
             reason: root_cause(err),
@@ -737,19 +767,22 @@ mod tests {
         for url in [
             "not a url",
             "ftp://x",
-            "https://x",
             "127.0.0.1:8080",
             "http://",
             "http://h/?q=1",
         ] {
             assert!(
-                matches!(Client::new(url), Err(Failure::BadUrl { .. })),
+                matches!(Client::new(url, None), Err(Failure::BadUrl { .. })),
                 "{url}"
             );
         }
         assert_eq!(
-            Client::new("http://h:1/base/").map(|c| c.base).ok(),
+            Client::new("http://h:1/base/", None).map(|c| c.base).ok(),
             Some("http://h:1/base".to_owned())
+        );
+        assert_eq!(
+            Client::new("https://h:1", None).map(|c| c.base).ok(),
+            Some("https://h:1".to_owned())
         );
     }
 }

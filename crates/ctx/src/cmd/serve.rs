@@ -1,7 +1,8 @@
 //! `ctx serve`: run the context server.
 //!
 //! Settings come from flags, then the environment (`CONTEXT_SERVER_HOST` /
-//! `CONTEXT_SERVER_PORT`, kept for Framework0 compatibility), then `--config FILE`
+//! `CONTEXT_SERVER_PORT`, kept for Framework0 compatibility; `CTX_API_KEY`,
+//! `CTX_TLS_CERT`, `CTX_TLS_KEY`), then `--config FILE`
 //! (TOML, same names as the flags with `_`), then the defaults.
 
 use crate::exit;
@@ -60,6 +61,12 @@ pub struct ServeArgs {
     /// Allow this browser origin (CORS); repeatable. None by default.
     #[arg(long = "cors-origin")]
     cors_origins: Vec<String>,
+    /// Serve HTTPS (and wss for /ws, Socket.IO) with this PEM certificate chain (with --tls-key).
+    #[arg(long, env = "CTX_TLS_CERT", value_name = "PEM")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "CTX_TLS_KEY", value_name = "PEM")]
+    tls_key: Option<PathBuf>,
     /// TOML file with any of the settings above.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -92,9 +99,14 @@ impl ServeArgs {
             api_key: self.api_key,
             auth_scope: self.auth_scope,
             cors_origins: (!self.cors_origins.is_empty()).then_some(self.cors_origins),
+            tls_cert: self.tls_cert,
+            tls_key: self.tls_key,
         };
         let mut config = ServerConfig::resolve(overrides, file);
         config.recover = self.recover;
+        if config.tls_cert.is_some() != config.tls_key.is_some() {
+            return Err(ctx_server::TlsError::Incomplete.to_string());
+        }
         Ok(config)
     }
 }
@@ -145,7 +157,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         match server.local_addr() {
             Ok(addr) => {
                 // One line on stdout that scripts (and `ctx load`) wait for.
-                println!("listening on http://{addr}");
+                println!("listening on {}://{addr}", server.scheme());
                 let _ = std::io::stdout().flush();
                 tracing::info!(%addr, data_dir = %data_dir.display(), "serving");
             }

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 #[derive(clap::Args)]
 pub struct WatchArgs {
@@ -66,8 +66,17 @@ pub fn run(args: WatchArgs) -> ExitCode {
             );
         }
     };
+    let tls = if url.starts_with("wss://") {
+        match crate::tls::client_config(options.cacert.as_deref()) {
+            Ok(config) => Some(Connector::Rustls(config)),
+            Err(message) => return fail(exit::COULD_NOT_RUN, &message),
+        }
+    } else {
+        None
+    };
     let mut watcher = Watcher {
         url,
+        tls,
         server: options.server,
         json: options.json,
         prefixes: args.prefixes,
@@ -91,13 +100,13 @@ fn notice(message: &str) {
     let _ = writeln!(std::io::stderr(), "ctx watch: {message}");
 }
 
-/// `http://host:port[/prefix]` → `ws://host:port[/prefix]/ws`.
+/// `http://host:port[/prefix]` → `ws://host:port[/prefix]/ws` (`https` → `wss`).
 fn ws_url(server: &str) -> Result<String, &'static str> {
-    let rest = match server.split_once("://") {
-        Some(("http", rest)) => rest,
-        Some(("https", _)) => return Err("https is not supported; use http://"),
-        Some(_) => return Err("the scheme must be http://"),
-        None => return Err("missing http:// scheme"),
+    let (scheme, rest) = match server.split_once("://") {
+        Some(("http", rest)) => ("ws", rest),
+        Some(("https", rest)) => ("wss", rest),
+        Some(_) => return Err("the scheme must be http:// or https://"),
+        None => return Err("missing http:// or https:// scheme"),
     };
     let rest = rest.trim_end_matches('/');
     if rest.is_empty() || rest.starts_with('/') {
@@ -106,11 +115,30 @@ fn ws_url(server: &str) -> Result<String, &'static str> {
     if rest.contains(['?', '#']) {
         return Err("a query string is not allowed");
     }
-    Ok(format!("ws://{rest}/ws"))
+    Ok(format!("{scheme}://{rest}/ws"))
+}
+
+/// When the server answered the upgrade with an HTTP error: its status and `error` field
+/// (e.g. plain `ws://` to a TLS port: "this server speaks HTTPS").
+fn refusal(err: &tokio_tungstenite::tungstenite::Error) -> Option<String> {
+    let tokio_tungstenite::tungstenite::Error::Http(response) = err else {
+        return None;
+    };
+    let message = response
+        .body()
+        .as_deref()
+        .and_then(|body| serde_json::from_slice::<serde_json::Value>(body).ok())
+        .and_then(|answer| answer.get("error").map(plain));
+    Some(match message {
+        Some(message) => format!("{}: {message}", response.status()),
+        None => response.status().to_string(),
+    })
 }
 
 struct Watcher {
     url: String,
+    /// The rustls connector for a `wss://` URL.
+    tls: Option<Connector>,
     server: String,
     json: bool,
     prefixes: Vec<String>,
@@ -132,14 +160,21 @@ enum Ended {
 
 impl Watcher {
     async fn watch(&mut self) -> Result<(), String> {
-        let mut socket = match tokio_tungstenite::connect_async(self.url.as_str()).await {
-            Ok((socket, _)) => socket,
+        let mut socket = match self.connect().await {
+            Ok(socket) => socket,
             Err(e) => {
-                return Err(format!(
-                    "cannot reach the server at {} ({}); is `ctx serve` running? Use --server or CTX_SERVER.",
-                    self.server,
-                    crate::cmd::client::root_cause(&e)
-                ));
+                return Err(match (crate::tls::describe_failure(&e), refusal(&e)) {
+                    (Some(reason), _) => format!("TLS with {}: {reason}", self.server),
+                    (None, Some(reason)) => format!(
+                        "the server at {} refused the WebSocket connection ({reason})",
+                        self.server
+                    ),
+                    (None, None) => format!(
+                        "cannot reach the server at {} ({}); is `ctx serve` running? Use --server or CTX_SERVER.",
+                        self.server,
+                        crate::cmd::client::root_cause(&e)
+                    ),
+                });
             }
         };
         loop {
@@ -159,6 +194,17 @@ impl Watcher {
         }
     }
 
+    async fn connect(&self) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+        let (socket, _) = tokio_tungstenite::connect_async_tls_with_config(
+            self.url.as_str(),
+            None,
+            false,
+            self.tls.clone(),
+        )
+        .await?;
+        Ok(socket)
+    }
+
     /// Retries with a doubling (bounded) pause until connected, Ctrl-C, or `retry_for`.
     async fn reconnect(&mut self) -> Result<Socket, String> {
         let started = *self.down_since.get_or_insert_with(Instant::now);
@@ -169,8 +215,8 @@ impl Watcher {
                 _ = tokio::signal::ctrl_c() => std::process::exit(exit::OK.into()),
                 () = tokio::time::sleep(pause) => {}
             }
-            match tokio_tungstenite::connect_async(self.url.as_str()).await {
-                Ok((socket, _)) => return Ok(socket),
+            match self.connect().await {
+                Ok(socket) => return Ok(socket),
                 Err(e) if started.elapsed() >= self.retry_for => {
                     return Err(format!(
                         "gave up: the server at {} has been unreachable for {} s ({})",
@@ -319,7 +365,8 @@ mod tests {
             ws_url("http://host:1/base/").as_deref(),
             Ok("ws://host:1/base/ws")
         );
-        assert!(ws_url("https://host").is_err());
+        assert_eq!(ws_url("https://host:1").as_deref(), Ok("wss://host:1/ws"));
+        assert!(ws_url("ftp://host").is_err());
         assert!(ws_url("host:8080").is_err());
         assert!(ws_url("http://").is_err());
         assert!(ws_url("http://h/?q=1").is_err());

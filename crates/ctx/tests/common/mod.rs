@@ -56,7 +56,10 @@ impl ChildServer {
             .strip_prefix("listening on ")
             .unwrap_or_else(|| panic!("unexpected first line from ctx serve: {line:?}"))
             .to_owned();
-        let addr = url.trim_start_matches("http://").to_owned();
+        let addr = url
+            .trim_start_matches("http://")
+            .trim_start_matches("https://")
+            .to_owned();
         ChildServer {
             url,
             addr,
@@ -139,4 +142,17 @@ pub fn http_text(
         .and_then(|s| s.parse().ok())
         .expect("status");
     (status, payload.to_owned())
+}
+
+/// A self-signed certificate for `localhost` and 127.0.0.1, made at test time, written
+/// as PEM files into `dir`: `(certificate, key)`. The certificate is its own CA, so it
+/// is also what a client passes as `--cacert`.
+pub fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
+    let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+    let certified = rcgen::generate_simple_self_signed(names).expect("generate a certificate");
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    std::fs::write(&cert, certified.cert.pem()).expect("write cert.pem");
+    std::fs::write(&key, certified.signing_key.serialize_pem()).expect("write key.pem");
+    (cert, key)
 }
