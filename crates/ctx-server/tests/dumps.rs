@@ -216,6 +216,21 @@ async fn dumps_never_overwrite_each_other() {
     assert_eq!(std::fs::read_dir(server.dump_dir()).unwrap().count(), 6);
 }
 
+/// Found by `properties.rs`: a name that fits the limit only until `_1` is added was
+/// answered 500 ("File name too long") the second time.
+#[tokio::test]
+async fn a_taken_name_at_the_length_limit_is_refused_with_400_not_500() {
+    let server = seeded().await;
+    let name = "x".repeat(250); // 255 bytes with ".json"
+    let (info, _) = dump(&server, json!({"format": "json", "filename": name})).await;
+    assert_eq!(info["filename"], format!("{name}.json"));
+    let again = server
+        .post("/ctx/dump", &json!({"format": "json", "filename": name}))
+        .await;
+    assert_error(&again, StatusCode::BAD_REQUEST);
+    assert!(again.json()["error"].as_str().unwrap().contains("taken"));
+}
+
 #[tokio::test]
 async fn unknown_format_and_query_parameter_form() {
     let server = seeded().await;

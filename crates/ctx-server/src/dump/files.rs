@@ -144,6 +144,14 @@ impl DumpDir {
             } else {
                 format!("{stem}_{n}{ext}")
             };
+            // A taken name near the limit: the numbered variant would be refused by the
+            // file system (ENAMETOOLONG, a 500) — say so as the bad name it is.
+            if candidate.len() > MAX_NAME_BYTES {
+                return Err(DumpError::BadName(format!(
+                    "invalid dump file name {name:?}: it is taken, and a numbered variant \
+                     would be longer than {MAX_NAME_BYTES} bytes"
+                )));
+            }
             match OpenOptions::new()
                 .write(true)
                 .create_new(true)
