@@ -626,4 +626,14 @@ async fn big_integers_arrive_exactly_and_rewrites_stay_off_the_revision_feed() {
         "integers exact; a float in its shortest f64 form"
     );
     assert!(client.sync().await.is_empty(), "nothing more");
+
+    // Written over `/ws` too, a big integer is stored exactly.
+    let mut writer = WsClient::connect(&server).await;
+    writer
+        .send_text(r#"{"type":"set","key":"ws/big","value":[18446744073709551617],"id":1}"#.into())
+        .await;
+    let confirmed = writer.json().await;
+    assert_eq!(confirmed["type"], "set_confirmed", "{confirmed}");
+    let read = server.get("/ctx/ws/big").await.text();
+    assert!(read.contains(r#""value":[18446744073709551617]"#), "{read}");
 }
