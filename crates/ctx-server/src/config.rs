@@ -3,6 +3,7 @@
 //! Precedence is flag > environment > file > default; the CLI resolves flags and the
 //! environment, then fills the gaps from the file with [`ServerConfig::resolve`].
 
+use crate::auth::{ApiKey, Secret};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -27,8 +28,10 @@ pub struct ServerConfig {
     /// A connection that sends no complete request head for this long (idle keep-alive,
     /// or a peer trickling its headers) is closed.
     pub idle_timeout: Duration,
-    /// When set, requests must carry `Authorization: Bearer <key>` or `X-API-Key: <key>`.
-    pub api_key: Option<String>,
+    /// One API key with role admin (`--api-key`, `CTX_API_KEY`); see `auth/`.
+    pub api_key: Option<Secret>,
+    /// Further keys, each with its role (`--api-keys`, `CTX_API_KEYS`).
+    pub api_keys: Vec<ApiKey>,
     /// With an API key: guard every request (`all`) or only writes (`writes`, the default).
     pub auth_scope: AuthScope,
     /// Origins allowed by CORS; empty sends no CORS headers (browsers then refuse).
@@ -97,6 +100,8 @@ pub struct ConfigFile {
     pub request_timeout_secs: Option<u64>,
     pub idle_timeout_secs: Option<u64>,
     pub api_key: Option<String>,
+    /// `ROLE:KEY` entries.
+    pub api_keys: Option<Vec<ApiKey>>,
     pub auth_scope: Option<AuthScope>,
     pub cors_origins: Option<Vec<String>>,
     pub tls_cert: Option<PathBuf>,
@@ -112,6 +117,11 @@ impl ConfigFile {
 }
 
 impl ServerConfig {
+    /// Whether any API key is configured (otherwise every request is allowed).
+    pub fn auth_enabled(&self) -> bool {
+        self.api_key.is_some() || !self.api_keys.is_empty()
+    }
+
     /// Fills every setting `overrides` leaves unset from `file`, then from the defaults.
     pub fn resolve(overrides: ConfigFile, file: ConfigFile) -> ServerConfig {
         let data_dir = overrides
@@ -163,7 +173,8 @@ impl ServerConfig {
                     .or(file.idle_timeout_secs)
                     .unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS),
             ),
-            api_key: overrides.api_key.or(file.api_key),
+            api_key: overrides.api_key.or(file.api_key).map(Secret::from),
+            api_keys: overrides.api_keys.or(file.api_keys).unwrap_or_default(),
             auth_scope: overrides.auth_scope.or(file.auth_scope).unwrap_or_default(),
             cors_origins: overrides
                 .cors_origins

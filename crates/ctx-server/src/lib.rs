@@ -14,6 +14,7 @@ mod observe;
 mod routes;
 mod tls;
 
+pub use auth::{ApiKey, Role, Secret};
 pub use config::{AuthScope, ConfigFile, ServerConfig};
 pub use tls::TlsError;
 

@@ -478,3 +478,69 @@ async fn integers_beyond_64_bits_round_trip_exactly_as_text() {
         .await;
     assert_eq!(answer.json()["changed"], false, "{}", answer.text());
 }
+
+#[tokio::test]
+async fn api_keys_have_roles_401_without_a_known_key_and_403_when_the_role_is_too_low() {
+    let server = TestServer::start_with(|c| {
+        c.auth_scope = ctx_server::AuthScope::All;
+        c.api_keys = ["read:r-key", "write:w-key", "admin:a-key"]
+            .iter()
+            .map(|entry| entry.parse().unwrap())
+            .collect();
+    })
+    .await;
+    let as_key = |key: &'static str| [("x-api-key", key)];
+    let get = |path: &'static str, key: &'static str| {
+        let server = &server;
+        async move {
+            server
+                .request_with(Method::GET, path, None, &as_key(key), "")
+                .await
+        }
+    };
+    let post = |path: &'static str, key: &'static str| {
+        let server = &server;
+        async move {
+            let body = json!({"key": "k", "value": 1}).to_string();
+            server
+                .request_with(
+                    Method::POST,
+                    path,
+                    Some("application/json"),
+                    &as_key(key),
+                    body,
+                )
+                .await
+        }
+    };
+
+    assert_error(&server.get("/ctx/k").await, StatusCode::UNAUTHORIZED);
+    assert_error(&get("/ctx/k", "nobody").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(get("/ctx/k", "r-key").await.status, StatusCode::OK);
+    let refused = post("/ctx", "r-key").await;
+    assert_error(&refused, StatusCode::FORBIDDEN);
+    let message = refused.json()["error"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("role read") && message.contains("role write"),
+        "{message}"
+    );
+    assert!(!message.contains("r-key"), "keys never appear: {message}");
+    assert_eq!(post("/ctx", "w-key").await.status, StatusCode::OK);
+    // Creating a dump writes on the server's disk: admin only. Listing is a read.
+    assert_error(&post("/ctx/dump", "w-key").await, StatusCode::FORBIDDEN);
+    assert_eq!(post("/ctx/dump", "a-key").await.status, StatusCode::OK);
+    assert_eq!(get("/ctx/dump/list", "r-key").await.status, StatusCode::OK);
+    assert_eq!(post("/ctx", "a-key").await.status, StatusCode::OK);
+    // A Bearer header works the same; /health needs nothing.
+    let bearer = server
+        .request_with(
+            Method::GET,
+            "/ctx/k",
+            None,
+            &[("authorization", "Bearer r-key")],
+            "",
+        )
+        .await;
+    assert_eq!(bearer.status, StatusCode::OK);
+    assert_eq!(server.get("/health").await.status, StatusCode::OK);
+}

@@ -580,6 +580,34 @@ async fn socket_writes_need_the_api_key_when_one_is_set() {
 }
 
 #[tokio::test]
+async fn a_read_only_key_may_watch_over_ws_but_not_write() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let server = TestServer::start_with(|c| {
+        c.auth_scope = ctx_server::AuthScope::All;
+        c.api_keys = vec!["read:r-key".parse().unwrap()];
+    })
+    .await;
+    let url = format!("{}/ws", server.base.replace("http://", "ws://"));
+    let anonymous = tokio_tungstenite::connect_async(url.clone()).await;
+    assert!(anonymous.is_err(), "scope all: no key, no upgrade");
+
+    let mut request = url.into_client_request().expect("request");
+    request
+        .headers_mut()
+        .insert("x-api-key", "r-key".parse().expect("header"));
+    let (ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("connect");
+    let mut reader = WsClient { ws };
+    reader.subscribe(&[], None).await;
+    reader
+        .send(json!({"type": "set", "key": "k", "value": 1, "id": 7}))
+        .await;
+    let error = reader.json().await;
+    assert_eq!(error["code"], "unauthorized", "{error}");
+}
+
+#[tokio::test]
 async fn a_replay_longer_than_the_queue_is_not_a_slow_consumer() {
     let server = TestServer::start_with(|c| c.live.queue = 8).await;
     let mut writer = WsClient::connect(&server).await;

@@ -312,3 +312,27 @@ fn damaged_redb_pages_stop_the_start_with_one_line_not_a_panic() {
     assert!(stderr.contains("context.redb is damaged"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn a_malformed_api_key_entry_is_refused_without_echoing_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for (entries, why) in [("owner:t0p-s3cret", "role"), ("t0p-s3cret", "ROLE:KEY")] {
+        let out = Command::new(CTX)
+            .args(["serve", "--port", "0", "--data-dir"])
+            .arg(dir.path())
+            .env("CTX_API_KEYS", format!("read:other,{entries}"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains("entry 2") && stderr.contains(why),
+            "{stderr}"
+        );
+        assert!(
+            !stderr.contains("s3cret"),
+            "the key is never echoed: {stderr}"
+        );
+    }
+}

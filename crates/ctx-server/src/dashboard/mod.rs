@@ -134,10 +134,10 @@ struct AuthMode {
 }
 
 async fn auth_mode(State(app): State<AppState>) -> Json<AuthMode> {
-    let api_key = match (&app.config.api_key, app.config.auth_scope) {
-        (None, _) => KeyNeeded::Never,
-        (Some(_), AuthScope::Writes) => KeyNeeded::Writes,
-        (Some(_), AuthScope::All) => KeyNeeded::Always,
+    let api_key = match (app.config.auth_enabled(), app.config.auth_scope) {
+        (false, _) => KeyNeeded::Never,
+        (true, AuthScope::Writes) => KeyNeeded::Writes,
+        (true, AuthScope::All) => KeyNeeded::Always,
     };
     Json(AuthMode { api_key })
 }

@@ -14,7 +14,6 @@ use super::protocol::{ChangeEvent, Dumped, Updated};
 use super::{ClientGuard, Rewrite};
 use crate::app::AppState;
 use crate::auth;
-use crate::config::AuthScope;
 use crate::routes::Context;
 use ctx_store::{Change, Timestamp};
 use parking_lot::Mutex;
@@ -103,12 +102,13 @@ struct ErrorEvent<'a> {
 }
 
 async fn on_connect(app: AppState, origins: Arc<Origins>, socket: SocketRef) {
-    let may_write = auth::may_write(&app.config, &socket.req_parts().headers);
-    if !may_write && app.config.auth_scope == AuthScope::All {
-        // Scope `all` guards reads too, and a snapshot is a read.
+    let headers = &socket.req_parts().headers;
+    // A snapshot is a read (guarded with scope `all`).
+    if auth::decide(&app.config, headers, auth::Role::Read).is_err() {
         let _ = socket.disconnect();
         return;
     }
+    let may_write = auth::may_write(&app.config, headers);
     let guard = Arc::new(Mutex::new(Some(ClientGuard::socket_io(app.clone()))));
     let snapshot = app.store.snapshot(None);
     let _ = socket.emit(

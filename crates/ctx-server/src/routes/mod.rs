@@ -112,7 +112,7 @@ fn router(app: AppState, patterns: &mut Vec<&'static str>) -> Router {
                 "method not allowed on this route",
             )
         });
-    if config.api_key.is_some() {
+    if config.auth_enabled() {
         router = router.layer(axum::middleware::from_fn_with_state(
             app.clone(),
             auth::check,

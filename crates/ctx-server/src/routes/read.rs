@@ -81,7 +81,7 @@ pub struct FastPath {
 
 impl FastPath {
     pub fn new(app: AppState, routes: Arc<Routes>, router: Router) -> Self {
-        let enabled = app.config.api_key.is_none() || app.config.auth_scope == AuthScope::Writes;
+        let enabled = !app.config.auth_enabled() || app.config.auth_scope == AuthScope::Writes;
         Self {
             app,
             routes,

@@ -6,7 +6,7 @@
 //! (TOML, same names as the flags with `_`), then the defaults.
 
 use crate::exit;
-use ctx_server::{AuthScope, ConfigFile, Server, ServerConfig};
+use ctx_server::{ApiKey, AuthScope, ConfigFile, Server, ServerConfig};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,9 +52,17 @@ pub struct ServeArgs {
     /// Seconds between keep-alive pings to WebSocket clients (silent for two: dropped) [default: 20].
     #[arg(long)]
     ws_ping_interval_secs: Option<u64>,
-    /// Require this API key (Authorization: Bearer KEY or X-API-Key) for writes, or for all.
+    /// An API key with role admin (Authorization: Bearer KEY or X-API-Key); see --api-keys.
     #[arg(long, env = "CTX_API_KEY", hide_env_values = true)]
     api_key: Option<String>,
+    /// API keys with roles, comma-separated ROLE:KEY (ROLE read, write or admin: admin may also dump).
+    #[arg(
+        long,
+        env = "CTX_API_KEYS",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    api_keys: Vec<String>,
     /// What the API key guards: `writes` or `all` [default: writes].
     #[arg(long)]
     auth_scope: Option<AuthScope>,
@@ -97,6 +105,7 @@ impl ServeArgs {
             request_timeout_secs: self.request_timeout_secs,
             idle_timeout_secs: self.idle_timeout_secs,
             api_key: self.api_key,
+            api_keys: parse_api_keys(&self.api_keys)?,
             auth_scope: self.auth_scope,
             cors_origins: (!self.cors_origins.is_empty()).then_some(self.cors_origins),
             tls_cert: self.tls_cert,
@@ -109,6 +118,24 @@ impl ServeArgs {
         }
         Ok(config)
     }
+}
+
+/// `ROLE:KEY` entries; none given is `None` (the config file's then apply). The error
+/// names the entry's position, never its text (it holds a key).
+fn parse_api_keys(entries: &[String]) -> Result<Option<Vec<ApiKey>>, String> {
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    entries
+        .iter()
+        .enumerate()
+        .map(|(at, entry)| {
+            entry
+                .parse()
+                .map_err(|e| format!("--api-keys entry {}: {e}", at + 1))
+        })
+        .collect::<Result<_, _>>()
+        .map(Some)
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
