@@ -22,6 +22,7 @@ use redb::{
 };
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 use std::sync::Arc;
 
 const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("keys");
@@ -142,16 +143,46 @@ fn stored_json(text: &str, what: &str) -> Result<JsonValue, StoreError> {
 
 impl Disk {
     pub(crate) fn open_db(config: &StoreConfig, cache_bytes: usize) -> Result<Disk, StoreError> {
+        Disk::open_at(config, &config.data_dir.join(DATA_FILE), cache_bytes)
+    }
+
+    fn open_at(config: &StoreConfig, path: &Path, cache_bytes: usize) -> Result<Disk, StoreError> {
         let db = Database::builder()
             .set_cache_size(cache_bytes)
-            .create(config.data_dir.join(DATA_FILE))
+            .create(path)
             .map_err(|e| match e {
                 DatabaseError::DatabaseAlreadyOpen => StoreError::AlreadyOpen {
                     path: config.data_dir.display().to_string(),
                 },
+                // What redb says of a file that is not (or no longer) one of its databases.
+                DatabaseError::Storage(redb::StorageError::Io(io))
+                    if io.kind() == std::io::ErrorKind::InvalidData =>
+                {
+                    StoreError::Corrupt(io.to_string())
+                }
                 other => StoreError::from(other),
             })?;
         Ok(Disk { db })
+    }
+
+    /// Creates an empty data file with its tables, under a temporary name renamed into
+    /// place once whole: a crash while redb writes a new file's header must not leave a
+    /// `context.redb` that is neither absent nor a database.
+    pub(crate) fn create(config: &StoreConfig) -> Result<(), StoreError> {
+        let temporary = config.data_dir.join(format!("{DATA_FILE}.new"));
+        let storage =
+            |e: std::io::Error| StoreError::Storage(format!("cannot create {DATA_FILE}: {e}"));
+        match std::fs::remove_file(&temporary) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(storage(e)),
+            _ => {}
+        }
+        let disk = Disk::open_at(config, &temporary, LOAD_CACHE_BYTES)?;
+        disk.ensure_tables()?;
+        drop(disk);
+        std::fs::rename(&temporary, config.data_dir.join(DATA_FILE)).map_err(storage)?;
+        std::fs::File::open(&config.data_dir)
+            .and_then(|dir| dir.sync_all())
+            .map_err(storage)
     }
 
     pub(crate) fn ensure_tables(&self) -> Result<(), StoreError> {

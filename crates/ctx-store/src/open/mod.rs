@@ -83,6 +83,9 @@ pub(crate) fn open(config: &StoreConfig) -> Result<Opened, StoreError> {
         }
     }
 
+    if data_len.is_none() && manifest.is_none() {
+        Disk::create(config)?;
+    }
     // redb's file lock is what keeps a second server out of this directory, so it is
     // taken before the log is touched. The start-up scan reads every page once; in a
     // cache sized for the applier's writes those pages would stay resident for nothing,

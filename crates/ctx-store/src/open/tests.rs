@@ -301,3 +301,22 @@ async fn a_directory_from_a_build_without_manifest_is_adopted() {
     assert_eq!(store.revision(), 5);
     assert!(manifest.exists(), "written on adoption");
 }
+
+#[tokio::test]
+async fn a_crash_while_creating_the_data_file_leaves_a_directory_that_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    // What a kill during the very first start leaves: redb's file half written, under
+    // the name it is created with.
+    std::fs::write(dir.path().join("context.redb.new"), b"half a header").unwrap();
+    let store = Store::open(config(dir.path())).unwrap();
+    assert_eq!(store.revision(), 0);
+    assert!(!dir.path().join("context.redb.new").exists());
+}
+
+#[tokio::test]
+async fn a_data_file_that_is_not_a_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    crashed(dir.path(), 3, 0, 0).await;
+    std::fs::write(dir.path().join("context.redb"), vec![b'x'; 8192]).unwrap();
+    refused(dir.path(), "context.redb is damaged");
+}
