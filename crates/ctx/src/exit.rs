@@ -3,7 +3,7 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | success (for `ctx load`: the verdict is pass) |
-//! | 1 | the command ran but the answer is negative: key not found (`get`, `del`), the verdict is fail (`load`) |
+//! | 1 | the command ran but the answer is negative: key not found (`get`, `del`), a condition did not hold (`set --if-revision`, `txn`, `incr`), `wait` timed out, the verdict is fail (`load`) |
 //! | 2 | usage error: bad flags or arguments (clap's own code), a URL without `http://`, an unknown scenario, a malformed threshold or VALUE |
 //! | 3 | could not run: server unreachable, a failed TLS handshake, a server that would not start |
 //! | 4 | the server answered with an error |

@@ -35,6 +35,8 @@ enum Command {
     Watch(cmd::watch::WatchArgs),
     #[command(flatten)]
     Client(cmd::client::ClientCommand),
+    #[command(flatten)]
+    Coord(cmd::coord::CoordCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions(cmd::completions::CompletionsArgs),
 }
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Command::Load(args) => cmd::load::run(args),
         Command::Watch(args) => cmd::watch::run(args),
         Command::Client(command) => cmd::client::run(command),
+        Command::Coord(command) => cmd::coord::run(command),
         Command::Completions(args) => cmd::completions::run::<Cli>(args),
     }
 }

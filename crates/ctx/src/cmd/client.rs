@@ -60,6 +60,14 @@ pub enum ClientCommand {
         /// Store VALUE as a string exactly as given, without reading it as JSON.
         #[arg(long)]
         string: bool,
+        /// Write only if the key is at this revision (0: only if it does not exist);
+        /// otherwise exit 1 and write nothing.
+        #[arg(long, value_name = "N")]
+        if_revision: Option<u64>,
+        /// Attach the key to a fresh lease of this many seconds: it is deleted when the
+        /// lease expires (see `ctx lease`).
+        #[arg(long, value_name = "SECS")]
+        ttl: Option<f64>,
         /// Who made the change, as recorded in the history.
         #[arg(long, default_value = DEFAULT_WHO)]
         who: String,
@@ -152,7 +160,7 @@ pub enum DumpFormat {
 }
 
 /// Recorded as the writer when `--who` is not given, so CLI changes stand out in the history.
-const DEFAULT_WHO: &str = "ctx-cli";
+pub(super) const DEFAULT_WHO: &str = "ctx-cli";
 
 /// Long enough for a big `list` or dump on a slow link, short enough that a script never hangs.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -228,6 +236,8 @@ async fn execute(command: ClientCommand) -> Result<Report, Failure> {
             value,
             string,
             who,
+            if_revision,
+            ttl,
             ..
         } => {
             let value = if string {
@@ -235,7 +245,13 @@ async fn execute(command: ClientCommand) -> Result<Report, Failure> {
             } else {
                 value_argument(value)?
             };
-            let body = json!({ "key": key, "value": value, "who": who });
+            let mut body = json!({ "key": key, "value": value, "who": who });
+            if let Some(revision) = if_revision {
+                body["if_revision"] = revision.into();
+            }
+            if let Some(ttl) = ttl {
+                body["ttl_secs"] = ttl.into();
+            }
             let answer = client.request(Method::POST, "/ctx", Some(&body)).await?;
             // An equal value is not a change (no history entry); say so rather than "set".
             let verb = match answer.get("changed") {
@@ -351,7 +367,7 @@ async fn execute(command: ClientCommand) -> Result<Report, Failure> {
 
 /// Why a command could not produce its answer.
 #[derive(Debug)]
-enum Failure {
+pub(super) enum Failure {
     BadUrl {
         server: String,
         reason: String,
@@ -386,7 +402,7 @@ enum Failure {
 
 impl Failure {
     /// The one mapping from failures to the documented exit codes.
-    fn exit_code(&self) -> u8 {
+    pub(super) fn exit_code(&self) -> u8 {
         match self {
             Failure::BadUrl { .. } | Failure::Usage(_) => exit::USAGE,
             Failure::Unreachable { .. }
@@ -394,6 +410,13 @@ impl Failure {
             | Failure::Tls { .. }
             | Failure::Runtime(_)
             | Failure::Save { .. } => exit::COULD_NOT_RUN,
+            // A condition that did not hold (`--if-revision`, a non-integer for `incr`) or
+            // a wait that timed out is a negative answer, not a server failure.
+            Failure::Server { status, .. }
+                if *status == StatusCode::CONFLICT || *status == StatusCode::REQUEST_TIMEOUT =>
+            {
+                exit::NEGATIVE
+            }
             Failure::Server { .. } => exit::SERVER_ERROR,
         }
     }
@@ -433,7 +456,8 @@ impl fmt::Display for Failure {
 }
 
 /// A validated server base URL plus a connection pool.
-struct Client {
+#[derive(Clone)]
+pub(super) struct Client {
     /// The base URL as the user gave it, for messages.
     server: String,
     /// `scheme://authority[/prefix]` without a trailing slash; request paths are appended.
@@ -442,7 +466,7 @@ struct Client {
 }
 
 impl Client {
-    fn new(server: &str, cacert: Option<&Path>) -> Result<Client, Failure> {
+    pub(super) fn new(server: &str, cacert: Option<&Path>) -> Result<Client, Failure> {
         let bad = |reason: &str| Failure::BadUrl {
             server: server.to_owned(),
             reason: reason.to_owned(),
@@ -488,7 +512,7 @@ impl Client {
 
     /// Sends one request with an optional JSON body and returns the JSON answer;
     /// any non-2xx status becomes [`Failure::Server`] carrying the server's `error` field.
-    async fn request(
+    pub(super) async fn request(
         &self,
         method: Method,
         path_and_query: &str,
@@ -508,8 +532,38 @@ impl Client {
         Ok(bytes.to_vec())
     }
 
+    /// One request; answers the status and JSON body whatever the status (for callers
+    /// that act on a 409 or 408 themselves).
+    pub(super) async fn answer(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Value), Failure> {
+        let (status, bytes) = self.send(method, path_and_query, body).await?;
+        let answer = serde_json::from_slice(&bytes).map_err(|_| Failure::Server {
+            status,
+            message: format!("the answer is not JSON: {}", snippet(&bytes)),
+        })?;
+        Ok((status, answer))
+    }
+
     /// One request; answers the status and body of a 2xx, else [`Failure::Server`].
     async fn exchange(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Bytes), Failure> {
+        let (status, bytes) = self.send(method, path_and_query, body).await?;
+        if !status.is_success() {
+            return Err(server_failure(status, &bytes));
+        }
+        Ok((status, bytes))
+    }
+
+    /// One request, any status.
+    async fn send(
         &self,
         method: Method,
         path_and_query: &str,
@@ -558,23 +612,11 @@ impl Client {
                 .to_bytes();
             Ok::<_, Failure>((status, bytes))
         };
-        let (status, bytes) = tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+        tokio::time::timeout(REQUEST_TIMEOUT, exchange)
             .await
             .map_err(|_| Failure::Timeout {
                 server: self.server.clone(),
-            })??;
-
-        if !status.is_success() {
-            let message = match serde_json::from_slice::<Value>(&bytes) {
-                Ok(answer) => answer
-                    .get("error")
-                    .map(plain)
-                    .unwrap_or_else(|| answer.to_string()),
-                Err(_) => snippet(&bytes),
-            };
-            return Err(Failure::Server { status, message });
-        }
-        Ok((status, bytes))
+            })?
     }
 
     fn unreachable(&self, err: &(dyn std::error::Error + 'static)) -> Failure {
@@ -612,7 +654,7 @@ pub(crate) fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
 /// `ctx set`'s VALUE: JSON when it parses, else the text as a string. Text that starts
 /// like a JSON object, array or string (`{"a":`) but does not parse is refused rather
 /// than silently stored as a string: it is almost always a typo or a shell-quoting slip.
-fn value_argument(text: String) -> Result<Value, Failure> {
+pub(super) fn value_argument(text: String) -> Result<Value, Failure> {
     match serde_json::from_str(&text) {
         Ok(value) => Ok(value),
         Err(err) if text.trim_start().starts_with(['{', '[', '"']) => Err(Failure::Usage(format!(
@@ -659,7 +701,19 @@ fn save_download(
 }
 
 /// `?a=x&b=y` for the parameters that are set, or an empty string.
-fn query(params: &[(&str, Option<&str>)]) -> String {
+/// A non-2xx answer as a failure carrying the server's `error` sentence.
+pub(super) fn server_failure(status: StatusCode, bytes: &[u8]) -> Failure {
+    let message = match serde_json::from_slice::<Value>(bytes) {
+        Ok(answer) => answer
+            .get("error")
+            .map(plain)
+            .unwrap_or_else(|| answer.to_string()),
+        Err(_) => snippet(bytes),
+    };
+    Failure::Server { status, message }
+}
+
+pub(super) fn query(params: &[(&str, Option<&str>)]) -> String {
     let mut out = String::new();
     for (name, value) in params {
         if let Some(value) = value {
