@@ -250,6 +250,7 @@ async fn run_one(
     };
     let mut cfg = EngineConfig::new(target.clone(), mode);
     cfg.timeout = opts.timeout;
+    cfg.inspection = scenarios::checks::inspection(&scenario.checks).map(Arc::new);
     let late_slack_ms = cfg.late_slack.as_secs_f64() * 1000.0;
     let counters = Arc::new(Progress::default());
     let label = format!("[{index}/{of}] {}", scenario.name);

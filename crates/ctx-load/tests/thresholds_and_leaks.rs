@@ -174,6 +174,7 @@ fn metrics_with(success: u64, total: u64, lat_ms: &[u64], secs: f64) -> Performa
         errors,
         latency: h,
         connect: ctx_load::model::new_histogram(),
+        content_checks: Vec::new(),
         elapsed: Duration::from_secs_f64(secs),
         per_second: Vec::new(),
         open: None,

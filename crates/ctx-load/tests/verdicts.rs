@@ -141,3 +141,55 @@ async fn an_open_loop_that_cannot_reach_its_rate_fails_and_says_so() {
         "{table}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn content_checks_are_counted_per_check_and_fail_the_run() {
+    // Even keys are found, odd ones are not (a 200 either way, as ctx answers).
+    let app = Router::new().route(
+        "/ctx/{key}",
+        get(
+            |axum::extract::Path(key): axum::extract::Path<String>| async move {
+                let n: u64 = key.trim_start_matches('k').parse().unwrap_or(0);
+                axum::Json(serde_json::json!({"found": n.is_multiple_of(2), "value": {"n": n}}))
+            },
+        ),
+    );
+    let url = common::serve(app).await;
+    let dir = tempfile::tempdir().unwrap();
+    let checks = "[[scenario.check]]\nstatus = 200\n\
+                  [[scenario.check]]\nheader = \"Content-Type\"\nequals = \"application/json\"\n\
+                  [[scenario.check]]\njson = \"value.n\"\n\
+                  [[scenario.check]]\nname = \"found\"\njson = \"found\"\nequals = true\n";
+    let opts = LoadOptions {
+        target: Some(url),
+        scenario_file: Some(scenario_file(dir.path(), "/ctx/k{op}", checks)),
+        scenarios: vec!["mine".into()],
+        report_dir: Some(dir.path().join("report")),
+        ..LoadOptions::default()
+    };
+    let outcome = ctx_load::run(opts).await.expect("the run is carried out");
+    let m = &outcome.report.scenarios[0].metrics;
+    let counts: Vec<(&str, u64, u64)> = m
+        .content_checks
+        .iter()
+        .map(|c| (c.name.as_str(), c.passed, c.failed))
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            ("status 200", 120, 0),
+            ("header content-type = application/json", 120, 0),
+            ("json value.n", 120, 0),
+            ("found", 60, 60),
+        ]
+    );
+    assert_eq!(
+        m.content_checks[3].first_failure.as_deref(),
+        Some("found = false")
+    );
+    // The requests all succeeded; the failed check fails the run.
+    assert_eq!(m.success_rate_pct, 100.0);
+    assert_eq!(outcome.outcome, Outcome::Fail, "{}", outcome.summary_table);
+    assert!(outcome.summary_table.contains("FAIL (check: found)"));
+    assert!(read(dir.path(), "report.md").contains("**Check `found`:** 60 of 120 answers passed"));
+}

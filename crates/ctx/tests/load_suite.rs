@@ -202,14 +202,22 @@ fn the_verdict_decides_the_exit_code() {
             "wrong_path",
             "--report-dir",
             "wrong",
+            "--json",
         ],
         tmp.path(),
     );
     let stdout = String::from_utf8_lossy(&wrong.stdout);
     assert_eq!(wrong.status.code(), Some(1), "{stdout}");
+    // --json: the summary is one JSON document on stdout, nothing else.
+    let summary: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON document");
+    assert_eq!(summary["verdict"]["outcome"], "fail", "{summary}");
+    assert_eq!(summary["scenarios"][0]["scenario"], "wrong_path");
+    assert_eq!(summary["scenarios"][0]["result"], "FAIL (success_rate)");
     assert!(
-        stdout.contains("FAIL (success_rate)") && stdout.contains("verdict: FAIL"),
-        "{stdout}"
+        summary["report_json"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("wrong/report.json")),
+        "{summary}"
     );
     std::fs::remove_file(tmp.path().join("wrong.toml")).expect("remove scenario file");
 

@@ -11,7 +11,8 @@ use hyper::header::{CONTENT_TYPE, HOST, HeaderValue, USER_AGENT};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use super::{Request, Target};
+use super::{Inspection, Request, Target};
+use crate::model::ContentCheckTally;
 
 /// What happened to one request.
 pub(super) enum Outcome {
@@ -71,23 +72,45 @@ fn build_request(target: &Target, req: &Request) -> Result<hyper::Request<Full<B
 }
 
 /// Sends `http_req` and drains the answer's body; returns the status.
+/// Content checks to apply to an answer, and where to count them.
+pub(super) type Inspect<'a> = Option<(&'a Inspection, &'a mut [ContentCheckTally])>;
+
 async fn exchange(
     sender: &mut SendRequest<Full<Bytes>>,
     http_req: hyper::Request<Full<Bytes>>,
+    inspect: Inspect<'_>,
 ) -> Result<u16, String> {
     let resp = sender
         .send_request(http_req)
         .await
         .map_err(|e| e.to_string())?;
     let status = resp.status().as_u16();
-    // The answer is complete only when its last byte arrived, and the
-    // connection can only be reused after that. Frames are dropped as they
-    // come: nothing is kept.
-    let mut body = resp.into_body();
+    if let Some((inspection, tallies)) = inspect {
+        let (parts, body) = resp.into_parts();
+        let body = if inspection.needs_body {
+            body.collect()
+                .await
+                .map_err(|e| format!("reading body: {e}"))?
+                .to_bytes()
+        } else {
+            drain(body).await?;
+            Bytes::new()
+        };
+        (inspection.judge)(status, &parts.headers, &body, tallies);
+        return Ok(status);
+    }
+    drain(resp.into_body()).await?;
+    Ok(status)
+}
+
+/// Reads an answer's body to its end, dropping frames as they come: the
+/// answer is complete only when its last byte arrived, and the connection can
+/// only be reused after that.
+async fn drain(mut body: hyper::body::Incoming) -> Result<(), String> {
     while let Some(frame) = body.frame().await {
         frame.map_err(|e| format!("reading body: {e}"))?;
     }
-    Ok(status)
+    Ok(())
 }
 
 impl Client {
@@ -113,14 +136,19 @@ impl Client {
     /// either have a real timeout or re-arm it at the current deadline. That
     /// is one timer operation per `timeout` period instead of one per
     /// request, with the same precision.
-    pub(super) async fn execute(&mut self, req: &Request, timeout: Duration) -> Outcome {
+    pub(super) async fn execute(
+        &mut self,
+        req: &Request,
+        timeout: Duration,
+        inspect: Inspect<'_>,
+    ) -> Outcome {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut timer = self
             .timer
             .take()
             .unwrap_or_else(|| Box::pin(tokio::time::sleep_until(deadline)));
         let outcome = {
-            let exchange = self.execute_inner(req);
+            let exchange = self.execute_inner(req, inspect);
             tokio::pin!(exchange);
             loop {
                 tokio::select! {
@@ -147,7 +175,7 @@ impl Client {
         }
     }
 
-    async fn execute_inner(&mut self, req: &Request) -> Outcome {
+    async fn execute_inner(&mut self, req: &Request, inspect: Inspect<'_>) -> Outcome {
         // A kept-alive connection the server has since closed: polling its
         // future once processes the EOF and completes it. Replace it before
         // sending rather than failing the request.
@@ -180,7 +208,7 @@ impl Client {
         };
         let mut conn_done = false;
         let result = {
-            let exchange = exchange(sender, http_req);
+            let exchange = exchange(sender, http_req, inspect);
             tokio::pin!(exchange);
             loop {
                 tokio::select! {
@@ -245,7 +273,7 @@ pub async fn run_setup(
     let mut failures = 0;
     let mut first = None;
     for req in reqs {
-        let msg = match client.execute(req, timeout).await {
+        let msg = match client.execute(req, timeout, None).await {
             Outcome::Answered(s) if (200..300).contains(&s) => continue,
             Outcome::Answered(s) => format!("{} {}: HTTP {s}", req.method, req.path),
             Outcome::Timeout => format!("{} {}: timed out", req.method, req.path),

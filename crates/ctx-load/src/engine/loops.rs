@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::client::Client;
+use super::client::{Client, Inspect};
 use super::recorder::Recorder;
 use super::{CompletionHook, EngineConfig, Progress, RequestGenerator};
+use crate::model::ContentCheckTally;
 
 /// What every client task of a run shares.
 #[derive(Clone)]
@@ -22,6 +23,15 @@ impl Shared {
     fn hook(&self) -> Option<&CompletionHook> {
         self.cfg.on_complete.as_ref()
     }
+
+    fn checks(&self) -> &[String] {
+        self.cfg.inspection.as_ref().map_or(&[], |i| &i.names)
+    }
+
+    /// The content checks for one answer, counted into `tallies`.
+    fn inspect<'a>(&'a self, tallies: &'a mut [ContentCheckTally]) -> Inspect<'a> {
+        self.cfg.inspection.as_deref().map(|i| (i, tallies))
+    }
 }
 
 /// Closed loop: `ops_per_client` requests back to back (or until
@@ -32,13 +42,19 @@ pub(super) async fn closed(
     ops_per_client: u64,
     deadline: Option<Instant>,
 ) -> Recorder {
-    let mut recorder = Recorder::new(shared.start, shared.progress.clone(), false);
+    let mut recorder = Recorder::new(
+        shared.start,
+        shared.progress.clone(),
+        false,
+        shared.checks(),
+    );
     let mut client = Client::new(shared.cfg.target.clone());
     let timeout = shared.cfg.timeout;
     for op_id in 0..ops_per_client {
         let request = (shared.generator)(client_id, op_id);
         let sent = Instant::now();
-        let outcome = client.execute(&request, timeout).await;
+        let inspect = shared.inspect(&mut recorder.content);
+        let outcome = client.execute(&request, timeout, inspect).await;
         let done = Instant::now();
         let connect = client.take_connect_time();
         let ok = recorder.record(&request, outcome, sent, sent, done, connect);
@@ -64,7 +80,7 @@ pub(super) async fn open(
     send_deadline: Instant,
 ) -> Recorder {
     let start = shared.start;
-    let mut recorder = Recorder::new(start, shared.progress.clone(), true);
+    let mut recorder = Recorder::new(start, shared.progress.clone(), true, shared.checks());
     let mut client = Client::new(shared.cfg.target.clone());
     let (timeout, slack) = (shared.cfg.timeout, shared.cfg.late_slack);
     let mut g = client_id;
@@ -98,7 +114,8 @@ pub(super) async fn open(
         // previous answer counts.
         let ready = intended.max(prev_done);
         let timed_from = intended + sent.saturating_duration_since(ready);
-        let outcome = client.execute(&request, timeout).await;
+        let inspect = shared.inspect(&mut recorder.content);
+        let outcome = client.execute(&request, timeout, inspect).await;
         let done = Instant::now();
         let connect = client.take_connect_time();
         let ok = recorder.record(&request, outcome, timed_from, sent, done, connect);

@@ -45,8 +45,8 @@ pub use target::Target;
 
 use crate::error::LoadError;
 use crate::model::{
-    ErrorBreakdown, LatencySummary, OpenLoopSummary, PerformanceMetrics, ResourceUsage, RunMode,
-    SecondBucket, SetupSummary, new_histogram, percentile_curve,
+    ContentCheckTally, ErrorBreakdown, LatencySummary, OpenLoopSummary, PerformanceMetrics,
+    ResourceUsage, RunMode, SecondBucket, SetupSummary, new_histogram, percentile_curve,
 };
 
 /// One HTTP request as produced by a generator. The path is relative to the
@@ -96,6 +96,20 @@ pub struct OpenLoop {
     pub duration: Duration,
 }
 
+/// Counts one answer (status, headers, body — empty unless `needs_body`)
+/// into per-check tallies, in the order of [`Inspection::names`].
+pub type ResponseJudge =
+    Arc<dyn Fn(u16, &hyper::HeaderMap, &[u8], &mut [ContentCheckTally]) + Send + Sync>;
+
+/// Content checks to run on every answer (k6-style). Without any, answer
+/// bodies are dropped frame by frame, unread: the hot path pays nothing.
+pub struct Inspection {
+    pub names: Vec<String>,
+    /// A check reads the body (JSON): collect it.
+    pub needs_body: bool,
+    pub judge: ResponseJudge,
+}
+
 /// How the load is offered.
 #[derive(Clone, Debug)]
 pub enum Mode {
@@ -131,6 +145,8 @@ pub struct EngineConfig {
     pub start: Option<Instant>,
     /// See [`CompletionHook`].
     pub on_complete: Option<CompletionHook>,
+    /// See [`Inspection`].
+    pub inspection: Option<Arc<Inspection>>,
 }
 
 impl fmt::Debug for EngineConfig {
@@ -143,6 +159,7 @@ impl fmt::Debug for EngineConfig {
             .field("send_grace", &self.send_grace)
             .field("start", &self.start)
             .field("on_complete", &self.on_complete.is_some())
+            .field("inspection", &self.inspection.as_ref().map(|i| &i.names))
             .finish()
     }
 }
@@ -157,6 +174,7 @@ impl EngineConfig {
             send_grace: Duration::from_secs(5),
             start: None,
             on_complete: None,
+            inspection: None,
         }
     }
 }
@@ -193,6 +211,8 @@ pub struct RunResult {
     /// Connection set-up (TCP connect + HTTP handshake) of every connection
     /// opened, in µs; never part of `latency`.
     pub connect: Histogram<u64>,
+    /// Content checks, per check (empty without an [`Inspection`]).
+    pub content_checks: Vec<ContentCheckTally>,
     /// Wall time from the first scheduled request to the last completion.
     pub elapsed: Duration,
     pub per_second: Vec<SecondBucket>,
@@ -275,6 +295,16 @@ pub async fn run(
 
     let mut latency = new_histogram();
     let mut connect = new_histogram();
+    let mut content_checks: Vec<ContentCheckTally> = cfg
+        .inspection
+        .as_ref()
+        .map(|i| {
+            i.names
+                .iter()
+                .map(|name| ContentCheckTally::new(name))
+                .collect()
+        })
+        .unwrap_or_default();
     let mut uncorrected = new_histogram();
     let mut errors = ErrorBreakdown::default();
     let mut per_second: Vec<SecondBucket> = Vec::new();
@@ -289,6 +319,9 @@ pub async fn run(
             let _ = uncorrected.add(h);
         }
         errors.merge(&rec.errors);
+        for (total, worker) in content_checks.iter_mut().zip(&rec.content) {
+            total.add(worker);
+        }
         success += rec.success;
         attempted += rec.attempted;
         late += rec.late;
@@ -317,6 +350,7 @@ pub async fn run(
         errors,
         latency,
         connect,
+        content_checks,
         elapsed: last.saturating_duration_since(start),
         per_second,
         open,
@@ -385,6 +419,7 @@ impl RunResult {
             resources,
             throughput_series: self.per_second.clone(),
             setup,
+            content_checks: self.content_checks.clone(),
             fanout: None,
         }
     }

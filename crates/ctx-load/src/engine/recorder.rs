@@ -10,12 +10,14 @@ use hdrhistogram::Histogram;
 use super::Progress;
 use super::Request;
 use super::client::Outcome;
-use crate::model::{ErrorBreakdown, SecondBucket, new_histogram, us_between};
+use crate::model::{ContentCheckTally, ErrorBreakdown, SecondBucket, new_histogram, us_between};
 
 /// Per-worker recorder: everything a worker measures, merged at the end.
 pub(super) struct Recorder {
     pub(super) start: Instant,
     pub(super) latency: Histogram<u64>,
+    /// Content-check tallies (empty without checks).
+    pub(super) content: Vec<ContentCheckTally>,
     /// Connection set-up times (one per connection opened).
     pub(super) connect: Histogram<u64>,
     /// Open loop only: closed-loop latency is already "uncorrected".
@@ -30,11 +32,20 @@ pub(super) struct Recorder {
 }
 
 impl Recorder {
-    pub(super) fn new(start: Instant, progress: Arc<Progress>, open_loop: bool) -> Self {
+    pub(super) fn new(
+        start: Instant,
+        progress: Arc<Progress>,
+        open_loop: bool,
+        checks: &[String],
+    ) -> Self {
         Recorder {
             start,
             latency: new_histogram(),
             connect: new_histogram(),
+            content: checks
+                .iter()
+                .map(|name| ContentCheckTally::new(name))
+                .collect(),
             uncorrected: open_loop.then(new_histogram),
             success: 0,
             attempted: 0,

@@ -51,6 +51,36 @@ pub struct OpenLoopSummary {
     pub uncorrected_curve: Vec<PercentilePoint>,
 }
 
+/// One content check (a scenario file's `[[scenario.check]]`) over every answer.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ContentCheckTally {
+    pub name: String,
+    pub passed: u64,
+    pub failed: u64,
+    /// What the first failing answer had instead.
+    pub first_failure: Option<String>,
+}
+
+impl ContentCheckTally {
+    pub fn new(name: &str) -> Self {
+        ContentCheckTally {
+            name: name.to_string(),
+            passed: 0,
+            failed: 0,
+            first_failure: None,
+        }
+    }
+
+    /// Adds another worker's counts (the first failure seen stays).
+    pub fn add(&mut self, other: &ContentCheckTally) {
+        self.passed += other.passed;
+        self.failed += other.failed;
+        if self.first_failure.is_none() {
+            self.first_failure.clone_from(&other.first_failure);
+        }
+    }
+}
+
 /// Set-up requests run before the measured part (file_dumps' 100 writes).
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct SetupSummary {
@@ -97,6 +127,8 @@ pub struct PerformanceMetrics {
     pub resources: Option<ResourceUsage>,
     pub throughput_series: Vec<SecondBucket>,
     pub setup: Option<SetupSummary>,
+    /// The scenario's content checks, counted over every answer (empty without checks).
+    pub content_checks: Vec<ContentCheckTally>,
     /// ws_fanout only: subscribers, writes, completeness.
     pub fanout: Option<FanoutSummary>,
 }

@@ -14,7 +14,7 @@ mod verdict;
 pub use errors::{ErrorBreakdown, SecondBucket};
 pub use fanout::{FanoutSummary, SubscriberSummary, Tally};
 pub use latency::{LatencySummary, PercentilePoint, new_histogram, percentile_curve, us_between};
-pub use metrics::{OpenLoopSummary, PerformanceMetrics, RunMode, SetupSummary};
+pub use metrics::{ContentCheckTally, OpenLoopSummary, PerformanceMetrics, RunMode, SetupSummary};
 pub use resources::{LeakAnalysis, LeakRule, LeakVerdict, ResourceUsage, Sample};
 pub use run::{
     AbortReason, ModeInfo, NamedFigure, Profile, Readiness, RunReport, SCHEMA_VERSION,

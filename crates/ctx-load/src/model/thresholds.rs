@@ -33,6 +33,8 @@ pub struct Thresholds {
     pub min_rate_pct: Option<f64>,
     /// late_pct (open loop): maximum share of requests sent late, percent.
     pub max_late_pct: Option<f64>,
+    /// checks_pct: minimum share of answers that pass each content check, percent.
+    pub min_checks_pct: Option<f64>,
 }
 
 /// An open loop that delivers under 95 % of its rate, or sends over 5 % of
@@ -58,12 +60,13 @@ impl Default for Thresholds {
             max_bad_frames: None,
             min_rate_pct: Some(95.0),
             max_late_pct: Some(5.0),
+            min_checks_pct: Some(100.0),
         }
     }
 }
 
 /// The metric names accepted by [`Thresholds::set`], for error messages and docs.
-pub const THRESHOLD_METRICS: [&str; 17] = [
+pub const THRESHOLD_METRICS: [&str; 18] = [
     "success_rate",
     "avg_ms",
     "p50_ms",
@@ -81,6 +84,7 @@ pub const THRESHOLD_METRICS: [&str; 17] = [
     "bad_frames",
     "rate_pct",
     "late_pct",
+    "checks_pct",
 ];
 
 #[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]

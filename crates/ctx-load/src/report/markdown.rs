@@ -178,6 +178,20 @@ pub fn render_markdown(r: &RunReport) -> String {
                 .map(|f| format!(" (first: `{f}`)"))
                 .unwrap_or_default()
         );
+        for check in &m.content_checks {
+            let _ = writeln!(
+                o,
+                "- **Check `{}`:** {} of {} answers passed{}",
+                check.name,
+                check.passed,
+                check.passed + check.failed,
+                check
+                    .first_failure
+                    .as_ref()
+                    .map(|f| format!(" (first failure: `{f}`)"))
+                    .unwrap_or_default()
+            );
+        }
         if let Some(ol) = &m.open_loop {
             let u = &ol.uncorrected;
             let _ = writeln!(

@@ -19,7 +19,7 @@ pub mod terminal;
 use std::path::{Path, PathBuf};
 
 pub use markdown::render_markdown;
-pub use terminal::summary as summary_table;
+pub use terminal::{summary as summary_table, summary_json};
 
 /// Escapes text for HTML.
 fn esc(text: &str) -> String {

@@ -3,6 +3,10 @@
 
 use std::fmt::Write as _;
 
+use std::path::Path;
+
+use serde_json::json;
+
 use super::rows;
 use crate::model::RunReport;
 
@@ -37,4 +41,22 @@ pub fn summary(report: &RunReport) -> String {
     );
     let _ = writeln!(out, "verdict: {}", report.verdict.line(TERMINAL_REASONS));
     out
+}
+
+/// The same summary as one JSON document (`ctx load --json`): the verdict,
+/// the totals, and the scenario table's rows (the row model's JSON rendering,
+/// the cells exactly as the table shows them). Every figure with full
+/// precision is in report.json, whose path this gives.
+pub fn summary_json(report: &RunReport, report_dir: Option<&Path>) -> serde_json::Value {
+    json!({
+        "schema_version": report.schema_version,
+        "verdict": report.verdict,
+        "profile": report.profile,
+        "complete": report.complete,
+        "target": report.target,
+        "summary": report.summary,
+        "checks": rows::check_tally(report),
+        "scenarios": rows::scenario_table(report).json(),
+        "report_json": report_dir.map(|d| d.join("report.json")),
+    })
 }

@@ -40,6 +40,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::Scenario;
+use super::checks::{ContentCheck, Requirement};
 use crate::engine::Request;
 use crate::error::LoadError;
 use crate::model::Thresholds;
@@ -67,6 +68,68 @@ struct ScenarioDef {
     request: Vec<TemplateDef>,
     #[serde(default)]
     thresholds: toml::Table,
+    #[serde(default)]
+    check: Vec<CheckDef>,
+}
+
+/// `[[scenario.check]]`: exactly one of `status`, `header`, `json`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckDef {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    status: Option<u16>,
+    #[serde(default)]
+    header: Option<String>,
+    #[serde(default)]
+    json: Option<String>,
+    #[serde(default)]
+    equals: Option<toml::Value>,
+}
+
+impl CheckDef {
+    fn parse(self, ctx: &str) -> Result<ContentCheck, String> {
+        let requirement = match (self.status, self.header, self.json) {
+            (Some(code), None, None) if self.equals.is_none() => {
+                if !(100..=599).contains(&code) {
+                    return Err(format!("{ctx}: status {code} is not an HTTP status"));
+                }
+                Requirement::Status(code)
+            }
+            (None, Some(name), None) => {
+                let name = name.trim().to_ascii_lowercase();
+                if hyper::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                    return Err(format!("{ctx}: {name:?} is not a header name"));
+                }
+                let equals = match self.equals {
+                    None => None,
+                    Some(toml::Value::String(v)) => Some(v),
+                    Some(other) => {
+                        return Err(format!("{ctx}: a header equals a string, not {other}"));
+                    }
+                };
+                Requirement::Header { name, equals }
+            }
+            (None, None, Some(path)) => {
+                let path: Vec<String> = path.split('.').map(str::to_string).collect();
+                if path.iter().any(String::is_empty) {
+                    return Err(format!("{ctx}: json wants a field path like \"value.seq\""));
+                }
+                let equals = match self.equals {
+                    None => None,
+                    Some(v) => Some(serde_json::to_value(v).map_err(|e| format!("{ctx}: {e}"))?),
+                };
+                Requirement::Json { path, equals }
+            }
+            _ => {
+                return Err(format!(
+                    "{ctx}: a check has exactly one of status, header or json (equals goes with header or json)"
+                ));
+            }
+        };
+        Ok(ContentCheck::new(self.name, requirement))
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -288,6 +351,13 @@ pub fn parse(text: &str, origin: &str) -> Result<Vec<Scenario>, LoadError> {
                 .set(metric, &text)
                 .map_err(|e| bad(format!("scenario {name:?}: {e}")))?;
         }
+        let checks = def
+            .check
+            .into_iter()
+            .enumerate()
+            .map(|(i, check)| check.parse(&format!("scenario {name:?} check {}", i + 1)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(bad)?;
         let templates = Arc::new(templates);
         let order = Arc::new(order);
         out.push(Scenario {
@@ -304,6 +374,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Vec<Scenario>, LoadError> {
             thresholds,
             fanout: None,
             open_loop: None,
+            checks,
         });
     }
     Ok(out)
@@ -430,6 +501,18 @@ leak = true
             (
                 "[[scenario]]\nname='a'\nclients=1\nops=1\nrequest=[{path='/x/{rand:0}'}]",
                 "{rand:N}",
+            ),
+            (
+                "[[scenario]]\nname='a'\nclients=1\nops=1\nrequest=[{path='/x'}]\ncheck=[{status=200, json='a'}]",
+                "exactly one of status, header or json",
+            ),
+            (
+                "[[scenario]]\nname='a'\nclients=1\nops=1\nrequest=[{path='/x'}]\ncheck=[{status=99}]",
+                "not an HTTP status",
+            ),
+            (
+                "[[scenario]]\nname='a'\nclients=1\nops=1\nrequest=[{path='/x'}]\ncheck=[{json='a..b'}]",
+                "field path",
             ),
             (
                 "[[scenario]]\nname='a'\nclients=1\nops=1\nrequest=[{path='/x', body={k='{rand:many}'}}]",

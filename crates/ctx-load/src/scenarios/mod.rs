@@ -10,6 +10,7 @@
 //! with its actual figure, and `cargo test` assert exactly the seed's limits.
 
 mod advice;
+pub mod checks;
 mod custom;
 mod seed;
 mod thresholds;
@@ -30,6 +31,7 @@ use crate::engine::{OpenLoop, Request, RequestGenerator};
 use crate::error::LoadError;
 use crate::fanout::FanoutSpec;
 use crate::model::Thresholds;
+use checks::ContentCheck;
 
 /// Names of the seed scenarios, in the order they run.
 pub const SEED_SCENARIOS: [&str; 6] = [
@@ -60,6 +62,8 @@ pub struct Scenario {
     pub fanout: Option<FanoutSpec>,
     /// This scenario in open loop whatever the run's mode (the sustained phase).
     pub open_loop: Option<OpenLoop>,
+    /// Content checks on every answer (scenario files' `[[scenario.check]]`).
+    pub checks: Vec<ContentCheck>,
 }
 
 impl std::fmt::Debug for Scenario {

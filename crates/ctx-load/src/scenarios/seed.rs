@@ -58,6 +58,7 @@ pub fn concurrent_reads() -> Scenario {
         },
         fanout: None,
         open_loop: None,
+        checks: Vec::new(),
     }
 }
 
@@ -90,6 +91,7 @@ pub fn concurrent_writes() -> Scenario {
         },
         fanout: None,
         open_loop: None,
+        checks: Vec::new(),
     }
 }
 
@@ -133,6 +135,7 @@ pub fn mixed_workload() -> Scenario {
         },
         fanout: None,
         open_loop: None,
+        checks: Vec::new(),
     }
 }
 
@@ -182,6 +185,7 @@ pub fn file_dumps() -> Scenario {
         },
         fanout: None,
         open_loop: None,
+        checks: Vec::new(),
     }
 }
 
@@ -228,6 +232,7 @@ pub fn memory_stress() -> Scenario {
         },
         fanout: None,
         open_loop: None,
+        checks: Vec::new(),
     }
 }
 
@@ -259,6 +264,7 @@ pub fn percentile_analysis() -> Scenario {
         },
         fanout: None,
         open_loop: None,
+        checks: Vec::new(),
     }
 }
 
@@ -296,6 +302,7 @@ pub fn ws_fanout() -> Scenario {
         },
         fanout: Some(spec),
         open_loop: None,
+        checks: Vec::new(),
     }
 }
 

@@ -36,6 +36,7 @@ impl Thresholds {
             "bad_frames" => &mut self.max_bad_frames,
             "rate_pct" => &mut self.min_rate_pct,
             "late_pct" => &mut self.max_late_pct,
+            "checks_pct" => &mut self.min_checks_pct,
             _ => {
                 return Err(format!(
                     "unknown metric {metric:?} (known: {})",
@@ -239,6 +240,33 @@ pub fn evaluate(
                 "{} of {} sent more than {} ms after their due time",
                 open.late, open.sent, open.late_slack_ms
             )),
+        );
+    }
+    for tally in &m.content_checks {
+        let evaluated = tally.passed + tally.failed;
+        let pct = tally.passed as f64 / evaluated.max(1) as f64 * 100.0;
+        let figure = if evaluated == 0 {
+            Figure::Missing("no answer to check".into())
+        } else if evaluated < MIN_REQUESTS {
+            Figure::Thin(
+                pct,
+                format!("only {evaluated} answers checked: needs at least {MIN_REQUESTS}"),
+            )
+        } else {
+            Figure::Solid(pct)
+        };
+        let note = tally
+            .first_failure
+            .as_ref()
+            .map(|first| format!("{} of {evaluated} failed; first: {first}", tally.failed));
+        let metric = format!("check: {}", tally.name);
+        judge(
+            &mut out,
+            &metric,
+            Bound::AtLeast,
+            t.min_checks_pct,
+            figure,
+            note,
         );
     }
     let memory = match m.peak_memory_mb {

@@ -61,6 +61,10 @@ pub struct LoadArgs {
     /// --rate, closed loop for this long (each client repeating its op sequence).
     #[arg(long, value_name = "SECS")]
     duration: Option<f64>,
+    /// Print the run's summary as one JSON document on stdout (verdict, totals, the
+    /// scenario table's rows, the report.json path) instead of the table.
+    #[arg(long)]
+    json: bool,
     /// Smoke run: the seed's sizes, about a second of load. Its verdict is never better
     /// than inconclusive (exit 6); the default run (about a minute) can be conclusive.
     #[arg(long)]
@@ -187,6 +191,7 @@ pub fn run(args: LoadArgs) -> ExitCode {
         .with_writer(std::io::stderr)
         .try_init();
     let listing = args.list;
+    let as_json = args.json;
     let opts = match build_options(args) {
         Ok(o) => o,
         Err(e) => return fail(&e),
@@ -203,9 +208,15 @@ pub fn run(args: LoadArgs) -> ExitCode {
     };
     match runtime.block_on(ctx_load::run(opts)) {
         Ok(outcome) => {
-            print!("{}", outcome.summary_table);
-            if let Some(dir) = &outcome.report_dir {
-                println!("report: {}", dir.join("report.md").display());
+            if as_json {
+                let summary =
+                    ctx_load::report::summary_json(&outcome.report, outcome.report_dir.as_deref());
+                println!("{summary}");
+            } else {
+                print!("{}", outcome.summary_table);
+                if let Some(dir) = &outcome.report_dir {
+                    println!("report: {}", dir.join("report.md").display());
+                }
             }
             exit::code(match outcome.outcome {
                 Outcome::Pass => exit::OK,
