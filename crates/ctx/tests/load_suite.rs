@@ -249,8 +249,9 @@ fn the_verdict_decides_the_exit_code() {
 }
 
 /// Runs `ctx serve …` under a shell that kills it with SIGKILL as soon as a
-/// dump named `crash_trigger` appears in its data directory (a request of
-/// the first scenario writes it), simulating a crash mid-run.
+/// dump named `crash_trigger` appears in its data directory (the set-up of
+/// the second scenario writes it, so the crash always falls inside that
+/// scenario, after the first one finished), simulating a crash mid-run.
 const CRASH_WRAPPER: &str = r#"
 "$0" "$@" &
 s=$!
@@ -268,14 +269,13 @@ name = "crash_trigger"
 clients = 1
 ops = 1
 [[scenario.request]]
-method = "POST"
-path = "/ctx/dump"
-body = { format = "json", filename = "crash_trigger" }
+path = "/ctx/k.0"
 
 [[scenario]]
 name = "keep_reading"
 clients = 2
 ops = 20000
+setup = [{ method = "POST", path = "/ctx/dump", body = { format = "json", filename = "crash_trigger" } }]
 [[scenario.request]]
 path = "/ctx/k.{op}"
 "#;
