@@ -3,7 +3,9 @@
 -- get_all(); this file picks the request for the case and prints the result as JSON.
 --
 -- Settings come from the environment (bench/run sets them):
---   BENCH_MODE        get_hot | get_random | post_random | mixed | get_all
+--   BENCH_MODE        get_hot | get_random | post_random | mixed | get_all | cas_claim | incr
+--                     (cas_claim: create a random key only if absent, claim_key(k);
+--                      incr: add 1 to one of BENCH_COUNTERS counters, incr_key(k))
 --   BENCH_KEYS        key space for random keys (keys are bench_0000000 ... )
 --   BENCH_VALUE_BYTES size of written values (ctx: JSON text incl. quotes)
 --   BENCH_WRITE_PCT   share of writes in `mixed` (default 20)
@@ -18,6 +20,7 @@ mode = env("BENCH_MODE", "get_random")
 keys = tonumber(env("BENCH_KEYS", "100000"))
 value_bytes = tonumber(env("BENCH_VALUE_BYTES", "200"))
 write_pct = tonumber(env("BENCH_WRITE_PCT", "20"))
+counters = tonumber(env("BENCH_COUNTERS", "16"))
 
 function key(i)
   return string.format("bench_%07d", i)
@@ -73,6 +76,10 @@ function request()
   elseif mode == "get_all" then
     hot = hot or get_all()
     return hot
+  elseif mode == "cas_claim" then
+    return claim_key(random_key())
+  elseif mode == "incr" then
+    return incr_key(string.format("counter_%02d", math.random(0, counters - 1)))
   end
   error("unknown BENCH_MODE " .. mode)
 end

@@ -42,6 +42,16 @@ function put_key(k)
     '{"key":"' .. key64(k) .. '","value":"' .. random_text(value_chars) .. '"}')
 end
 
+-- A Txn: put the key only if it was never created (create_revision 0), as ctx's
+-- if_revision 0. A key already claimed answers 200 with "succeeded" absent (false).
+function claim_key(k)
+  local k64 = key64(k)
+  return wrk.format("POST", "/v3/kv/txn", json,
+    '{"compare":[{"key":"' .. k64 .. '","target":"CREATE","create_revision":"0"}],' ..
+    '"success":[{"request_put":{"key":"' .. k64 .. '","value":"' ..
+    random_text(value_chars) .. '"}}]}')
+end
+
 -- Every key starting with "bench_": range_end is the prefix with its last byte + 1.
 function get_all()
   return wrk.format("POST", "/v3/kv/range", json,
