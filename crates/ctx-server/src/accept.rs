@@ -33,6 +33,11 @@ use crate::tls::{HANDSHAKE_RECORD, PLAIN_HTTP_ANSWER};
 /// try instead of spinning.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
+/// The largest request head (request line and headers) accepted; hyper answers a bigger
+/// one 431 and closes the connection. ctx's own requests need a few hundred bytes; 16 KiB
+/// leaves room for long cookies or tokens, and a 200 KB head no longer ties up a worker.
+const MAX_HEADER_BYTES: usize = 16 * 1024;
+
 /// What `serve` needs of the router: a cloneable, infallible tower service.
 pub(crate) trait AppService:
     Service<Request<Incoming>, Response = Response, Error = Infallible, Future: Send + 'static>
@@ -60,6 +65,7 @@ pub(crate) async fn serve<S: AppService>(
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(idle_timeout)
+        .max_header_size(MAX_HEADER_BYTES)
         .keep_alive(true);
     // `stop` tells every connection to finish; each holds a `done` receiver, so
     // `done_tx.closed()` completes when the last connection has ended.

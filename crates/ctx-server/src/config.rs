@@ -78,7 +78,9 @@ pub const DEFAULT_CHECKPOINT_INTERVAL_MS: u64 = 1000;
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
 pub const DEFAULT_MAX_KEY_BYTES: usize = 1024;
 pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
-pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 60;
+/// Also the time allowed for a request head: a slowloris peer holds a connection at most
+/// this long (hyper starts the same clock for an idle keep-alive connection).
+pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 10;
 
 /// The TOML file: every field optional, unknown fields refused (a typo should not be
 /// silently ignored).

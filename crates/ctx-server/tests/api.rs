@@ -544,3 +544,35 @@ async fn api_keys_have_roles_401_without_a_known_key_and_403_when_the_role_is_to
     assert_eq!(bearer.status, StatusCode::OK);
     assert_eq!(server.get("/health").await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_request_head_over_16_kib_is_431_and_below_it_is_served() {
+    let server = TestServer::start().await;
+    let big = "x".repeat(200 * 1024);
+    let refused = server
+        .request_with(Method::GET, "/health", None, &[("x-padding", &big)], "")
+        .await;
+    assert_eq!(refused.status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    let just_over = "x".repeat(16 * 1024);
+    let refused = server
+        .request_with(
+            Method::GET,
+            "/health",
+            None,
+            &[("x-padding", &just_over)],
+            "",
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    let fits = "x".repeat(12 * 1024);
+    let served = server
+        .request_with(Method::GET, "/health", None, &[("x-padding", &fits)], "")
+        .await;
+    assert_eq!(served.status, StatusCode::OK);
+}
+
+#[test]
+fn the_default_header_read_timeout_is_at_most_ten_seconds() {
+    let config = ctx_server::ServerConfig::with_data_dir("unused");
+    assert!(config.idle_timeout <= std::time::Duration::from_secs(10));
+}

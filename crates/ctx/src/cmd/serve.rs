@@ -43,7 +43,7 @@ pub struct ServeArgs {
     /// Seconds before a request is answered 408 [default: 30].
     #[arg(long)]
     request_timeout_secs: Option<u64>,
-    /// Seconds a connection may sit without sending a complete request head [default: 60].
+    /// Seconds a connection may sit without sending a complete request head [default: 10].
     #[arg(long)]
     idle_timeout_secs: Option<u64>,
     /// Messages queued per WebSocket/Socket.IO client before it is cut off as a slow consumer [default: 1024].
