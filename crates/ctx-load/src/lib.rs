@@ -62,6 +62,8 @@ pub const SUSTAINED_SCENARIO: &str = "memory_sustained";
 pub struct LoadOptions {
     /// Base URL of an existing server. None: start one with `launcher`.
     pub target: Option<String>,
+    /// For an `https://` target: which certificates to trust.
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
     /// How to start our server when no target is given.
     pub launcher: Option<Launcher>,
     /// PID of an external server to monitor (ignored when we start the server).
@@ -106,6 +108,7 @@ impl Default for LoadOptions {
     fn default() -> Self {
         LoadOptions {
             target: None,
+            tls: None,
             launcher: None,
             server_pid: None,
             scenarios: Vec::new(),

@@ -24,7 +24,7 @@ pub async fn run(opts: LoadOptions) -> Result<RunOutcome, LoadError> {
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let selected = prepare_scenarios(&opts)?;
     let explicit_target = match &opts.target {
-        Some(url) => Some(Target::parse(url)?),
+        Some(url) => Some(Target::parse_with_tls(url, opts.tls.as_ref())?),
         None => None,
     };
     if explicit_target.is_none() && opts.launcher.is_none() {
@@ -143,12 +143,15 @@ pub async fn run(opts: LoadOptions) -> Result<RunOutcome, LoadError> {
     })
 }
 
-/// Checks that something accepts TCP connections at the target, so an
-/// unreachable target is one clear error instead of 100 % connect failures.
+/// Checks that something accepts connections at the target (with a TLS handshake for
+/// `https://`), so an unreachable or untrusted target is one clear error instead of
+/// 100 % connect failures.
 async fn preflight(target: &Target) -> Result<(), LoadError> {
-    let addr = (target.host().to_string(), target.port());
-    match tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr)).await {
+    match tokio::time::timeout(Duration::from_secs(5), target.open()).await {
         Ok(Ok(_)) => Ok(()),
+        Ok(Err(e @ crate::engine::OpenError::Tls(..))) => {
+            Err(LoadError::CouldNotRun(format!("target {target}: {e}")))
+        }
         Ok(Err(e)) => Err(LoadError::CouldNotRun(format!(
             "target {target} is unreachable: {e}"
         ))),

@@ -178,3 +178,36 @@ fn serve_refuses_a_certificate_without_a_key_or_a_bad_pem() {
     );
     assert!(line.contains("private key"), "{line}");
 }
+
+#[test]
+fn ctx_load_drives_an_https_target_with_cacert_and_refuses_it_without() {
+    let server = TlsServer::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let scenarios = dir.path().join("tiny.toml");
+    std::fs::write(
+        &scenarios,
+        "[[scenario]]\nname = \"tiny\"\nclients = 2\nops = 60\n[[scenario.request]]\npath = \"/ctx/k\"\n",
+    )
+    .expect("write scenario file");
+    let load = |extra: &[&str]| {
+        Command::new(CTX)
+            .args(["load", "--target", &server.child.url, "--scenario-file"])
+            .arg(&scenarios)
+            .args(["--scenario", "tiny", "--no-report"])
+            .args(extra)
+            .env_remove("CTX_CACERT")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run ctx load")
+    };
+    let trusted = load(&["--cacert", path_str(&server.cacert)]);
+    let stdout = String::from_utf8_lossy(&trusted.stdout);
+    assert_eq!(trusted.status.code(), Some(0), "{trusted:?}");
+    assert!(
+        stdout.contains("100.0%"),
+        "every request answered: {stdout}"
+    );
+    let line = fails(load(&[]), 3);
+    assert!(line.contains("TLS handshake"), "{line}");
+    assert!(line.contains("--cacert"), "{line}");
+}

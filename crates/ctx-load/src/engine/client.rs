@@ -9,8 +9,8 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{Connection, SendRequest};
 use hyper::header::{CONTENT_TYPE, HOST, HeaderValue, USER_AGENT};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 
+use super::target::Stream;
 use super::{Inspection, Request, Target};
 use crate::model::ContentCheckTally;
 
@@ -23,7 +23,7 @@ pub(super) enum Outcome {
 }
 
 /// The connection half of hyper's client: a future that drives the socket.
-type ConnFuture = Pin<Box<Connection<TokioIo<TcpStream>, Full<Bytes>>>>;
+type ConnFuture = Pin<Box<Connection<TokioIo<Stream>, Full<Bytes>>>>;
 
 /// One client's connection: opened lazily, reopened after any failure or
 /// when the server closes it.
@@ -46,11 +46,7 @@ pub(super) struct Client {
 }
 
 async fn handshake(target: &Target) -> Result<(SendRequest<Full<Bytes>>, ConnFuture), String> {
-    let stream = TcpStream::connect((target.host.as_str(), target.port))
-        .await
-        .map_err(|e| format!("connect to {}:{}: {e}", target.host, target.port))?;
-    // Small request/response pairs: do not let Nagle hold them back.
-    let _ = stream.set_nodelay(true);
+    let stream = target.open().await.map_err(|e| e.to_string())?;
     let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| format!("HTTP handshake with {}:{}: {e}", target.host, target.port))?;

@@ -41,6 +41,7 @@ use hdrhistogram::Histogram;
 use hyper::Method;
 
 pub use client::{one_shot, run_setup};
+pub(crate) use target::OpenError;
 pub use target::Target;
 
 use crate::error::LoadError;

@@ -1,37 +1,75 @@
-//! Where the load goes: a parsed `http://host:port[/base]` URL.
+//! Where the load goes: a parsed `http[s]://host:port[/base]` URL, and how to open a
+//! connection to it.
 
 use std::fmt;
+use std::sync::Arc;
 
 use hyper::header::HeaderValue;
+use rustls::pki_types::ServerName;
+use tokio::net::TcpStream;
+use tokio_tungstenite::{Connector, MaybeTlsStream};
 
 use crate::error::LoadError;
 
-/// Where the load goes: a plain `http://host:port[/base]` URL.
+/// A connection to the target: plain TCP, or TLS over it for `https://`.
+///
+/// tokio-tungstenite's enum (the `/ws` client needs it anyway): the plain case costs
+/// one predictable branch per read or write, no boxing, no dynamic dispatch.
+pub(crate) type Stream = MaybeTlsStream<TcpStream>;
+
+/// Where the load goes: an `http://` or `https://` `host:port[/base]` URL.
 #[derive(Clone, Debug)]
 pub struct Target {
     pub(super) host: String,
     pub(super) port: u16,
+    /// For `https://`: the TLS settings and the name the certificate must carry.
+    tls: Option<TlsTarget>,
     /// Prefix prepended to every request path, without a trailing slash.
     base_path: String,
     /// Value of the `Host` header.
     pub(super) authority: HeaderValue,
 }
 
+#[derive(Clone, Debug)]
+struct TlsTarget {
+    config: Arc<rustls::ClientConfig>,
+    name: ServerName<'static>,
+}
+
+/// Why a connection to the target could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum OpenError {
+    #[error("connect to {0}: {1}")]
+    Connect(String, std::io::Error),
+    #[error("TLS handshake with {0} failed: {1} (an untrusted certificate? pass --cacert PEM)")]
+    Tls(String, std::io::Error),
+}
+
 impl Target {
-    /// Parses a base URL. Only `http` is supported (the suite talks to servers
-    /// on this machine; TLS would only measure the TLS library).
+    /// Parses an `http://` base URL (`https://` needs [`Target::parse_with_tls`]).
     pub fn parse(url: &str) -> Result<Target, LoadError> {
+        Self::parse_with_tls(url, None)
+    }
+
+    /// Parses a base URL; `https://` needs `tls`, the client settings that say which
+    /// certificates to trust (the `ctx` command builds them from the system's roots
+    /// and `--cacert`).
+    pub fn parse_with_tls(
+        url: &str,
+        tls: Option<&Arc<rustls::ClientConfig>>,
+    ) -> Result<Target, LoadError> {
         let bad = |why: &str| LoadError::InvalidOption(format!("bad target URL {url:?}: {why}"));
         let uri: hyper::Uri = url.trim().parse().map_err(|_| bad("not a URL"))?;
-        match uri.scheme_str() {
-            Some("http") => {}
+        let secure = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
             Some(other) => {
                 return Err(bad(&format!(
-                    "scheme {other:?} is not supported, use http://"
+                    "scheme {other:?} is not supported, use http:// or https://"
                 )));
             }
             None => return Err(bad("missing scheme, expected http://HOST:PORT")),
-        }
+        };
         let host = uri
             .host()
             .filter(|h| !h.is_empty())
@@ -40,7 +78,7 @@ impl Target {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_string();
-        let port = uri.port_u16().unwrap_or(80);
+        let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
         if port == 0 {
             return Err(bad("port 0 is not a server port"));
         }
@@ -55,12 +93,51 @@ impl Target {
         };
         let authority = HeaderValue::from_str(&authority)
             .map_err(|_| bad("host is not a valid header value"))?;
+        let tls = match (secure, tls) {
+            (false, _) => None,
+            (true, None) => return Err(bad("https:// needs TLS client settings (--cacert)")),
+            (true, Some(config)) => Some(TlsTarget {
+                config: config.clone(),
+                name: ServerName::try_from(host.clone())
+                    .map_err(|_| bad("the host is not a valid TLS server name"))?,
+            }),
+        };
         Ok(Target {
             host,
             port,
+            tls,
             base_path,
             authority,
         })
+    }
+
+    /// Opens a connection (TCP, then the TLS handshake for `https://`).
+    pub(crate) async fn open(&self) -> Result<Stream, OpenError> {
+        let at = || format!("{}:{}", self.host, self.port);
+        let tcp = TcpStream::connect((self.host.as_str(), self.port))
+            .await
+            .map_err(|e| OpenError::Connect(at(), e))?;
+        // Small request/response pairs: do not let Nagle hold them back.
+        let _ = tcp.set_nodelay(true);
+        match &self.tls {
+            None => Ok(MaybeTlsStream::Plain(tcp)),
+            Some(tls) => tokio_rustls::TlsConnector::from(tls.config.clone())
+                .connect(tls.name.clone(), tcp)
+                .await
+                .map(MaybeTlsStream::Rustls)
+                .map_err(|e| OpenError::Tls(at(), e)),
+        }
+    }
+
+    /// What the WebSocket client needs for a `wss://` URL of this target.
+    pub fn ws_connector(&self) -> Option<Connector> {
+        self.tls
+            .as_ref()
+            .map(|tls| Connector::Rustls(tls.config.clone()))
+    }
+
+    fn scheme(&self, plain: &'static str, secure: &'static str) -> &'static str {
+        if self.tls.is_some() { secure } else { plain }
     }
 
     pub fn host(&self) -> &str {
@@ -81,16 +158,26 @@ impl Target {
     pub fn ws_url(&self, path: &str) -> String {
         // The authority was built from the parsed host and port: valid ASCII.
         let authority = self.authority.to_str().unwrap_or_default();
-        format!("ws://{authority}{}", self.full_path(path))
+        let scheme = self.scheme("ws", "wss");
+        format!("{scheme}://{authority}{}", self.full_path(path))
     }
 }
 
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = self.scheme("http", "https");
         if self.host.contains(':') {
-            write!(f, "http://[{}]:{}{}", self.host, self.port, self.base_path)
+            write!(
+                f,
+                "{scheme}://[{}]:{}{}",
+                self.host, self.port, self.base_path
+            )
         } else {
-            write!(f, "http://{}:{}{}", self.host, self.port, self.base_path)
+            write!(
+                f,
+                "{scheme}://{}:{}{}",
+                self.host, self.port, self.base_path
+            )
         }
     }
 }
@@ -116,7 +203,8 @@ mod tests {
         for bad in [
             "",
             "localhost:80",
-            "https://x:1",
+            "https://x:1", // without TLS settings
+            "ftp://x:1",
             "http://:80",
             "not a url",
             "http://h:0",
@@ -124,5 +212,19 @@ mod tests {
         ] {
             assert!(Target::parse(bad).is_err(), "{bad:?} should be rejected");
         }
+        let tls = Arc::new(
+            rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth(),
+        );
+        let t = Target::parse_with_tls("https://localhost/api", Some(&tls)).unwrap();
+        assert_eq!(t.port(), 443);
+        assert_eq!(t.to_string(), "https://localhost:443/api");
+        assert_eq!(t.ws_url("ws"), "wss://localhost:443/api/ws");
+        assert!(t.ws_connector().is_some());
     }
 }

@@ -109,7 +109,6 @@ pub async fn run(
     let _ = epoch();
     let planned = spec.planned_writes();
     let prefix = format!("{}{}.", spec.prefix, run_token());
-    let url = target.ws_url("ws");
     let (stop_tx, stop_rx) = watch::channel(None);
     let mut set = tokio::task::JoinSet::new();
     let mut readies = Vec::new();
@@ -118,7 +117,7 @@ pub async fn run(
         readies.push(ready_rx);
         set.spawn(subscriber::subscriber(
             id,
-            url.clone(),
+            target.clone(),
             prefix.clone(),
             planned,
             timeout,

@@ -12,6 +12,7 @@ use tokio::sync::{oneshot, watch};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::tracker::{Arrival, DeliveryTracker, SeqSet};
+use crate::engine::Target;
 use crate::model::{new_histogram, us_between};
 
 /// The monotonic clock the due times in write bodies are expressed on.
@@ -128,8 +129,12 @@ type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Connects and subscribes; returns once the `subscribed` answer arrived.
-async fn subscribe(url: &str, prefix: &str) -> Result<Socket, String> {
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
+async fn subscribe(
+    url: &str,
+    tls: Option<tokio_tungstenite::Connector>,
+    prefix: &str,
+) -> Result<Socket, String> {
+    let (mut ws, _) = tokio_tungstenite::connect_async_tls_with_config(url, None, true, tls)
         .await
         .map_err(|e| format!("connect to {url}: {e}"))?;
     let message = ClientMessage::subscribe(vec![prefix.to_string()], None);
@@ -166,7 +171,7 @@ fn close_reason(f: Option<tokio_tungstenite::tungstenite::protocol::CloseFrame>)
 /// write arrived, the drain deadline passed, or the connection ended.
 pub(super) async fn subscriber(
     id: u64,
-    url: String,
+    target: Target,
     prefix: String,
     planned: u64,
     setup_timeout: Duration,
@@ -181,7 +186,12 @@ pub(super) async fn subscriber(
         first_bad: None,
         disconnect: None,
     };
-    let ws = tokio::time::timeout(setup_timeout, subscribe(&url, &prefix)).await;
+    let url = target.ws_url("ws");
+    let ws = tokio::time::timeout(
+        setup_timeout,
+        subscribe(&url, target.ws_connector(), &prefix),
+    )
+    .await;
     let _ = ready.send(());
     let mut ws = match ws {
         Ok(Ok(ws)) => ws,

@@ -24,10 +24,13 @@ use crate::exit;
 
 #[derive(clap::Args)]
 pub struct LoadArgs {
-    /// Base URL of a running server (e.g. http://127.0.0.1:8080). Without it,
+    /// Base URL of a running server (e.g. http://127.0.0.1:8080, or https://). Without it,
     /// `ctx load` starts its own server on a free port with a throw-away data directory.
     #[arg(long, value_name = "URL")]
     target: Option<String>,
+    /// For an https:// --target: also trust this CA (PEM), e.g. a self-signed certificate.
+    #[arg(long, env = "CTX_CACERT", value_name = "PEM")]
+    cacert: Option<PathBuf>,
     /// PID of the --target server, to measure its memory and CPU (else "not measured").
     #[arg(long, value_name = "PID")]
     server_pid: Option<u32>,
@@ -123,8 +126,17 @@ fn build_options(args: LoadArgs) -> Result<LoadOptions, LoadError> {
     } else {
         None
     };
+    // Trust is the same as for the client commands (system roots + --cacert), and is
+    // loaded only for an https:// target.
+    let tls = match &args.target {
+        Some(url) if url.trim_start().starts_with("https://") => Some(
+            crate::tls::client_config(args.cacert.as_deref()).map_err(LoadError::CouldNotRun)?,
+        ),
+        _ => None,
+    };
     Ok(LoadOptions {
         target: args.target,
+        tls,
         launcher,
         server_pid: args.server_pid,
         scenarios: args.scenarios,
