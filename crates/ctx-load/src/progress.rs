@@ -12,8 +12,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::engine::Progress;
-use crate::model::PerformanceMetrics;
-use crate::report::rows::delivery_line;
+use crate::model::ScenarioReport;
+use crate::report::rows::{delivery_line, result_cell};
 
 /// The progress printer of one scenario. Dropped without `finish` (a run
 /// aborted mid-scenario), it stops printing.
@@ -90,8 +90,10 @@ pub fn spawn(label: String, p: Arc<Progress>) -> Ticker {
     }
 }
 
-/// The final line of a scenario.
-pub fn print_done(label: &str, m: &PerformanceMetrics, passed: bool) {
+/// The final line of a scenario, with its result as the summary table shows
+/// it (`pass`, `inconclusive (…)`, `FAIL (…)`).
+pub fn print_done(label: &str, scenario: &ScenarioReport) {
+    let m = &scenario.metrics;
     eprintln!(
         "{label}: {} ops in {:.2} s, {:.1}% ok, {:.1} ops/s, avg {:.2} ms, p99 {:.2} ms — {}",
         m.total_operations,
@@ -100,11 +102,7 @@ pub fn print_done(label: &str, m: &PerformanceMetrics, passed: bool) {
         m.throughput_ops_sec,
         m.latency.avg_ms,
         m.latency.p99_ms,
-        if passed {
-            "thresholds met"
-        } else {
-            "THRESHOLD FAILED"
-        }
+        result_cell(scenario).text
     );
     if let Some(f) = &m.fanout {
         eprintln!("{label}: {}", delivery_line(f, &m.latency));

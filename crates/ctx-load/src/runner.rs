@@ -328,17 +328,18 @@ async fn run_one(
     };
     let checks = scenarios::evaluate(&scenario.thresholds, &metrics, rate);
     let passed = checks.iter().all(|c| c.status != CheckStatus::Fail);
-    if opts.progress {
-        progress::print_done(&label, &metrics, passed);
-    }
-    Ok(ScenarioReport {
+    let report = ScenarioReport {
         name: scenario.name.clone(),
         description: scenario.description.clone(),
         thresholds: scenario.thresholds.clone(),
         checks,
         passed,
         metrics,
-    })
+    };
+    if opts.progress {
+        progress::print_done(&label, &report);
+    }
+    Ok(report)
 }
 
 /// What one scenario's load produced, before it becomes figures.

@@ -85,7 +85,7 @@ pub fn verdict_cell(report: &RunReport) -> Cell {
 
 /// A scenario's result cell: `FAIL (failed metrics)`, `inconclusive (the
 /// metrics without enough evidence)`, or `pass`.
-fn result_cell(scenario: &ScenarioReport) -> Cell {
+pub fn result_cell(scenario: &ScenarioReport) -> Cell {
     if !scenario.passed {
         let failed = metrics_with(scenario, CheckStatus::Fail);
         return Cell::toned(format!("FAIL ({failed})"), Tone::Fail);
