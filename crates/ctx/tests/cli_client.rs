@@ -527,3 +527,28 @@ fn integers_beyond_64_bits_are_kept_exactly() {
     let line = server.ctx(&["history", "--key", "big"]).ok();
     assert!(line.ends_with("null → 18446744073709551616\n"), "{line}");
 }
+
+#[test]
+fn client_commands_send_the_api_key_from_the_flag_or_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::ChildServer::start_with(dir.path(), &["--api-keys", "write:w-s3cret"]);
+    let run = |extra: &[&str], env_key: Option<&str>| {
+        let mut command = std::process::Command::new(common::CTX);
+        command
+            .args(["set", "k", "1", "--server", &server.url])
+            .args(extra)
+            .env_remove("CTX_API_KEY");
+        if let Some(key) = env_key {
+            command.env("CTX_API_KEY", key);
+        }
+        command.output().unwrap()
+    };
+    let refused = run(&[], None);
+    assert_eq!(refused.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("401"));
+    assert_eq!(run(&["--api-key", "w-s3cret"], None).status.code(), Some(0));
+    assert_eq!(run(&[], Some("w-s3cret")).status.code(), Some(0));
+    let wrong = run(&["--api-key", "nope"], None);
+    assert_eq!(wrong.status.code(), Some(4));
+    assert!(!String::from_utf8_lossy(&wrong.stderr).contains("nope"));
+}

@@ -6,6 +6,7 @@
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper::header::HeaderValue;
 use hyper::{Method, Request, StatusCode, Uri, header};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::{Client as HttpClient, connect::HttpConnector};
@@ -39,6 +40,9 @@ pub struct ClientOptions {
     /// Also trust this CA (PEM) for https:// and wss:// servers, e.g. a self-signed cert.
     #[arg(long, env = "CTX_CACERT", value_name = "PEM")]
     pub cacert: Option<PathBuf>,
+    /// API key sent as X-API-Key (servers started with --api-key or --api-keys).
+    #[arg(long, env = "CTX_API_KEY", value_name = "KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
 }
 
 #[derive(clap::Subcommand)]
@@ -207,7 +211,8 @@ async fn execute(command: ClientCommand) -> Result<Report, Failure> {
     let client = Client::new(
         &command.options().server,
         command.options().cacert.as_deref(),
-    )?;
+    )?
+    .with_api_key(command.options().api_key.as_deref())?;
     let json = command.options().json;
     let (answer, human, negative) = match command {
         ClientCommand::Get { key, .. } => {
@@ -463,6 +468,8 @@ pub(super) struct Client {
     /// `scheme://authority[/prefix]` without a trailing slash; request paths are appended.
     base: String,
     http: HttpClient<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    /// Sent as `X-API-Key` with every request; marked sensitive so it is never logged.
+    api_key: Option<HeaderValue>,
 }
 
 impl Client {
@@ -507,7 +514,22 @@ impl Client {
             server: server.to_owned(),
             base,
             http,
+            api_key: None,
         })
+    }
+
+    /// Sends `key` (when given) with every request.
+    pub(super) fn with_api_key(mut self, key: Option<&str>) -> Result<Client, Failure> {
+        if let Some(key) = key {
+            let mut value = HeaderValue::from_str(key).map_err(|_| {
+                Failure::Usage(
+                    "the API key must be printable ASCII (it travels in a header)".into(),
+                )
+            })?;
+            value.set_sensitive(true);
+            self.api_key = Some(value);
+        }
+        Ok(self)
     }
 
     /// Sends one request with an optional JSON body and returns the JSON answer;
@@ -583,6 +605,9 @@ impl Client {
                 header::USER_AGENT,
                 concat!("ctx/", env!("CARGO_PKG_VERSION")),
             );
+        if let Some(key) = &self.api_key {
+            builder = builder.header("x-api-key", key.clone());
+        }
         let payload = match body {
             Some(body) => {
                 builder = builder.header(header::CONTENT_TYPE, "application/json");
