@@ -211,3 +211,52 @@ fn ctx_load_drives_an_https_target_with_cacert_and_refuses_it_without() {
     assert!(line.contains("TLS handshake"), "{line}");
     assert!(line.contains("--cacert"), "{line}");
 }
+
+/// One HTTP/1.1 request over TLS with rustls' blocking API, trusting only `cacert`;
+/// answers the raw response text.
+fn https_get(addr: &str, cacert: &Path, path: &str) -> String {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    use std::io::{Read, Write};
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(cacert).expect("read cacert") {
+        roots.add(cert.expect("PEM certificate")).expect("add root");
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocol versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = "localhost".try_into().expect("server name");
+    let mut connection =
+        rustls::ClientConnection::new(std::sync::Arc::new(config), name).expect("TLS client");
+    let mut tcp = std::net::TcpStream::connect(addr).expect("connect");
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("timeout");
+    let mut tls = rustls::Stream::new(&mut connection, &mut tcp);
+    write!(
+        tls,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut response = Vec::new();
+    // A peer that closes without close_notify ends the read with an error after the data.
+    let _ = tls.read_to_end(&mut response);
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+#[test]
+fn socket_io_is_served_over_tls_on_the_same_port() {
+    let server = TlsServer::start();
+    let response = https_get(
+        &server.child.addr,
+        &server.cacert,
+        "/socket.io/?EIO=4&transport=polling",
+    );
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    // Engine.IO's open packet: `0` then the handshake JSON with the session id.
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+    assert!(body.starts_with("0{") && body.contains("\"sid\""), "{body}");
+}
