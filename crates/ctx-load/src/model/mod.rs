@@ -4,15 +4,18 @@
 
 mod errors;
 mod fanout;
+mod histogram;
 mod latency;
 mod metrics;
 mod resources;
 mod run;
 mod thresholds;
 mod verdict;
+mod worker;
 
 pub use errors::{ErrorBreakdown, SecondBucket};
 pub use fanout::{FanoutSummary, SubscriberSummary, Tally};
+pub use histogram::{RawHistograms, decode_histogram, encode_histogram};
 pub use latency::{LatencySummary, PercentilePoint, new_histogram, percentile_curve, us_between};
 pub use metrics::{ContentCheckTally, OpenLoopSummary, PerformanceMetrics, RunMode, SetupSummary};
 pub use resources::{LeakAnalysis, LeakRule, LeakVerdict, ResourceUsage, Sample};
@@ -22,3 +25,4 @@ pub use run::{
 };
 pub use thresholds::{CheckStatus, THRESHOLD_METRICS, ThresholdCheck, Thresholds};
 pub use verdict::{Outcome, Verdict};
+pub use worker::WorkerShare;
