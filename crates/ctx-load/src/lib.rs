@@ -21,6 +21,7 @@
 pub mod engine;
 pub mod error;
 pub mod fanout;
+pub mod merge;
 pub mod model;
 pub mod progress;
 pub mod report;
@@ -38,7 +39,7 @@ pub use runner::run;
 pub use scenarios::Scenario;
 pub use server::Launcher;
 
-use model::{LeakRule, Outcome, Profile};
+use model::{LeakRule, Outcome, Profile, WorkerShare};
 
 /// Upper bound on the requests one scenario may plan (a typo guard: at
 /// 100 000 req/s this is still over a day of load).
@@ -102,6 +103,9 @@ pub struct LoadOptions {
     pub leak_rule: LeakRule,
     /// Print the live progress line on stderr.
     pub progress: bool,
+    /// This process's part of a distributed run (`--workers`, `--worker-index`;
+    /// see [`model::WorkerShare`]); `WHOLE` = the whole load.
+    pub share: WorkerShare,
 }
 
 impl Default for LoadOptions {
@@ -126,6 +130,7 @@ impl Default for LoadOptions {
             monitor_interval: Duration::from_millis(250),
             leak_rule: LeakRule::default(),
             progress: false,
+            share: WorkerShare::WHOLE,
         }
     }
 }
@@ -290,5 +295,31 @@ pub fn prepare_scenarios(opts: &LoadOptions) -> Result<Vec<Scenario>, LoadError>
         known.push(SUSTAINED_SCENARIO.into());
     }
     scenarios::apply_overrides(&mut selected, &known, &opts.thresholds)?;
+    check_share(&selected, opts.share)?;
     Ok(selected)
+}
+
+/// A worker needs at least one client of each scenario, and `ws_fanout`
+/// (whose subscribers must see every write) does not split.
+fn check_share(selected: &[Scenario], share: WorkerShare) -> Result<(), LoadError> {
+    if share.is_whole() {
+        return Ok(());
+    }
+    for s in selected {
+        if s.fanout.is_some() {
+            return Err(LoadError::InvalidOption(format!(
+                "{} does not split over --workers (every subscriber must see every write); \
+                 run it from one process",
+                s.name
+            )));
+        }
+        if s.clients < share.workers {
+            return Err(LoadError::InvalidOption(format!(
+                "{} has {} clients, fewer than --workers {}: each worker needs at least one \
+                 (raise --clients)",
+                s.name, s.clients, share.workers
+            )));
+        }
+    }
+    Ok(())
 }

@@ -8,10 +8,9 @@ use std::time::Duration;
 use crate::engine::{self, EngineConfig, Mode, Progress, RequestGenerator, Target, monitor};
 use crate::error::LoadError;
 use crate::model::{
-    AbortReason, CheckStatus, ModeInfo, Profile, RunMode, RunReport, SCHEMA_VERSION,
-    ScenarioReport, ServerInfo, SetupSummary, Summary,
+    AbortReason, ModeInfo, RawHistograms, RunMode, ScenarioReport, ServerInfo, SetupSummary,
 };
-use crate::scenarios::{self, RunContext, Scenario};
+use crate::scenarios::{self, RunFacts, Scenario, ScenarioFigures};
 use crate::server::ChildServer;
 use crate::{LoadOptions, RunOutcome, fanout, prepare_scenarios, progress, report};
 
@@ -67,24 +66,9 @@ pub async fn run(opts: LoadOptions) -> Result<RunOutcome, LoadError> {
         None => None,
     };
 
-    let summary = Summary::of(&reports);
-    let verdict = scenarios::decide(
-        &reports,
-        RunContext {
-            smoke: opts.profile == Profile::Quick,
-        },
-    );
-    let readiness = scenarios::readiness(&verdict);
-    let all_passed = reports.iter().all(|s| s.passed);
-    let recommendations =
-        scenarios::recommendations(&reports, pid.is_some(), opts.open_loop.is_some());
-    let report = RunReport {
-        schema_version: SCHEMA_VERSION,
-        tool: format!("ctx-load {}", env!("CARGO_PKG_VERSION")),
+    let facts = RunFacts {
         started_at,
-        generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        complete: aborted.is_none(),
-        aborted_reason: aborted.clone(),
+        aborted: aborted.clone(),
         target: target.to_string(),
         server: ServerInfo {
             started_by_load: opts.target.is_none(),
@@ -108,14 +92,11 @@ pub async fn run(opts: LoadOptions) -> Result<RunOutcome, LoadError> {
             clients_override: opts.clients,
             timeout_secs: opts.timeout.as_secs_f64(),
         },
-        summary,
-        verdict,
         profile: opts.profile,
-        readiness,
-        recommendations,
-        all_thresholds_passed: all_passed && aborted.is_none(),
-        scenarios: reports,
+        worker: (!opts.share.is_whole()).then_some(opts.share),
+        merged_from: None,
     };
+    let report = scenarios::judge_run(facts, reports);
 
     let report_dir = if opts.write_report && (aborted.is_none() || !report.scenarios.is_empty()) {
         let dir = opts
@@ -235,25 +216,27 @@ async fn run_one(
             first_error,
         })
     };
+    // A worker of a distributed run runs its block of the scenario's clients
+    // (global ids, so its keys are theirs) and its share of the schedule.
+    let client_ids = opts.share.clients(scenario.clients);
+    let clients = client_ids.end - client_ids.start;
     let open_loop = scenario.open_loop.as_ref().or(opts.open_loop.as_ref());
     let mode = match (open_loop, opts.closed_duration) {
         (Some(ol), _) => Mode::Open {
-            clients: scenario.clients,
+            clients,
             rate: ol.rate,
             duration: ol.duration,
         },
-        (None, Some(duration)) => Mode::ClosedFor {
-            clients: scenario.clients,
-            duration,
-        },
+        (None, Some(duration)) => Mode::ClosedFor { clients, duration },
         (None, None) => Mode::Closed {
-            clients: scenario.clients,
+            clients,
             ops_per_client: scenario.ops_per_client,
         },
     };
     let mut cfg = EngineConfig::new(target.clone(), mode);
     cfg.timeout = opts.timeout;
     cfg.inspection = scenarios::checks::inspection(&scenario.checks).map(Arc::new);
+    cfg.share = opts.share;
     let late_slack_ms = cfg.late_slack.as_secs_f64() * 1000.0;
     let counters = Arc::new(Progress::default());
     let label = format!("[{index}/{of}] {}", scenario.name);
@@ -276,11 +259,16 @@ async fn run_one(
     // the request mix and the key set stay those of the scenario however long
     // the run. Without this, a sustained memory_stress would write ever new
     // keys and "RSS still growing" would only measure the growing data set.
+    let first_client = client_ids.start;
     let generator = match cfg.mode {
         Mode::Open { .. } | Mode::ClosedFor { .. } => {
             let inner = scenario.generator.clone();
             let cycle = scenario.ops_per_client.max(1);
-            Arc::new(move |c, o| inner(c, o % cycle)) as RequestGenerator
+            Arc::new(move |c, o| inner(first_client + c, o % cycle)) as RequestGenerator
+        }
+        Mode::Closed { .. } if first_client > 0 => {
+            let inner = scenario.generator.clone();
+            Arc::new(move |c, o| inner(first_client + c, o)) as RequestGenerator
         }
         Mode::Closed { .. } => scenario.generator.clone(),
     };
@@ -305,41 +293,49 @@ async fn run_one(
     if let Some(t) = ticker {
         t.finish().await;
     }
-    let metrics = match run.map_err(|e| e.to_string())? {
-        Measured::Fanout(run) => {
-            run.metrics(&scenario.name, scenario.clients, late_slack_ms, resources)
-        }
+    let (metrics, hdr) = match run.map_err(|e| e.to_string())? {
+        Measured::Fanout(run) => (
+            run.metrics(&scenario.name, scenario.clients, late_slack_ms, resources),
+            None,
+        ),
         Measured::Engine(run) => {
             let ops_per_client =
                 matches!(cfg.mode, Mode::Closed { .. }).then_some(scenario.ops_per_client);
-            run.metrics(
+            let metrics = run.metrics(
                 &scenario.name,
-                scenario.clients,
+                clients,
                 ops_per_client,
                 late_slack_ms,
                 resources,
                 setup,
-            )
+            );
+            (metrics, raw_histograms(&run))
         }
     };
-    let rate = match &scenario.fanout {
+    let target_rate = match &scenario.fanout {
         Some(f) => Some(f.rate),
-        None => open_loop.map(|o| o.rate),
+        None => open_loop.map(|o| o.rate / opts.share.workers as f64),
     };
-    let checks = scenarios::evaluate(&scenario.thresholds, &metrics, rate);
-    let passed = checks.iter().all(|c| c.status != CheckStatus::Fail);
-    let report = ScenarioReport {
+    let report = scenarios::judge_scenario(ScenarioFigures {
         name: scenario.name.clone(),
         description: scenario.description.clone(),
         thresholds: scenario.thresholds.clone(),
-        checks,
-        passed,
         metrics,
-    };
+        target_rate,
+        hdr,
+    });
     if opts.progress {
         progress::print_done(&label, &report);
     }
     Ok(report)
+}
+
+/// The run's histograms for report.json; None (with a warning) if one
+/// cannot be encoded, which loses mergeability but not the run.
+pub(crate) fn raw_histograms(run: &engine::RunResult) -> Option<RawHistograms> {
+    run.raw_histograms()
+        .inspect_err(|e| tracing::warn!("report.json without raw histograms: {e}"))
+        .ok()
 }
 
 /// What one scenario's load produced, before it becomes figures.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::client::{Client, Inspect};
 use super::recorder::Recorder;
 use super::{CompletionHook, EngineConfig, Progress, RequestGenerator};
-use crate::model::ContentCheckTally;
+use crate::model::{ContentCheckTally, WorkerShare};
 
 /// What every client task of a run shares.
 #[derive(Clone)]
@@ -68,22 +68,36 @@ pub(super) async fn closed(
     recorder
 }
 
-/// Open loop: global request `g` goes to client `g % clients` and is due at
-/// `start + g / rate` (an even, phase-shifted schedule per client); each is
-/// timed from its due time.
-pub(super) async fn open(
-    shared: Shared,
-    client_id: u64,
-    clients: u64,
-    rate: f64,
-    planned: u64,
-    send_deadline: Instant,
-) -> Recorder {
+/// The open-loop schedule: `planned` requests in all, request `g` due at
+/// `start + g / rate`, dealt round-robin to the workers of `share` (worker I
+/// sends the `g` with `g % workers == I`) and, within a worker, to its
+/// `clients` in turn.
+#[derive(Clone, Copy)]
+pub(super) struct Schedule {
+    pub clients: u64,
+    pub rate: f64,
+    pub planned: u64,
+    pub share: WorkerShare,
+    /// Requests not sent by then are dropped.
+    pub send_deadline: Instant,
+}
+
+/// Open loop: this client sends the schedule's requests
+/// `g = index + workers × (client_id + k × clients)` (an even, phase-shifted
+/// schedule per client); each is timed from its due time.
+pub(super) async fn open(shared: Shared, client_id: u64, schedule: Schedule) -> Recorder {
+    let Schedule {
+        rate,
+        planned,
+        send_deadline,
+        ..
+    } = schedule;
+    let step = schedule.clients * schedule.share.workers;
     let start = shared.start;
     let mut recorder = Recorder::new(start, shared.progress.clone(), true, shared.checks());
     let mut client = Client::new(shared.cfg.target.clone());
     let (timeout, slack) = (shared.cfg.timeout, shared.cfg.late_slack);
-    let mut g = client_id;
+    let mut g = schedule.share.index + client_id * schedule.share.workers;
     let mut op_id = 0;
     let mut prev_done = start;
     while g < planned {
@@ -95,7 +109,7 @@ pub(super) async fn open(
         let sent = Instant::now();
         if sent > send_deadline {
             // The rest of this client's schedule can no longer be sent.
-            let remaining = (planned - g).div_ceil(clients);
+            let remaining = (planned - g).div_ceil(step);
             recorder.errors.dropped += remaining;
             shared.progress.done.fetch_add(remaining, Ordering::Relaxed);
             shared
@@ -123,7 +137,7 @@ pub(super) async fn open(
             hook(client_id, op_id, ok);
         }
         prev_done = done;
-        g += clients;
+        g += step;
         op_id += 1;
     }
     recorder

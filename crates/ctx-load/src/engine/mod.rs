@@ -47,7 +47,8 @@ pub use target::Target;
 use crate::error::LoadError;
 use crate::model::{
     ContentCheckTally, ErrorBreakdown, LatencySummary, OpenLoopSummary, PerformanceMetrics,
-    ResourceUsage, RunMode, SecondBucket, SetupSummary, new_histogram, percentile_curve,
+    RawHistograms, ResourceUsage, RunMode, SecondBucket, SetupSummary, WorkerShare,
+    encode_histogram, new_histogram, percentile_curve,
 };
 
 /// One HTTP request as produced by a generator. The path is relative to the
@@ -148,6 +149,9 @@ pub struct EngineConfig {
     pub on_complete: Option<CompletionHook>,
     /// See [`Inspection`].
     pub inspection: Option<Arc<Inspection>>,
+    /// Open loop: send only this worker's requests of the schedule (see
+    /// [`WorkerShare`]); the clients of `mode` are this worker's own.
+    pub share: WorkerShare,
 }
 
 impl fmt::Debug for EngineConfig {
@@ -161,6 +165,7 @@ impl fmt::Debug for EngineConfig {
             .field("start", &self.start)
             .field("on_complete", &self.on_complete.is_some())
             .field("inspection", &self.inspection.as_ref().map(|i| &i.names))
+            .field("share", &self.share)
             .finish()
     }
 }
@@ -176,6 +181,7 @@ impl EngineConfig {
             start: None,
             on_complete: None,
             inspection: None,
+            share: WorkerShare::WHOLE,
         }
     }
 }
@@ -277,20 +283,19 @@ pub async fn run(
                 )));
             }
             let clients = clients.max(1);
-            let planned = (rate * duration.as_secs_f64()).floor() as u64;
+            let schedule = loops::Schedule {
+                clients,
+                rate,
+                planned: (rate * duration.as_secs_f64()).floor() as u64,
+                share: cfg.share,
+                send_deadline: start + duration + cfg.send_grace,
+            };
+            let planned = cfg.share.requests(schedule.planned);
             progress.total.store(planned, Ordering::Relaxed);
-            let send_deadline = start + duration + cfg.send_grace;
             for client_id in 0..clients {
-                set.spawn(loops::open(
-                    shared.clone(),
-                    client_id,
-                    clients,
-                    rate,
-                    planned,
-                    send_deadline,
-                ));
+                set.spawn(loops::open(shared.clone(), client_id, schedule));
             }
-            Some((rate, planned))
+            Some((rate / cfg.share.workers as f64, planned))
         }
     };
 
@@ -359,6 +364,19 @@ pub async fn run(
 }
 
 impl RunResult {
+    /// The histograms behind the figures, encoded for report.json (see
+    /// [`RawHistograms`]).
+    pub fn raw_histograms(&self) -> Result<RawHistograms, String> {
+        Ok(RawHistograms {
+            latency: encode_histogram(&self.latency)?,
+            connect: encode_histogram(&self.connect)?,
+            uncorrected: match &self.open {
+                Some(open) => Some(encode_histogram(&open.uncorrected)?),
+                None => None,
+            },
+        })
+    }
+
     /// The scenario's figures from this run and (optionally) the monitor's findings.
     pub fn metrics(
         &self,

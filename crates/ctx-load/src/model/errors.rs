@@ -2,10 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Failures broken down by kind. A request is a success iff it got a 2xx.
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct ErrorBreakdown {
     /// Non-2xx answers, by status code.
     pub status: BTreeMap<u16, u64>,
@@ -50,7 +50,7 @@ impl ErrorBreakdown {
 }
 
 /// Completions in one second of the run (by completion time).
-#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct SecondBucket {
     pub second: u64,
     pub ok: u64,

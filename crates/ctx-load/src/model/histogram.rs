@@ -18,6 +18,8 @@ use super::new_histogram;
 pub struct RawHistograms {
     /// Every latency behind `metrics.latency` (µs).
     pub latency: String,
+    /// The connection set-up times behind `metrics.connect` (µs).
+    pub connect: String,
     /// Open loop: the latency from the actual send behind
     /// `metrics.open_loop.uncorrected` (µs); null otherwise.
     pub uncorrected: Option<String>,
@@ -77,6 +79,10 @@ mod tests {
     fn garbage_is_a_clear_error() {
         assert!(decode_histogram("%%%").unwrap_err().contains("base64"));
         let not_hdr = STANDARD.encode(b"hello world, not a histogram");
-        assert!(decode_histogram(&not_hdr).unwrap_err().contains("HdrHistogram"));
+        assert!(
+            decode_histogram(&not_hdr)
+                .unwrap_err()
+                .contains("HdrHistogram")
+        );
     }
 }

@@ -4,14 +4,14 @@
 //! percentile summary, open-loop figures, resource samples, leak analysis,
 //! per-second throughput). Plain data, serialised as-is into `report.json`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{
     ErrorBreakdown, FanoutSummary, LatencySummary, PercentilePoint, ResourceUsage, SecondBucket,
 };
 
 /// How a scenario's load was offered (`metrics.mode` in report.json).
-#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum RunMode {
     /// Each client sends its next request when the previous answer arrived (the seed's model).
@@ -52,7 +52,7 @@ pub struct OpenLoopSummary {
 }
 
 /// One content check (a scenario file's `[[scenario.check]]`) over every answer.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ContentCheckTally {
     pub name: String,
     pub passed: u64,
@@ -82,7 +82,7 @@ impl ContentCheckTally {
 }
 
 /// Set-up requests run before the measured part (file_dumps' 100 writes).
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct SetupSummary {
     pub requests: u64,
     pub failures: u64,

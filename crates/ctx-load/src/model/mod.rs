@@ -25,4 +25,4 @@ pub use run::{
 };
 pub use thresholds::{CheckStatus, THRESHOLD_METRICS, ThresholdCheck, Thresholds};
 pub use verdict::{Outcome, Verdict};
-pub use worker::WorkerShare;
+pub use worker::{MergedInput, WorkerShare};

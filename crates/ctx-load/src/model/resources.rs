@@ -2,10 +2,10 @@
 //! the memory-trend (leak) verdict. Plain data; sampled by
 //! [`crate::engine::monitor`], judged by [`crate::engine::monitor::analyse_leak`].
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One reading of the server process.
-#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Sample {
     /// Seconds since the monitor started.
     pub t_secs: f64,
@@ -15,7 +15,7 @@ pub struct Sample {
 }
 
 /// What the monitor found over one run.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ResourceUsage {
     pub pid: u32,
     pub interval_ms: u64,
@@ -42,7 +42,7 @@ pub struct ResourceUsage {
 ///
 /// Otherwise it is a **plateau**. The defaults ignore the first 30 % of the run
 /// (caches, allocator arenas and connection buffers fill up there).
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct LeakRule {
     pub warmup_fraction: f64,
     pub min_window_secs: f64,
@@ -65,7 +65,7 @@ impl Default for LeakRule {
     }
 }
 
-#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum LeakVerdict {
     Plateau,
@@ -74,7 +74,7 @@ pub enum LeakVerdict {
 }
 
 /// Result of [`crate::engine::monitor::analyse_leak`].
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct LeakAnalysis {
     pub verdict: LeakVerdict,
     pub slope_mb_per_min: Option<f64>,

@@ -4,16 +4,19 @@
 
 use std::fmt;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
-use super::{PerformanceMetrics, RunMode, ThresholdCheck, Thresholds, Verdict};
+use super::{
+    MergedInput, PerformanceMetrics, RawHistograms, RunMode, ThresholdCheck, Thresholds, Verdict,
+    WorkerShare,
+};
 
 /// Bumped whenever a field of `report.json` changes meaning or disappears
 /// (adding fields does not bump it).
 pub const SCHEMA_VERSION: u32 = 2;
 
 /// How a run was shaped (`profile` in report.json).
-#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Profile {
     /// `--quick`: the seed's sizes, about a second of load; never conclusive.
@@ -25,7 +28,7 @@ pub enum Profile {
     Custom,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ServerInfo {
     /// true when `ctx load` started the server itself.
     pub started_by_load: bool,
@@ -35,7 +38,7 @@ pub struct ServerInfo {
     pub stop_note: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ModeInfo {
     /// Closed or open (ws_fanout runs its writes in open loop either way).
     pub kind: RunMode,
@@ -86,6 +89,9 @@ pub struct ScenarioReport {
     /// No check failed (skipped checks do not fail).
     pub passed: bool,
     pub metrics: PerformanceMetrics,
+    /// The raw histograms behind `metrics`, so reports of several machines
+    /// combine exactly (`ctx load merge`); null for ws_fanout.
+    pub hdr: Option<RawHistograms>,
 }
 
 /// Everything `report.json` holds.
@@ -113,6 +119,11 @@ pub struct RunReport {
     pub recommendations: Vec<String>,
     pub all_thresholds_passed: bool,
     pub scenarios: Vec<ScenarioReport>,
+    /// A worker of a distributed run (`--workers N --worker-index I`): its
+    /// share of the load; null otherwise.
+    pub worker: Option<WorkerShare>,
+    /// A merged report (`ctx load merge`): the reports it combines; null otherwise.
+    pub merged_from: Option<Vec<MergedInput>>,
 }
 
 /// Why a run stopped before every scenario finished (`aborted_reason` in

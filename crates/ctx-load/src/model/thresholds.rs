@@ -1,10 +1,10 @@
 //! Thresholds (the limits a scenario is held to) and their judged checks.
 //! Plain data: [`crate::scenarios::thresholds`] parses and evaluates them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Pass/fail limits of one scenario. `None` = not checked.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Thresholds {
     /// success_rate: minimum success rate, percent.
     pub min_success_rate_pct: Option<f64>,

@@ -70,6 +70,16 @@ impl WorkerShare {
     }
 }
 
+/// One report that went into a merged one (`merged_from` in report.json).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct MergedInput {
+    /// The report.json path as given to `ctx load merge`.
+    pub file: String,
+    pub started_at: String,
+    pub target: String,
+    pub worker: Option<WorkerShare>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,6 +48,9 @@ pub fn render(r: &RunReport) -> String {
         esc(&r.target),
         r.mode.kind.name()
     );
+    if let Some(line) = rows::provenance(r) {
+        let _ = write!(o, "<p>{}</p>", esc(&line));
+    }
     if !r.complete {
         let _ = write!(
             o,

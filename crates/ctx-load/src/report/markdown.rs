@@ -32,6 +32,9 @@ pub fn render_markdown(r: &RunReport) -> String {
             ""
         }
     );
+    if let Some(line) = rows::provenance(r) {
+        let _ = writeln!(o, "{line}  ");
+    }
     let _ = writeln!(
         o,
         "Mode: {}{}{}; scale {}; request timeout {:.0} s  ",

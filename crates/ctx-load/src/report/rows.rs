@@ -354,3 +354,28 @@ pub fn delivery_line(fanout: &FanoutSummary, delivery: &LatencySummary) -> Strin
         fanout.write_rate_target
     )
 }
+
+/// Where the figures come from, when not from one whole run: a worker's
+/// share of a distributed run, or a merge of several reports.
+pub fn provenance(r: &RunReport) -> Option<String> {
+    if let Some(share) = r.worker {
+        return Some(format!(
+            "Worker {} of {}: this report holds its share of the load; `ctx load merge` the \
+             workers' report.json files for the run's figures and verdict.",
+            share.index, share.workers
+        ));
+    }
+    let inputs = r.merged_from.as_ref()?;
+    let list: Vec<String> = inputs
+        .iter()
+        .map(|i| match i.worker {
+            Some(w) => format!("{} (worker {} of {})", i.file, w.index, w.workers),
+            None => i.file.clone(),
+        })
+        .collect();
+    Some(format!(
+        "Merged from {} reports: {}.",
+        inputs.len(),
+        list.join(", ")
+    ))
+}

@@ -39,6 +39,9 @@ pub fn summary(report: &RunReport) -> String {
             " — INCOMPLETE RUN"
         }
     );
+    if let Some(line) = rows::provenance(report) {
+        let _ = writeln!(out, "{line}");
+    }
     let _ = writeln!(out, "verdict: {}", report.verdict.line(TERMINAL_REASONS));
     out
 }

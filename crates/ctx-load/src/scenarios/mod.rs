@@ -12,6 +12,7 @@
 mod advice;
 pub mod checks;
 mod custom;
+mod judge;
 mod seed;
 mod thresholds;
 mod verdict;
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 pub use advice::recommendations;
 pub use custom::{load_file, parse as parse_scenario_file};
+pub use judge::{RunFacts, ScenarioFigures, judge_run, judge_scenario};
 pub use seed::{
     concurrent_reads, concurrent_writes, file_dumps, memory_stress, mixed_workload,
     percentile_analysis, seed_scenarios, ws_fanout,

@@ -23,7 +23,10 @@ use ctx_load::{Launcher, LoadError, LoadOptions, OpenLoop};
 use crate::exit;
 
 #[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct LoadArgs {
+    #[command(subcommand)]
+    command: Option<LoadCommand>,
     /// Base URL of a running server (e.g. http://127.0.0.1:8080, or https://). Without it,
     /// `ctx load` starts its own server on a free port with a throw-away data directory.
     #[arg(long, value_name = "URL")]
@@ -78,6 +81,30 @@ pub struct LoadArgs {
     /// List the scenarios (seed, and from --scenario-file) and exit.
     #[arg(long)]
     list: bool,
+    /// Distributed run: this process is one of N workers that together offer the load
+    /// (clients, rate and keys split without a coordinator; see docs/load.md).
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "worker_index")]
+    workers: u64,
+    /// Distributed run: which worker this is, 0 .. N-1 (e.g. $JOB_COMPLETION_INDEX).
+    #[arg(long, value_name = "I", requires = "workers")]
+    worker_index: Option<u64>,
+}
+
+#[derive(clap::Subcommand)]
+enum LoadCommand {
+    /// Combine the report.json of several processes (the workers of a distributed run)
+    /// into one report: histograms added, counters summed, judged as one run.
+    Merge(MergeArgs),
+}
+
+#[derive(clap::Args)]
+struct MergeArgs {
+    /// The report.json files to combine.
+    #[arg(required = true, value_name = "REPORT.json")]
+    reports: Vec<PathBuf>,
+    /// Report directory [default: ./ctx-report/<UTC timestamp>/].
+    #[arg(long, value_name = "DIR")]
+    report_dir: Option<PathBuf>,
 }
 
 fn secs(flag: &str, v: f64) -> Result<Duration, LoadError> {
@@ -116,6 +143,13 @@ fn build_options(args: LoadArgs) -> Result<LoadOptions, LoadError> {
     } else {
         LoadOptions::full_run()
     };
+    let share = ctx_load::model::WorkerShare::new(args.workers, args.worker_index.unwrap_or(0))
+        .map_err(LoadError::InvalidOption)?;
+    if !share.is_whole() && args.no_report {
+        return Err(LoadError::InvalidOption(
+            "a worker (--workers) must write its report: drop --no-report".into(),
+        ));
+    }
     let launcher = if args.target.is_none() {
         let exe = std::env::current_exe().map_err(|e| {
             LoadError::CouldNotRun(format!(
@@ -150,6 +184,7 @@ fn build_options(args: LoadArgs) -> Result<LoadOptions, LoadError> {
         closed_duration: closed_duration.or(base.closed_duration),
         timeout: secs("--timeout", args.timeout)?,
         progress: true,
+        share,
         ..base
     })
 }
@@ -194,6 +229,36 @@ fn fail(error: &LoadError) -> ExitCode {
     }
 }
 
+/// The exit code of a verdict.
+fn verdict_code(outcome: Outcome) -> ExitCode {
+    exit::code(match outcome {
+        Outcome::Pass => exit::OK,
+        Outcome::Fail => exit::NEGATIVE,
+        Outcome::Inconclusive => exit::INCONCLUSIVE,
+    })
+}
+
+/// `ctx load merge`: one report from several, judged as one run; the exit
+/// code follows its verdict as for a run.
+fn merge(args: MergeArgs) -> ExitCode {
+    let merged = match ctx_load::merge::merge(&args.reports) {
+        Ok(m) => m,
+        Err(e) => return fail(&e),
+    };
+    for warning in &merged.warnings {
+        eprintln!("ctx load merge: warning: {warning}");
+    }
+    let dir = args
+        .report_dir
+        .unwrap_or_else(ctx_load::report::default_report_dir);
+    if let Err(source) = ctx_load::report::write(&dir, &merged.report) {
+        return fail(&LoadError::Report { dir, source });
+    }
+    print!("{}", ctx_load::report::summary_table(&merged.report));
+    println!("report: {}", dir.join("report.md").display());
+    verdict_code(merged.report.verdict.outcome)
+}
+
 pub fn run(args: LoadArgs) -> ExitCode {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
@@ -202,6 +267,9 @@ pub fn run(args: LoadArgs) -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .try_init();
+    if let Some(LoadCommand::Merge(merge_args)) = args.command {
+        return merge(merge_args);
+    }
     let listing = args.list;
     let as_json = args.json;
     let opts = match build_options(args) {
@@ -230,11 +298,14 @@ pub fn run(args: LoadArgs) -> ExitCode {
                     println!("report: {}", dir.join("report.md").display());
                 }
             }
-            exit::code(match outcome.outcome {
-                Outcome::Pass => exit::OK,
-                Outcome::Fail => exit::NEGATIVE,
-                Outcome::Inconclusive => exit::INCONCLUSIVE,
-            })
+            // A worker's verdict judges only its share (a throughput floor
+            // meant for the whole load fails on a third of it): the run's
+            // verdict and exit code are `ctx load merge`'s. A worker that ran
+            // to the end succeeded, so a Kubernetes Job does not retry it.
+            if outcome.report.worker.is_some() {
+                return exit::code(exit::OK);
+            }
+            verdict_code(outcome.outcome)
         }
         Err(e) => fail(&e),
     }

@@ -1,0 +1,355 @@
+//! `ctx load merge A.json B.json …`: combines the reports of several
+//! processes (the workers of a distributed run, or the same run started on
+//! several machines) into one, exactly where exactness is possible:
+//! - latency, connect and uncorrected histograms are **added** (decoded from
+//!   each report's `hdr`), so every percentile, min, max, mean and stdev is
+//!   that of all requests together, as if one process had recorded them;
+//! - counters are summed: clients, requests (planned, sent, late), successes,
+//!   errors by kind, set-up requests, per-second completions (by second of
+//!   each process's own run);
+//! - the duration is the longest process's, so throughput is all requests
+//!   over the longest process's run (the processes run side by side);
+//! - an open loop's target rate is the sum of the processes' (a worker's is
+//!   `rate / N`, so the workers of one run add up to the requested rate);
+//! - server resources are those of the process that sampled the most (only a
+//!   worker on the server's machine, with `--server-pid`, can measure them).
+//!
+//! The merged figures are then judged by [`crate::scenarios::judge_run`],
+//! the same thresholds, verdict and advice as a single run.
+
+mod input;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use input::{InputReport, InputScenario};
+
+use crate::engine::{OpenLoopResult, RunResult};
+use crate::error::LoadError;
+use crate::model::{
+    ContentCheckTally, ErrorBreakdown, MergedInput, ModeInfo, Profile, RunReport, ScenarioReport,
+    SecondBucket, ServerInfo, SetupSummary, decode_histogram, new_histogram,
+};
+use crate::scenarios::{self, RunFacts, ScenarioFigures};
+
+/// A merged report and what the caller should be told about it.
+#[derive(Debug)]
+pub struct Merged {
+    pub report: RunReport,
+    /// E.g. workers missing from a distributed run's set.
+    pub warnings: Vec<String>,
+}
+
+/// Reads, checks and combines the reports at `paths` into one judged report.
+pub fn merge(paths: &[PathBuf]) -> Result<Merged, LoadError> {
+    if paths.is_empty() {
+        return Err(LoadError::InvalidOption(
+            "merge needs at least one report.json".into(),
+        ));
+    }
+    let inputs = paths
+        .iter()
+        .map(|p| input::read(p).map(|r| (p.as_path(), r)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let warnings = check_compatible(&inputs)?;
+    let scenario_count = inputs[0].1.scenarios.len();
+    let scenarios = (0..scenario_count)
+        .map(|i| {
+            let parts: Vec<(&Path, &InputScenario)> =
+                inputs.iter().map(|(p, r)| (*p, &r.scenarios[i])).collect();
+            merge_scenario(&parts)
+        })
+        .collect::<Result<Vec<ScenarioReport>, LoadError>>()?;
+    let report = scenarios::judge_run(facts(&inputs), scenarios);
+    Ok(Merged { report, warnings })
+}
+
+fn incompatible(a: &Path, b: &Path, what: String) -> LoadError {
+    LoadError::InvalidOption(format!(
+        "{} and {} are not parts of one run: {what}",
+        a.display(),
+        b.display()
+    ))
+}
+
+/// The inputs must be parts of one run: the same scenarios, modes and
+/// thresholds, and (for workers) distinct shares of the same split.
+fn check_compatible(inputs: &[(&Path, InputReport)]) -> Result<Vec<String>, LoadError> {
+    let (first_path, first) = &inputs[0];
+    let names = |r: &InputReport| {
+        r.scenarios
+            .iter()
+            .map(|s| s.name.clone())
+            .collect::<Vec<_>>()
+    };
+    for (path, report) in &inputs[1..] {
+        if names(report) != names(first) {
+            return Err(incompatible(
+                first_path,
+                path,
+                format!(
+                    "scenarios [{}] vs [{}]",
+                    names(first).join(", "),
+                    names(report).join(", ")
+                ),
+            ));
+        }
+        if report.mode.kind != first.mode.kind {
+            return Err(incompatible(
+                first_path,
+                path,
+                format!(
+                    "{} loop vs {} loop",
+                    first.mode.kind.name(),
+                    report.mode.kind.name()
+                ),
+            ));
+        }
+        for (a, b) in first.scenarios.iter().zip(&report.scenarios) {
+            if a.metrics.mode != b.metrics.mode {
+                return Err(incompatible(
+                    first_path,
+                    path,
+                    format!("{} ran in different modes", a.name),
+                ));
+            }
+            if a.thresholds != b.thresholds {
+                return Err(incompatible(
+                    first_path,
+                    path,
+                    format!("{} has different thresholds", a.name),
+                ));
+            }
+        }
+    }
+    let mut warnings = Vec::new();
+    let shares: Vec<_> = inputs.iter().map(|(_, r)| r.worker).collect();
+    if let Some(workers) = shares.iter().flatten().map(|s| s.workers).next() {
+        let mut seen = BTreeSet::new();
+        for ((path, _), share) in inputs.iter().zip(&shares) {
+            let share = share.filter(|s| s.workers == workers).ok_or_else(|| {
+                incompatible(
+                    first_path,
+                    path,
+                    format!("not a worker of the same --workers {workers} run"),
+                )
+            })?;
+            if !seen.insert(share.index) {
+                return Err(LoadError::InvalidOption(format!(
+                    "{}: worker {} of {workers} is given twice (its requests would count twice)",
+                    path.display(),
+                    share.index
+                )));
+            }
+        }
+        let missing: Vec<String> = (0..workers)
+            .filter(|i| !seen.contains(i))
+            .map(|i| i.to_string())
+            .collect();
+        if !missing.is_empty() {
+            warnings.push(format!(
+                "only {} of the {workers} workers were merged (missing: {}): the figures cover \
+                 part of the load",
+                seen.len(),
+                missing.join(", ")
+            ));
+        }
+    }
+    Ok(warnings)
+}
+
+/// One scenario of every input, combined and judged.
+fn merge_scenario(parts: &[(&Path, &InputScenario)]) -> Result<ScenarioReport, LoadError> {
+    let first = parts[0].1;
+    let mut latency = new_histogram();
+    let mut connect = new_histogram();
+    let mut uncorrected = new_histogram();
+    let mut errors = ErrorBreakdown::default();
+    let mut per_second: Vec<SecondBucket> = Vec::new();
+    let (mut attempted, mut success, mut clients) = (0, 0, 0);
+    let mut longest = 0.0f64;
+    let mut setup: Option<SetupSummary> = None;
+    let mut content_checks: Vec<ContentCheckTally> = Vec::new();
+    for (path, part) in parts {
+        let bad = |why: String| {
+            LoadError::InvalidOption(format!("{}: scenario {}: {why}", path.display(), part.name))
+        };
+        let hdr = part
+            .hdr
+            .as_ref()
+            .ok_or_else(|| bad("no raw histograms".into()))?;
+        let add = |into: &mut hdrhistogram::Histogram<u64>, text: &str, which: &str| {
+            let h = decode_histogram(text).map_err(|e| bad(format!("hdr.{which}: {e}")))?;
+            into.add(&h)
+                .map_err(|e| bad(format!("hdr.{which}: cannot add: {e:?}")))
+        };
+        add(&mut latency, &hdr.latency, "latency")?;
+        add(&mut connect, &hdr.connect, "connect")?;
+        if let Some(text) = &hdr.uncorrected {
+            add(&mut uncorrected, text, "uncorrected")?;
+        }
+        let m = &part.metrics;
+        attempted += m.attempted();
+        success += m.success_count;
+        clients += m.clients;
+        longest = longest.max(m.duration_secs);
+        errors.merge(&m.errors);
+        if per_second.len() < m.throughput_series.len() {
+            per_second.resize_with(m.throughput_series.len(), SecondBucket::default);
+        }
+        for (acc, bucket) in per_second.iter_mut().zip(&m.throughput_series) {
+            acc.ok += bucket.ok;
+            acc.errors += bucket.errors;
+        }
+        for tally in &m.content_checks {
+            match content_checks.iter_mut().find(|t| t.name == tally.name) {
+                Some(total) => total.add(tally),
+                None => content_checks.push(tally.clone()),
+            }
+        }
+        if let Some(s) = &m.setup {
+            let acc = setup.get_or_insert(SetupSummary {
+                requests: 0,
+                failures: 0,
+                first_error: None,
+            });
+            acc.requests += s.requests;
+            acc.failures += s.failures;
+            if acc.first_error.is_none() {
+                acc.first_error.clone_from(&s.first_error);
+            }
+        }
+    }
+    for (i, bucket) in per_second.iter_mut().enumerate() {
+        bucket.second = i as u64;
+    }
+    let open_parts: Vec<_> = parts
+        .iter()
+        .filter_map(|(_, p)| p.metrics.open_loop.as_ref())
+        .collect();
+    let open = (!open_parts.is_empty()).then(|| OpenLoopResult {
+        target_rate: open_parts.iter().map(|o| o.target_rate).sum(),
+        planned: open_parts.iter().map(|o| o.planned).sum(),
+        sent: open_parts.iter().map(|o| o.sent).sum(),
+        late: open_parts.iter().map(|o| o.late).sum(),
+        uncorrected,
+    });
+    let late_slack_ms = open_parts.first().map_or(0.0, |o| o.late_slack_ms);
+    let target_rate = open.as_ref().map(|o| o.target_rate);
+    let ops_per_client = first.metrics.ops_per_client.filter(|ops| {
+        parts
+            .iter()
+            .all(|(_, p)| p.metrics.ops_per_client == Some(*ops))
+    });
+    let resources = parts
+        .iter()
+        .filter_map(|(_, p)| p.metrics.resources.as_ref())
+        .max_by_key(|r| r.samples.len())
+        .cloned();
+    let run = RunResult {
+        attempted,
+        success,
+        errors,
+        latency,
+        connect,
+        elapsed: Duration::try_from_secs_f64(longest).unwrap_or_default(),
+        per_second,
+        open,
+        content_checks,
+    };
+    let metrics = run.metrics(
+        &first.name,
+        clients,
+        ops_per_client,
+        late_slack_ms,
+        resources,
+        setup,
+    );
+    Ok(scenarios::judge_scenario(ScenarioFigures {
+        name: first.name.clone(),
+        description: first.description.clone(),
+        thresholds: first.thresholds.clone(),
+        metrics,
+        target_rate,
+        // Kept, so merged reports merge further (e.g. per region, then all).
+        hdr: crate::runner::raw_histograms(&run),
+    }))
+}
+
+/// The merged run's facts: the earliest start, every target, the combined
+/// shape; not a worker, but merged from the inputs.
+fn facts(inputs: &[(&Path, InputReport)]) -> RunFacts {
+    let first = &inputs[0].1;
+    let reports = || inputs.iter().map(|(_, r)| r);
+    let mut targets: Vec<&str> = Vec::new();
+    for r in reports() {
+        if !targets.contains(&r.target.as_str()) {
+            targets.push(&r.target);
+        }
+    }
+    let workers = first.worker.is_some();
+    // Workers were all given the run's total rate and clients; separate
+    // whole runs add up.
+    let total = |value: fn(&ModeInfo) -> Option<f64>| {
+        if workers {
+            value(&first.mode)
+        } else {
+            reports().map(|r| value(&r.mode)).sum::<Option<f64>>()
+        }
+    };
+    let mode = ModeInfo {
+        kind: first.mode.kind,
+        rate: total(|m| m.rate),
+        duration_secs: reports()
+            .filter_map(|r| r.mode.duration_secs)
+            .reduce(f64::max),
+        scale: first.mode.scale,
+        clients_override: total(|m| m.clients_override.map(|c| c as f64)).map(|c| c as u64),
+        timeout_secs: first.mode.timeout_secs,
+    };
+    let profile = if reports().any(|r| r.profile == Profile::Quick) {
+        Profile::Quick
+    } else if reports().all(|r| r.profile == first.profile) {
+        first.profile
+    } else {
+        Profile::Custom
+    };
+    // The PID whose samples were kept (see merge_scenario).
+    let monitored = reports()
+        .filter(|r| r.server.pid.is_some())
+        .max_by_key(|r| {
+            r.scenarios
+                .iter()
+                .filter_map(|s| s.metrics.resources.as_ref())
+                .map(|res| res.samples.len())
+                .sum::<usize>()
+        });
+    RunFacts {
+        started_at: reports()
+            .map(|r| r.started_at.clone())
+            .min()
+            .unwrap_or_default(),
+        aborted: None,
+        target: targets.join(", "),
+        server: ServerInfo {
+            started_by_load: reports().all(|r| r.server.started_by_load),
+            pid: monitored.and_then(|r| r.server.pid),
+            stop_note: None,
+        },
+        mode,
+        profile,
+        worker: None,
+        merged_from: Some(
+            inputs
+                .iter()
+                .map(|(path, r)| MergedInput {
+                    file: path.display().to_string(),
+                    started_at: r.started_at.clone(),
+                    target: r.target.clone(),
+                    worker: r.worker,
+                })
+                .collect(),
+        ),
+    }
+}
