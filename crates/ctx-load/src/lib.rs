@@ -15,8 +15,9 @@
 //! - [`report`]: renders the model — one row model as Markdown, HTML,
 //!   terminal table and JSON.
 //! - [`server`] (starting our own server), [`progress`] (the live line) and
-//!   [`runner`] (the whole run: [`run`]) sit on top; the `ctx load` command
-//!   is a thin wrapper.
+//!   [`runner`] (the whole run: [`run`]) sit on top; so does [`merge`] (one
+//!   report from several processes' reports, judged as one run). The
+//!   `ctx load` command is a thin wrapper.
 
 pub mod engine;
 pub mod error;
