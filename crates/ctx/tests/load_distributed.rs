@@ -129,6 +129,10 @@ fn open_loop_workers_merge_to_the_requested_rate_and_exact_percentiles() {
             f64_at(w, "/scenarios/0/metrics/open_loop/target_rate"),
             50.0
         );
+        assert_eq!(
+            f64_at(w, "/scenarios/0/metrics/open_loop/run_target_rate"),
+            150.0
+        );
     }
 
     let merged_dir = tmp.path().join("merged");

@@ -197,7 +197,10 @@ pub struct Progress {
 /// Open-loop specifics.
 #[derive(Clone, Debug)]
 pub struct OpenLoopResult {
+    /// This process's rate (a worker's: its share).
     pub target_rate: f64,
+    /// A worker's: the whole run's rate (see `OpenLoopSummary::run_target_rate`).
+    pub run_target_rate: Option<f64>,
     pub planned: u64,
     pub sent: u64,
     pub late: u64,
@@ -295,7 +298,7 @@ pub async fn run(
             for client_id in 0..clients {
                 set.spawn(loops::open(shared.clone(), client_id, schedule));
             }
-            Some((rate / cfg.share.workers as f64, planned))
+            Some((rate, planned))
         }
     };
 
@@ -344,7 +347,8 @@ pub async fn run(
         bucket.second = i as u64;
     }
     let open = open.map(|(rate, planned)| OpenLoopResult {
-        target_rate: rate,
+        target_rate: rate / cfg.share.workers as f64,
+        run_target_rate: (!cfg.share.is_whole()).then_some(rate),
         planned,
         sent: attempted,
         late,
@@ -404,6 +408,7 @@ impl RunResult {
         };
         let open_loop = self.open.as_ref().map(|open| OpenLoopSummary {
             target_rate: open.target_rate,
+            run_target_rate: open.run_target_rate,
             achieved_rate: throughput_ops_sec,
             planned: open.planned,
             sent: open.sent,

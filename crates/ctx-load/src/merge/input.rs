@@ -59,6 +59,8 @@ pub(super) struct InputMetrics {
 #[derive(Debug, Deserialize)]
 pub(super) struct InputOpenLoop {
     pub target_rate: f64,
+    #[serde(default)]
+    pub run_target_rate: Option<f64>,
     pub planned: u64,
     pub sent: u64,
     pub late: u64,

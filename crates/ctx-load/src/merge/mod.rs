@@ -23,7 +23,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use input::{InputReport, InputScenario};
+use input::{InputOpenLoop, InputReport, InputScenario};
 
 use crate::engine::{OpenLoopResult, RunResult};
 use crate::error::LoadError;
@@ -53,12 +53,14 @@ pub fn merge(paths: &[PathBuf]) -> Result<Merged, LoadError> {
         .map(|p| input::read(p).map(|r| (p.as_path(), r)))
         .collect::<Result<Vec<_>, _>>()?;
     let warnings = check_compatible(&inputs)?;
+    // Every worker of one distributed run: its requested rate is known exactly.
+    let whole_run = inputs[0].1.worker.is_some() && warnings.is_empty();
     let scenario_count = inputs[0].1.scenarios.len();
     let scenarios = (0..scenario_count)
         .map(|i| {
             let parts: Vec<(&Path, &InputScenario)> =
                 inputs.iter().map(|(p, r)| (*p, &r.scenarios[i])).collect();
-            merge_scenario(&parts)
+            merge_scenario(&parts, whole_run)
         })
         .collect::<Result<Vec<ScenarioReport>, LoadError>>()?;
     let report = scenarios::judge_run(facts(&inputs), scenarios);
@@ -159,8 +161,23 @@ fn check_compatible(inputs: &[(&Path, InputReport)]) -> Result<Vec<String>, Load
     Ok(warnings)
 }
 
-/// One scenario of every input, combined and judged.
-fn merge_scenario(parts: &[(&Path, &InputScenario)]) -> Result<ScenarioReport, LoadError> {
+/// The merged open loop's target rate: a whole distributed run's is the
+/// rate its workers were given (recorded in each as `run_target_rate`);
+/// otherwise (some workers missing, or whole runs side by side) the sum of
+/// the inputs' rates.
+fn merged_target_rate(parts: &[&InputOpenLoop], whole_run: bool) -> f64 {
+    match parts.first().and_then(|o| o.run_target_rate) {
+        Some(rate) if whole_run && parts.iter().all(|o| o.run_target_rate == Some(rate)) => rate,
+        _ => parts.iter().map(|o| o.target_rate).sum(),
+    }
+}
+
+/// One scenario of every input, combined and judged; `whole_run`: the
+/// inputs are every worker of one distributed run.
+fn merge_scenario(
+    parts: &[(&Path, &InputScenario)],
+    whole_run: bool,
+) -> Result<ScenarioReport, LoadError> {
     let first = parts[0].1;
     let mut latency = new_histogram();
     let mut connect = new_histogram();
@@ -229,7 +246,8 @@ fn merge_scenario(parts: &[(&Path, &InputScenario)]) -> Result<ScenarioReport, L
         .filter_map(|(_, p)| p.metrics.open_loop.as_ref())
         .collect();
     let open = (!open_parts.is_empty()).then(|| OpenLoopResult {
-        target_rate: open_parts.iter().map(|o| o.target_rate).sum(),
+        target_rate: merged_target_rate(&open_parts, whole_run),
+        run_target_rate: None,
         planned: open_parts.iter().map(|o| o.planned).sum(),
         sent: open_parts.iter().map(|o| o.sent).sum(),
         late: open_parts.iter().map(|o| o.late).sum(),
@@ -351,5 +369,52 @@ fn facts(inputs: &[(&Path, InputReport)]) -> RunFacts {
                 })
                 .collect(),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn share(workers: u32, rate: f64) -> Vec<InputOpenLoop> {
+        (0..workers)
+            .map(|_| InputOpenLoop {
+                target_rate: rate / f64::from(workers),
+                run_target_rate: Some(rate),
+                planned: 0,
+                sent: 0,
+                late: 0,
+                late_slack_ms: 0.0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_whole_worker_set_gets_exactly_the_requested_rate() {
+        // 6 × (7 / 6) is 7.000000000000001 in floating point.
+        let parts = share(6, 7.0);
+        let naive: f64 = parts.iter().map(|o| o.target_rate).sum();
+        assert_ne!(naive, 7.0, "the case this guards against");
+        let refs: Vec<&InputOpenLoop> = parts.iter().collect();
+        assert_eq!(merged_target_rate(&refs, true), 7.0);
+        // Workers missing: the rate the merged ones were given, their sum.
+        let given: f64 = refs[..3].iter().map(|o| o.target_rate).sum();
+        assert_eq!(merged_target_rate(&refs[..3], false), given);
+    }
+
+    #[test]
+    fn whole_runs_side_by_side_add_their_rates() {
+        let runs = [
+            InputOpenLoop {
+                run_target_rate: None,
+                ..share(1, 100.0).remove(0)
+            },
+            InputOpenLoop {
+                run_target_rate: None,
+                ..share(1, 50.0).remove(0)
+            },
+        ];
+        let refs: Vec<&InputOpenLoop> = runs.iter().collect();
+        assert_eq!(merged_target_rate(&refs, false), 150.0);
     }
 }

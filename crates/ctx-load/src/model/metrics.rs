@@ -37,7 +37,14 @@ impl RunMode {
 /// a closed-loop tool would have reported.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct OpenLoopSummary {
+    /// The rate this process was asked for (a worker's: its share).
     pub target_rate: f64,
+    /// A worker's report (`--workers N`): the whole run's target rate, so
+    /// `ctx load merge` gives the requested total exactly (N shares of
+    /// `rate / N` do not always add up to `rate` in floating point, e.g.
+    /// 6 × (7 / 6) = 7.000000000000001). Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_target_rate: Option<f64>,
     pub achieved_rate: f64,
     pub planned: u64,
     pub sent: u64,
