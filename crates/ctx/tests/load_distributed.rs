@@ -270,3 +270,53 @@ fn closed_loop_workers_split_clients_and_keys_like_one_process() {
         String::from_utf8_lossy(&mixed.stderr)
     );
 }
+
+/// `ctx load` with `args`; refused input must never reach the load.
+fn refused(args: &[&str], because: &str) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(CTX)
+        .arg("load")
+        .args(args)
+        .arg("--report-dir")
+        .arg(tmp.path().join("r"))
+        .current_dir(tmp.path())
+        .output()
+        .expect("ctx load ran");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+    assert!(stderr.contains(because), "{args:?}: {stderr}");
+    assert!(!tmp.path().join("r").exists(), "{args:?} wrote a report");
+}
+
+#[test]
+fn a_share_that_cannot_be_run_is_refused_before_any_load() {
+    refused(&["--workers", "3", "--worker-index", "3"], "0-based");
+    refused(
+        &["--workers", "2", "--worker-index", "0", "--no-report"],
+        "must write its report",
+    );
+    refused(
+        &[
+            "--workers",
+            "2",
+            "--worker-index",
+            "1",
+            "--scenario",
+            "ws_fanout",
+        ],
+        "does not split",
+    );
+    // concurrent_writes has 8 clients: a ninth worker would have none.
+    refused(
+        &[
+            "--workers",
+            "9",
+            "--worker-index",
+            "0",
+            "--scenario",
+            "concurrent_writes",
+        ],
+        "fewer than --workers",
+    );
+    refused(&["--worker-index", "1"], "--workers");
+}
