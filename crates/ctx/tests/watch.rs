@@ -292,7 +292,45 @@ fn watch_over_wss_follows_changes_and_plain_ws_to_the_tls_port_is_refused_clearl
         .args(["watch", "--retry-for", "0", "--server", &plain])
         .output()
         .expect("run ctx watch");
-    assert_eq!(refused.status.code(), Some(3), "{refused:?}");
+    assert_eq!(
+        refused.status.code(),
+        Some(4),
+        "a refusal, as for the other commands: {refused:?}"
+    );
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("use https://"), "{stderr}");
+}
+
+#[test]
+fn watch_sends_the_api_key_and_is_refused_without_it() {
+    let (server, _dir) = server_with(&[
+        "--api-keys",
+        "read:watcher-key,write:writer-key",
+        "--auth-scope",
+        "all",
+    ]);
+    let refused = Command::new(CTX)
+        .args(["watch", "--server", &server.url])
+        .env_remove("CTX_API_KEY")
+        .output()
+        .expect("run ctx watch");
+    assert_eq!(refused.status.code(), Some(4), "{refused:?}");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("401"), "{stderr}");
+
+    let watch = Watch::start(
+        &server.url,
+        &["watch", "--since", "0", "--api-key", "watcher-key"],
+    );
+    let written = Command::new(CTX)
+        .args(["set", "guarded", "7", "--who", "t", "--server", &server.url])
+        .env("CTX_API_KEY", "writer-key")
+        .output()
+        .expect("run ctx set");
+    assert!(
+        written.status.success(),
+        "{}",
+        String::from_utf8_lossy(&written.stderr)
+    );
+    assert_eq!(watch.line(), "1 guarded = 7 (t)");
 }

@@ -16,6 +16,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 #[derive(clap::Args)]
@@ -74,9 +76,23 @@ pub fn run(args: WatchArgs) -> ExitCode {
     } else {
         None
     };
+    let api_key = match options.api_key.as_deref().map(HeaderValue::from_str) {
+        None => None,
+        Some(Ok(mut value)) => {
+            value.set_sensitive(true);
+            Some(value)
+        }
+        Some(Err(_)) => {
+            return fail(
+                exit::USAGE,
+                "the API key must be printable ASCII (it travels in a header)",
+            );
+        }
+    };
     let mut watcher = Watcher {
         url,
         tls,
+        api_key,
         server: options.server,
         json: options.json,
         prefixes: args.prefixes,
@@ -87,7 +103,7 @@ pub fn run(args: WatchArgs) -> ExitCode {
     };
     match runtime.block_on(watcher.watch()) {
         Ok(()) => exit::code(exit::OK),
-        Err(message) => fail(exit::COULD_NOT_RUN, &message),
+        Err((code, message)) => fail(code, &message),
     }
 }
 
@@ -139,6 +155,8 @@ struct Watcher {
     url: String,
     /// The rustls connector for a `wss://` URL.
     tls: Option<Connector>,
+    /// Sent as X-API-Key on every upgrade, as the other client commands send it.
+    api_key: Option<HeaderValue>,
     server: String,
     json: bool,
     prefixes: Vec<String>,
@@ -159,20 +177,32 @@ enum Ended {
 }
 
 impl Watcher {
-    async fn watch(&mut self) -> Result<(), String> {
+    /// Follows the server until Ctrl-C; an error carries its exit code: the server
+    /// refusing the upgrade (401, 403, a plain `ws://` to a TLS port) is an answer like
+    /// any other command's refusal (4), anything else means it could not run (3).
+    async fn watch(&mut self) -> Result<(), (u8, String)> {
         let mut socket = match self.connect().await {
             Ok(socket) => socket,
             Err(e) => {
                 return Err(match (crate::tls::describe_failure(&e), refusal(&e)) {
-                    (Some(reason), _) => format!("TLS with {}: {reason}", self.server),
-                    (None, Some(reason)) => format!(
-                        "the server at {} refused the WebSocket connection ({reason})",
-                        self.server
+                    (Some(reason), _) => (
+                        exit::COULD_NOT_RUN,
+                        format!("TLS with {}: {reason}", self.server),
                     ),
-                    (None, None) => format!(
-                        "cannot reach the server at {} ({}); is `ctx serve` running? Use --server or CTX_SERVER.",
-                        self.server,
-                        crate::cmd::client::root_cause(&e)
+                    (None, Some(reason)) => (
+                        exit::SERVER_ERROR,
+                        format!(
+                            "the server at {} refused the WebSocket connection ({reason})",
+                            self.server
+                        ),
+                    ),
+                    (None, None) => (
+                        exit::COULD_NOT_RUN,
+                        format!(
+                            "cannot reach the server at {} ({}); is `ctx serve` running? Use --server or CTX_SERVER.",
+                            self.server,
+                            crate::cmd::client::root_cause(&e)
+                        ),
                     ),
                 });
             }
@@ -189,14 +219,21 @@ impl Watcher {
                     ));
                 }
             }
-            socket = self.reconnect().await?;
+            socket = self
+                .reconnect()
+                .await
+                .map_err(|message| (exit::COULD_NOT_RUN, message))?;
             notice("reconnected");
         }
     }
 
     async fn connect(&self) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+        let mut request = self.url.as_str().into_client_request()?;
+        if let Some(key) = &self.api_key {
+            request.headers_mut().insert("x-api-key", key.clone());
+        }
         let (socket, _) = tokio_tungstenite::connect_async_tls_with_config(
-            self.url.as_str(),
+            request,
             None,
             false,
             self.tls.clone(),
