@@ -218,6 +218,21 @@ fn closed_loop_workers_split_clients_and_keys_like_one_process() {
     let merged = read_json(&merged_dir.join("report.json"));
     assert_eq!(out.status.code(), Some(verdict_code(&merged)));
     assert_eq!(u64_at(&merged, "/scenarios/0/metrics/clients"), 8);
+    // --json: the same summary as a run's, one JSON document.
+    let as_json = Command::new(CTX)
+        .args(["load", "merge", "--json"])
+        .args(&reports)
+        .arg("--report-dir")
+        .arg(tmp.path().join("merged-json"))
+        .output()
+        .expect("ctx load merge --json ran");
+    let summary: Value = serde_json::from_slice(&as_json.stdout).expect("one JSON document");
+    assert_eq!(
+        summary.pointer("/verdict/outcome"),
+        merged.pointer("/verdict/outcome"),
+        "{summary}"
+    );
+    assert_eq!(as_json.status.code(), out.status.code());
     assert_eq!(
         u64_at(&merged, "/scenarios/0/metrics/total_operations"),
         200

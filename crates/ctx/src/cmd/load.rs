@@ -105,6 +105,9 @@ struct MergeArgs {
     /// Report directory [default: ./ctx-report/<UTC timestamp>/].
     #[arg(long, value_name = "DIR")]
     report_dir: Option<PathBuf>,
+    /// Print the merged summary as one JSON document on stdout, as `ctx load --json`.
+    #[arg(long)]
+    json: bool,
 }
 
 fn secs(flag: &str, v: f64) -> Result<Duration, LoadError> {
@@ -238,6 +241,19 @@ fn verdict_code(outcome: Outcome) -> ExitCode {
     })
 }
 
+/// A run's (or a merge's) summary on stdout: the table and the report path,
+/// or one JSON document with `--json`.
+fn print_summary(report: &ctx_load::model::RunReport, dir: Option<&std::path::Path>, json: bool) {
+    if json {
+        println!("{}", ctx_load::report::summary_json(report, dir));
+        return;
+    }
+    print!("{}", ctx_load::report::summary_table(report));
+    if let Some(dir) = dir {
+        println!("report: {}", dir.join("report.md").display());
+    }
+}
+
 /// `ctx load merge`: one report from several, judged as one run; the exit
 /// code follows its verdict as for a run.
 fn merge(args: MergeArgs) -> ExitCode {
@@ -254,8 +270,7 @@ fn merge(args: MergeArgs) -> ExitCode {
     if let Err(source) = ctx_load::report::write(&dir, &merged.report) {
         return fail(&LoadError::Report { dir, source });
     }
-    print!("{}", ctx_load::report::summary_table(&merged.report));
-    println!("report: {}", dir.join("report.md").display());
+    print_summary(&merged.report, Some(&dir), args.json);
     verdict_code(merged.report.verdict.outcome)
 }
 
@@ -288,16 +303,7 @@ pub fn run(args: LoadArgs) -> ExitCode {
     };
     match runtime.block_on(ctx_load::run(opts)) {
         Ok(outcome) => {
-            if as_json {
-                let summary =
-                    ctx_load::report::summary_json(&outcome.report, outcome.report_dir.as_deref());
-                println!("{summary}");
-            } else {
-                print!("{}", outcome.summary_table);
-                if let Some(dir) = &outcome.report_dir {
-                    println!("report: {}", dir.join("report.md").display());
-                }
-            }
+            print_summary(&outcome.report, outcome.report_dir.as_deref(), as_json);
             // A worker's verdict judges only its share (a throughput floor
             // meant for the whole load fails on a third of it): the run's
             // verdict and exit code are `ctx load merge`'s. A worker that ran
