@@ -34,7 +34,7 @@ async fn seed_scenarios_meet_the_seed_thresholds_against_our_server() {
         .iter()
         .map(|s| s.metrics.total_operations)
         .collect();
-    assert_eq!(sizes, [500, 200, 480, 20, 1500, 1000]);
+    assert_eq!(sizes, [500, 20, 200, 480, 1500, 1000]);
     for s in &report.scenarios {
         let failed: Vec<String> = s
             .checks

@@ -35,12 +35,16 @@ use crate::fanout::FanoutSpec;
 use crate::model::Thresholds;
 use checks::ContentCheck;
 
-/// Names of the seed scenarios, in the order they run.
+/// Names of the seed scenarios, in the order they run. `file_dumps` runs before the
+/// writing scenarios, so it dumps what the seed's suite dumped (a context with a few
+/// hundred history entries): after the default run's 3 s of closed-loop writing the
+/// history holds ~100 000 entries, and half its dumps include it (measured: 3.1 s per
+/// dump, 1.6 GB server peak), which answers another question than the seed's.
 pub const SEED_SCENARIOS: [&str; 6] = [
     "concurrent_reads",
+    "file_dumps",
     "concurrent_writes",
     "mixed_workload",
-    "file_dumps",
     "memory_stress",
     "percentile_analysis",
 ];

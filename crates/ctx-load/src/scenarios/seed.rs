@@ -306,13 +306,13 @@ pub fn ws_fanout() -> Scenario {
     }
 }
 
-/// All six seed scenarios, in the seed's order.
+/// All six seed scenarios, in the order of [`super::SEED_SCENARIOS`].
 pub fn seed_scenarios() -> Vec<Scenario> {
     vec![
         concurrent_reads(),
+        file_dumps(),
         concurrent_writes(),
         mixed_workload(),
-        file_dumps(),
         memory_stress(),
         percentile_analysis(),
     ]
@@ -333,7 +333,7 @@ mod tests {
             .into_iter()
             .map(|s| (s.name, s.clients, s.ops_per_client))
             .collect();
-        let want = [(10, 50), (8, 25), (12, 40), (5, 4), (15, 100), (10, 100)];
+        let want = [(10, 50), (5, 4), (8, 25), (12, 40), (15, 100), (10, 100)];
         for (i, (name, c, o)) in sizes.iter().enumerate() {
             assert_eq!(name, SEED_SCENARIOS[i]);
             assert_eq!((*c, *o), want[i], "{name}");
