@@ -33,13 +33,16 @@ impl ObserveLayer {
 
 /// Finds the route pattern a path matches, as axum's router would, since this layer runs
 /// before the routing. Axum's `matchit` lookup cost ~550 instructions per request here;
-/// our patterns have three shapes (static; one `{param}` last segment; a `{*rest}`
-/// tail), which a few prefix comparisons match with matchit's priorities: static before
-/// parameter before catch-all, and a longer static prefix first.
+/// our patterns have three shapes (static; one `{param}` segment, last or followed by a
+/// static tail like `/ctx/lease/{id}/keepalive`; a `{*rest}` tail), which a few prefix and
+/// suffix comparisons match with matchit's priorities: static before parameter before
+/// catch-all, and a longer static prefix first.
 pub(crate) struct Routes {
     exact: Vec<(&'static str, Route)>,
-    /// By prefix (the text before `{`), longest first; likewise `catch_all`.
-    param: Vec<(&'static str, Route)>,
+    /// By prefix (the text before `{`) and suffix (the text after `}`), longest prefix
+    /// first, then longest suffix.
+    param: Vec<(&'static str, &'static str, Route)>,
+    /// By prefix, longest first.
     catch_all: Vec<(&'static str, Route)>,
     unmatched: Route,
 }
@@ -56,22 +59,39 @@ impl Routes {
         for &pattern in patterns {
             let route = Route::intern(pattern);
             let pattern = route.pattern();
-            let (prefix, last) = pattern.split_at(pattern.rfind('/').map_or(0, |i| i + 1));
-            // Other shapes (none in our router) count as "unmatched".
-            let (list, key) = match last.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-                _ if prefix.contains('{') => continue,
-                None if !last.contains('{') => (&mut routes.exact, pattern),
-                Some(name) if name.starts_with('*') => (&mut routes.catch_all, prefix),
-                Some(_) => (&mut routes.param, prefix),
-                None => continue,
+            let Some(open) = pattern.find('{') else {
+                if !routes.exact.iter().any(|(known, _)| *known == pattern) {
+                    routes.exact.push((pattern, route));
+                }
+                continue;
             };
-            if !list.iter().any(|(known, _)| *known == key) {
-                list.push((key, route));
+            let (prefix, param) = pattern.split_at(open);
+            let Some(close) = param.find('}') else {
+                continue;
+            };
+            let suffix = &param[close + 1..];
+            // Other shapes (none in our router) count as "unmatched": a parameter that is
+            // not a whole segment, or more than one.
+            if !prefix.ends_with('/') || suffix.contains('{') {
+                continue;
+            }
+            if param.starts_with("{*") {
+                if suffix.is_empty() && !routes.catch_all.iter().any(|(known, _)| *known == prefix)
+                {
+                    routes.catch_all.push((prefix, route));
+                }
+            } else if (suffix.is_empty() || suffix.starts_with('/'))
+                && !routes
+                    .param
+                    .iter()
+                    .any(|(known, tail, _)| (*known, *tail) == (prefix, suffix))
+            {
+                routes.param.push((prefix, suffix, route));
             }
         }
         routes
             .param
-            .sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
+            .sort_by_key(|(prefix, suffix, _)| std::cmp::Reverse((prefix.len(), suffix.len())));
         routes
             .catch_all
             .sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
@@ -80,20 +100,28 @@ impl Routes {
 
     pub(crate) fn of(&self, path: &str) -> Route {
         let rest = |prefix: &str| path.strip_prefix(prefix).filter(|rest| !rest.is_empty());
-        self.exact
-            .iter()
-            .find(|(pattern, _)| *pattern == path)
-            .or_else(|| {
-                self.param
-                    .iter()
-                    .find(|(prefix, _)| rest(prefix).is_some_and(|rest| !rest.contains('/')))
+        let exact = || self.exact.iter().find(|(pattern, _)| *pattern == path);
+        let param = || {
+            self.param.iter().find(|(prefix, suffix, _)| {
+                rest(prefix)
+                    .and_then(|rest| rest.strip_suffix(suffix))
+                    // As matchit: a last-segment parameter is never empty, one followed
+                    // by a static tail may be (`/ctx/lease//keepalive`).
+                    .is_some_and(|value| {
+                        !value.contains('/') && (!value.is_empty() || !suffix.is_empty())
+                    })
             })
-            .or_else(|| {
-                self.catch_all
-                    .iter()
-                    .find(|(prefix, _)| rest(prefix).is_some())
-            })
-            .map_or(self.unmatched, |(_, route)| *route)
+        };
+        let catch_all = || {
+            self.catch_all
+                .iter()
+                .find(|(prefix, _)| rest(prefix).is_some())
+        };
+        exact()
+            .map(|(_, route)| *route)
+            .or_else(|| param().map(|(_, _, route)| *route))
+            .or_else(|| catch_all().map(|(_, route)| *route))
+            .unwrap_or(self.unmatched)
     }
 }
 
@@ -192,6 +220,11 @@ mod tests {
             "/ctx",
             "/ctx/dump",
             "/ctx/dump/list",
+            "/ctx/txn",
+            "/ctx/incr",
+            "/ctx/lease",
+            "/ctx/lease/{id}/keepalive",
+            "/ctx/lease/{id}",
             "/ctx/dump/{filename}",
             "/ctx/{*key}",
             "/ctx",
@@ -226,6 +259,17 @@ mod tests {
             "/ctx/dump/f.json",
             "/ctx/dump/a/b",
             "/ctx/dumpx",
+            "/ctx/txn",
+            "/ctx/incr",
+            "/ctx/lease",
+            "/ctx/lease/",
+            "/ctx/lease/7",
+            "/ctx/lease/7/",
+            "/ctx/lease/7/keepalive",
+            "/ctx/lease/7/keepalive/",
+            "/ctx/lease/7/other",
+            "/ctx/lease//keepalive",
+            "/ctx/lease/7/8/keepalive",
             "/ctx/history",
             "/ctx/status",
             "/health",
