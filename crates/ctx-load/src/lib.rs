@@ -66,6 +66,9 @@ pub struct LoadOptions {
     pub target: Option<String>,
     /// For an `https://` target: which certificates to trust.
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// Sent on every request and `/ws` upgrade (`--header`, the API key);
+    /// see [`engine::parse_header`].
+    pub headers: Vec<(hyper::header::HeaderName, hyper::header::HeaderValue)>,
     /// How to start our server when no target is given.
     pub launcher: Option<Launcher>,
     /// PID of an external server to monitor (ignored when we start the server).
@@ -114,6 +117,7 @@ impl Default for LoadOptions {
         LoadOptions {
             target: None,
             tls: None,
+            headers: Vec::new(),
             launcher: None,
             server_pid: None,
             scenarios: Vec::new(),

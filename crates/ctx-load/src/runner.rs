@@ -23,7 +23,9 @@ pub async fn run(opts: LoadOptions) -> Result<RunOutcome, LoadError> {
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let selected = prepare_scenarios(&opts)?;
     let explicit_target = match &opts.target {
-        Some(url) => Some(Target::parse_with_tls(url, opts.tls.as_ref())?),
+        Some(url) => {
+            Some(Target::parse_with_tls(url, opts.tls.as_ref())?.with_headers(opts.headers.clone()))
+        }
         None => None,
     };
     if explicit_target.is_none() && opts.launcher.is_none() {
@@ -52,7 +54,7 @@ pub async fn run(opts: LoadOptions) -> Result<RunOutcome, LoadError> {
                 .as_ref()
                 .ok_or_else(|| LoadError::Internal("launcher vanished".into()))?;
             let server = ChildServer::start(launcher).await?;
-            let t = Target::parse(server.url())?;
+            let t = Target::parse(server.url())?.with_headers(opts.headers.clone());
             child = Some(server);
             t
         }

@@ -62,9 +62,14 @@ fn build_request(target: &Target, req: &Request) -> Result<hyper::Request<Full<B
     if req.body.is_some() {
         builder = builder.header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
-    builder
+    let mut http_req = builder
         .body(Full::new(req.body.clone().unwrap_or_default()))
-        .map_err(|e| format!("cannot build request for {:?}: {e}", req.path))
+        .map_err(|e| format!("cannot build request for {:?}: {e}", req.path))?;
+    // The user's headers replace ours of the same name (a User-Agent of their own).
+    for (name, value) in target.headers() {
+        http_req.headers_mut().insert(name, value.clone());
+    }
+    Ok(http_req)
 }
 
 /// Sends `http_req` and drains the answer's body; returns the status.

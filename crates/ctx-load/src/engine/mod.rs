@@ -42,7 +42,7 @@ use hyper::Method;
 
 pub use client::{one_shot, run_setup};
 pub(crate) use target::OpenError;
-pub use target::Target;
+pub use target::{Target, parse_header};
 
 use crate::error::LoadError;
 use crate::model::{

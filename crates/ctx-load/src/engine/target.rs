@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use hyper::header::HeaderValue;
+use hyper::header::{HeaderName, HeaderValue};
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_tungstenite::{Connector, MaybeTlsStream};
@@ -28,6 +28,9 @@ pub struct Target {
     base_path: String,
     /// Value of the `Host` header.
     pub(super) authority: HeaderValue,
+    /// Sent with every request and WebSocket upgrade (`--header`, the API key).
+    /// Shared: every client holds a clone of the target.
+    headers: Arc<[(HeaderName, HeaderValue)]>,
 }
 
 #[derive(Clone, Debug)]
@@ -108,7 +111,19 @@ impl Target {
             tls,
             base_path,
             authority,
+            headers: Arc::new([]),
         })
+    }
+
+    /// The same target, with `headers` sent on every request and `/ws` upgrade.
+    pub fn with_headers(mut self, headers: Vec<(HeaderName, HeaderValue)>) -> Target {
+        self.headers = headers.into();
+        self
+    }
+
+    /// The headers sent on every request (see [`Target::with_headers`]).
+    pub fn headers(&self) -> &[(HeaderName, HeaderValue)] {
+        &self.headers
     }
 
     /// Opens a connection (TCP, then the TLS handshake for `https://`).
@@ -161,6 +176,26 @@ impl Target {
         let scheme = self.scheme("ws", "wss");
         format!("{scheme}://{authority}{}", self.full_path(path))
     }
+}
+
+/// Parses a `--header 'Name: value'` argument. The value may be empty; the
+/// name must be a valid header name, and `Host` is refused (the target URL
+/// decides it). Values are marked sensitive (never logged): they often carry
+/// credentials.
+pub fn parse_header(text: &str) -> Result<(HeaderName, HeaderValue), LoadError> {
+    let bad = |why: &str| LoadError::InvalidOption(format!("--header {text:?}: {why}"));
+    let (name, value) = text
+        .split_once(':')
+        .ok_or_else(|| bad("expected 'Name: value'"))?;
+    let name = HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| bad("the name is not a valid header name"))?;
+    if name == hyper::header::HOST {
+        return Err(bad("Host is set from the target URL"));
+    }
+    let mut value = HeaderValue::from_str(value.trim())
+        .map_err(|_| bad("the value must be printable ASCII"))?;
+    value.set_sensitive(true);
+    Ok((name, value))
 }
 
 impl fmt::Display for Target {
@@ -226,5 +261,27 @@ mod tests {
         assert_eq!(t.to_string(), "https://localhost:443/api");
         assert_eq!(t.ws_url("ws"), "wss://localhost:443/api/ws");
         assert!(t.ws_connector().is_some());
+    }
+
+    #[test]
+    fn header_arguments_are_validated() {
+        let (name, value) = parse_header("X-Api-Key:  s3cret ").unwrap();
+        assert_eq!(
+            (name.as_str(), value.to_str().unwrap()),
+            ("x-api-key", "s3cret")
+        );
+        assert!(value.is_sensitive());
+        let (_, empty) = parse_header("X-Empty:").unwrap();
+        assert!(empty.is_empty());
+        for bad in [
+            "no colon",
+            ": value",
+            "bad name: v",
+            "Host: x",
+            "X-A: bad\u{7f}",
+        ] {
+            let err = parse_header(bad).unwrap_err();
+            assert!(matches!(err, LoadError::InvalidOption(_)), "{bad:?}: {err}");
+        }
     }
 }

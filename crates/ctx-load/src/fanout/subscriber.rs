@@ -10,6 +10,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{oneshot, watch};
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use super::tracker::{Arrival, DeliveryTracker, SeqSet};
 use crate::engine::Target;
@@ -128,15 +129,25 @@ fn clip(text: &str) -> String {
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// Connects and subscribes; returns once the `subscribed` answer arrived.
-async fn subscribe(
-    url: &str,
-    tls: Option<tokio_tungstenite::Connector>,
-    prefix: &str,
-) -> Result<Socket, String> {
-    let (mut ws, _) = tokio_tungstenite::connect_async_tls_with_config(url, None, true, tls)
-        .await
-        .map_err(|e| format!("connect to {url}: {e}"))?;
+/// Connects (with the target's headers on the upgrade) and subscribes;
+/// returns once the `subscribed` answer arrived.
+async fn subscribe(target: &Target, prefix: &str) -> Result<Socket, String> {
+    let url = target.ws_url("ws");
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| format!("bad WebSocket URL {url}: {e}"))?;
+    for (name, value) in target.headers() {
+        request.headers_mut().insert(name, value.clone());
+    }
+    let (mut ws, _) = tokio_tungstenite::connect_async_tls_with_config(
+        request,
+        None,
+        true,
+        target.ws_connector(),
+    )
+    .await
+    .map_err(|e| format!("connect to {url}: {e}"))?;
     let message = ClientMessage::subscribe(vec![prefix.to_string()], None);
     ws.send(Message::text(message.encode()))
         .await
@@ -186,12 +197,7 @@ pub(super) async fn subscriber(
         first_bad: None,
         disconnect: None,
     };
-    let url = target.ws_url("ws");
-    let ws = tokio::time::timeout(
-        setup_timeout,
-        subscribe(&url, target.ws_connector(), &prefix),
-    )
-    .await;
+    let ws = tokio::time::timeout(setup_timeout, subscribe(&target, &prefix)).await;
     let _ = ready.send(());
     let mut ws = match ws {
         Ok(Ok(ws)) => ws,

@@ -34,7 +34,8 @@ pub struct Verdict {
     pub outcome: Outcome,
     /// Fail: every failed check. Inconclusive: every figure that lacked evidence.
     pub reasons: Vec<String>,
-    /// What to run for a conclusive verdict (inconclusive only).
+    /// What to do next. Inconclusive: what to run for a conclusive verdict.
+    /// Fail: set when requests were refused (401/403): which credentials to pass.
     pub next_step: Option<String>,
 }
 

@@ -72,6 +72,31 @@ fn next_step(inconclusive: &[&str], context: RunContext) -> String {
     steps.join("; ")
 }
 
+/// When the server refused requests (401/403), the likely cause of a
+/// failure is the run's credentials, not the server's performance: say so.
+fn refused_hint(scenarios: &[ScenarioReport]) -> Option<String> {
+    let refused = |code: u16| -> u64 {
+        scenarios
+            .iter()
+            .filter_map(|s| s.metrics.errors.status.get(&code))
+            .sum()
+    };
+    let (unauthorized, forbidden) = (refused(401), refused(403));
+    if unauthorized > 0 {
+        Some(format!(
+            "the server refused {unauthorized} request(s) with 401 Unauthorized: it wants an API key; \
+             pass --api-key KEY (or CTX_API_KEY), or --header 'Authorization: Bearer KEY'"
+        ))
+    } else if forbidden > 0 {
+        Some(format!(
+            "the server refused {forbidden} request(s) with 403 Forbidden: the API key's role does \
+             not allow them (writes need role write, creating dumps role admin)"
+        ))
+    } else {
+        None
+    }
+}
+
 /// The verdict of a run from its finished scenarios.
 pub fn decide(scenarios: &[ScenarioReport], context: RunContext) -> Verdict {
     let mut failures = Vec::new();
@@ -107,7 +132,7 @@ pub fn decide(scenarios: &[ScenarioReport], context: RunContext) -> Verdict {
         return Verdict {
             outcome: Outcome::Fail,
             reasons: failures,
-            next_step: None,
+            next_step: refused_hint(scenarios),
         };
     }
     if scenarios.is_empty() {
@@ -138,7 +163,10 @@ pub fn decide(scenarios: &[ScenarioReport], context: RunContext) -> Verdict {
 pub fn readiness(verdict: &Verdict) -> Readiness {
     let mut issues = verdict.reasons.clone();
     if let Some(next) = &verdict.next_step {
-        issues.push(format!("For a conclusive verdict: {next}."));
+        issues.push(match verdict.outcome {
+            Outcome::Inconclusive => format!("For a conclusive verdict: {next}."),
+            _ => format!("Next: {next}."),
+        });
     }
     Readiness {
         ready: verdict.outcome == Outcome::Pass,

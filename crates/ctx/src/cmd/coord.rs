@@ -141,8 +141,8 @@ fn fail(failure: &Failure) -> ExitCode {
 
 async fn execute(command: CoordCommand) -> Result<Outcome, Failure> {
     let options = command.options();
-    let client = Client::new(&options.server, options.cacert.as_deref())?
-        .with_api_key(options.api_key.as_deref())?;
+    let client =
+        Client::new(&options.server, options.cacert.as_deref())?.with_api_key(&options.auth)?;
     match command {
         CoordCommand::Txn { file, .. } => txn(&client, file).await,
         CoordCommand::Incr { key, by, who, .. } => {

@@ -20,6 +20,7 @@ use std::time::Duration;
 use ctx_load::model::Outcome;
 use ctx_load::{Launcher, LoadError, LoadOptions, OpenLoop};
 
+use crate::cmd::client::{API_KEY_HEADER, ApiKeyOption};
 use crate::exit;
 
 #[derive(clap::Args)]
@@ -34,6 +35,12 @@ pub struct LoadArgs {
     /// For an https:// --target: also trust this CA (PEM), e.g. a self-signed certificate.
     #[arg(long, env = "CTX_CACERT", value_name = "PEM")]
     cacert: Option<PathBuf>,
+    /// Send this header on every request and /ws upgrade, e.g. 'Authorization: Bearer KEY';
+    /// repeatable.
+    #[arg(long = "header", value_name = "'NAME: VALUE'")]
+    headers: Vec<String>,
+    #[command(flatten)]
+    auth: ApiKeyOption,
     /// PID of the --target server, to measure its memory and CPU (else "not measured").
     #[arg(long, value_name = "PID")]
     server_pid: Option<u32>,
@@ -171,9 +178,19 @@ fn build_options(args: LoadArgs) -> Result<LoadOptions, LoadError> {
         ),
         _ => None,
     };
+    // The API key as the other client commands send it, then the --header
+    // values (which win over it: a request carries the last one of a name).
+    let mut headers = Vec::new();
+    if let Some(key) = args.auth.header().map_err(LoadError::InvalidOption)? {
+        headers.push((API_KEY_HEADER, key));
+    }
+    for text in &args.headers {
+        headers.push(ctx_load::engine::parse_header(text)?);
+    }
     Ok(LoadOptions {
         target: args.target,
         tls,
+        headers,
         launcher,
         server_pid: args.server_pid,
         scenarios: args.scenarios,

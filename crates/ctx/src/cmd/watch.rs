@@ -6,7 +6,7 @@
 //! revision it printed, so nothing is missed or printed twice; if the server no longer
 //! keeps that revision, it says so and continues from the server's current revision.
 
-use crate::cmd::client::{ClientOptions, plain};
+use crate::cmd::client::{API_KEY_HEADER, ClientOptions, plain};
 use crate::exit;
 use ctx_wire::{ClientMessage, Deleted, Event, Updated};
 use futures_util::{SinkExt, StreamExt};
@@ -76,18 +76,9 @@ pub fn run(args: WatchArgs) -> ExitCode {
     } else {
         None
     };
-    let api_key = match options.api_key.as_deref().map(HeaderValue::from_str) {
-        None => None,
-        Some(Ok(mut value)) => {
-            value.set_sensitive(true);
-            Some(value)
-        }
-        Some(Err(_)) => {
-            return fail(
-                exit::USAGE,
-                "the API key must be printable ASCII (it travels in a header)",
-            );
-        }
+    let api_key = match options.auth.header() {
+        Ok(key) => key,
+        Err(message) => return fail(exit::USAGE, &message),
     };
     let mut watcher = Watcher {
         url,
@@ -230,7 +221,7 @@ impl Watcher {
     async fn connect(&self) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
         let mut request = self.url.as_str().into_client_request()?;
         if let Some(key) = &self.api_key {
-            request.headers_mut().insert("x-api-key", key.clone());
+            request.headers_mut().insert(API_KEY_HEADER, key.clone());
         }
         let (socket, _) = tokio_tungstenite::connect_async_tls_with_config(
             request,

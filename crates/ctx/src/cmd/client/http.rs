@@ -61,17 +61,9 @@ impl Client {
         })
     }
 
-    /// Sends `key` (when given) with every request.
-    pub(in crate::cmd) fn with_api_key(mut self, key: Option<&str>) -> Result<Client, Failure> {
-        if let Some(key) = key {
-            let mut value = HeaderValue::from_str(key).map_err(|_| {
-                Failure::Usage(
-                    "the API key must be printable ASCII (it travels in a header)".into(),
-                )
-            })?;
-            value.set_sensitive(true);
-            self.api_key = Some(value);
-        }
+    /// Sends the API key (when given) with every request.
+    pub(in crate::cmd) fn with_api_key(mut self, key: &ApiKeyOption) -> Result<Client, Failure> {
+        self.api_key = key.header().map_err(Failure::Usage)?;
         Ok(self)
     }
 
@@ -149,7 +141,7 @@ impl Client {
                 concat!("ctx/", env!("CARGO_PKG_VERSION")),
             );
         if let Some(key) = &self.api_key {
-            builder = builder.header("x-api-key", key.clone());
+            builder = builder.header(API_KEY_HEADER, key.clone());
         }
         let payload = match body {
             Some(body) => {

@@ -25,10 +25,13 @@ use std::time::Duration;
 
 use crate::exit;
 
+mod auth;
 mod failure;
 mod http;
 mod render;
 
+pub(crate) use auth::API_KEY_HEADER;
+pub use auth::ApiKeyOption;
 pub(crate) use failure::root_cause;
 pub(super) use failure::{Failure, server_failure};
 pub(super) use http::{Client, query};
@@ -54,9 +57,8 @@ pub struct ClientOptions {
     /// Also trust this CA (PEM) for https:// and wss:// servers, e.g. a self-signed cert.
     #[arg(long, env = "CTX_CACERT", value_name = "PEM")]
     pub cacert: Option<PathBuf>,
-    /// API key sent as X-API-Key (servers started with --api-key or --api-keys).
-    #[arg(long, env = "CTX_API_KEY", value_name = "KEY", hide_env_values = true)]
-    pub api_key: Option<String>,
+    #[command(flatten)]
+    pub auth: ApiKeyOption,
 }
 
 #[derive(clap::Subcommand)]
@@ -226,7 +228,7 @@ async fn execute(command: ClientCommand) -> Result<Report, Failure> {
         &command.options().server,
         command.options().cacert.as_deref(),
     )?
-    .with_api_key(command.options().api_key.as_deref())?;
+    .with_api_key(&command.options().auth)?;
     let json = command.options().json;
     let (answer, human, negative) = match command {
         ClientCommand::Get { key, .. } => {
