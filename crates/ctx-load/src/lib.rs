@@ -107,6 +107,9 @@ pub struct LoadOptions {
     pub leak_rule: LeakRule,
     /// Print the live progress line on stderr.
     pub progress: bool,
+    /// `--baseline`: compare every figure with this earlier run's (read with
+    /// [`scenarios::baseline::read`]); a regression fails the run.
+    pub baseline: Option<model::Baseline>,
     /// This process's part of a distributed run (`--workers`, `--worker-index`;
     /// see [`model::WorkerShare`]); `WHOLE` = the whole load.
     pub share: WorkerShare,
@@ -136,6 +139,7 @@ impl Default for LoadOptions {
             leak_rule: LeakRule::default(),
             progress: false,
             share: WorkerShare::WHOLE,
+            baseline: None,
         }
     }
 }

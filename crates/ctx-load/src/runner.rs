@@ -97,6 +97,7 @@ pub async fn run(opts: LoadOptions) -> Result<RunOutcome, LoadError> {
         profile: opts.profile,
         worker: (!opts.share.is_whole()).then_some(opts.share),
         merged_from: None,
+        baseline: opts.baseline.clone(),
     };
     let report = scenarios::judge_run(facts, reports);
 

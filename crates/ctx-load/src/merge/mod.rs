@@ -28,8 +28,8 @@ use input::{InputOpenLoop, InputReport, InputScenario};
 use crate::engine::{OpenLoopResult, RunResult};
 use crate::error::LoadError;
 use crate::model::{
-    ContentCheckTally, ErrorBreakdown, MergedInput, ModeInfo, Profile, RunReport, ScenarioReport,
-    SecondBucket, ServerInfo, SetupSummary, decode_histogram, new_histogram,
+    Baseline, ContentCheckTally, ErrorBreakdown, MergedInput, ModeInfo, Profile, RunReport,
+    ScenarioReport, SecondBucket, ServerInfo, SetupSummary, decode_histogram, new_histogram,
 };
 use crate::scenarios::{self, RunFacts, ScenarioFigures};
 
@@ -41,8 +41,9 @@ pub struct Merged {
     pub warnings: Vec<String>,
 }
 
-/// Reads, checks and combines the reports at `paths` into one judged report.
-pub fn merge(paths: &[PathBuf]) -> Result<Merged, LoadError> {
+/// Reads, checks and combines the reports at `paths` into one judged report
+/// (compared with `baseline`, when given, as a run is).
+pub fn merge(paths: &[PathBuf], baseline: Option<Baseline>) -> Result<Merged, LoadError> {
     if paths.is_empty() {
         return Err(LoadError::InvalidOption(
             "merge needs at least one report.json".into(),
@@ -63,7 +64,11 @@ pub fn merge(paths: &[PathBuf]) -> Result<Merged, LoadError> {
             merge_scenario(&parts, whole_run)
         })
         .collect::<Result<Vec<ScenarioReport>, LoadError>>()?;
-    let report = scenarios::judge_run(facts(&inputs), scenarios);
+    let facts = RunFacts {
+        baseline,
+        ..facts(&inputs)
+    };
+    let report = scenarios::judge_run(facts, scenarios);
     Ok(Merged { report, warnings })
 }
 
@@ -358,6 +363,7 @@ fn facts(inputs: &[(&Path, InputReport)]) -> RunFacts {
         mode,
         profile,
         worker: None,
+        baseline: None,
         merged_from: Some(
             inputs
                 .iter()

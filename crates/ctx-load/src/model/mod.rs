@@ -2,6 +2,7 @@
 //! fan-out produce them, the scenarios judge them, the report renders them.
 //! Every type here serialises as-is into `report.json` (schema in docs/load.md).
 
+mod baseline;
 mod errors;
 mod fanout;
 mod histogram;
@@ -13,6 +14,10 @@ mod thresholds;
 mod verdict;
 mod worker;
 
+pub use baseline::{
+    Baseline, BaselineComparison, BaselineRun, BaselineScenario, Change, Figure, FigureComparison,
+    FigureValues, ScenarioComparison,
+};
 pub use errors::{ErrorBreakdown, SecondBucket};
 pub use fanout::{FanoutSummary, SubscriberSummary, Tally};
 pub use histogram::{RawHistograms, decode_histogram, encode_histogram};

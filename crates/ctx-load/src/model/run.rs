@@ -7,8 +7,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::{
-    MergedInput, PerformanceMetrics, RawHistograms, RunMode, ThresholdCheck, Thresholds, Verdict,
-    WorkerShare,
+    BaselineComparison, MergedInput, PerformanceMetrics, RawHistograms, RunMode, ThresholdCheck,
+    Thresholds, Verdict, WorkerShare,
 };
 
 /// Bumped whenever a field of `report.json` changes meaning or disappears
@@ -124,6 +124,8 @@ pub struct RunReport {
     pub worker: Option<WorkerShare>,
     /// A merged report (`ctx load merge`): the reports it combines; null otherwise.
     pub merged_from: Option<Vec<MergedInput>>,
+    /// `--baseline`: every figure compared with the earlier run's; null otherwise.
+    pub baseline: Option<BaselineComparison>,
 }
 
 /// Why a run stopped before every scenario finished (`aborted_reason` in

@@ -5,8 +5,8 @@
 use std::fmt::Write as _;
 
 use super::chart::{PCT_TICKS, Series, curve_points, line_chart};
-use super::esc;
 use super::rows::{self, measured, title_case};
+use super::{baseline, esc};
 use crate::model::{FanoutSummary, LatencySummary, RunMode, RunReport};
 
 /// The fan-out figures of a `ws_fanout` section, and the subscribers that did
@@ -89,6 +89,18 @@ pub fn render(r: &RunReport) -> String {
         o.push_str("</ul>");
     }
     o.push_str(&rows::scenario_table(r).html());
+    if let Some(comparison) = &r.baseline {
+        let _ = write!(
+            o,
+            "<h2>Comparison with the baseline</h2><p>{}</p>{}",
+            esc(&baseline::headline(comparison)),
+            baseline::changes_table(comparison).html()
+        );
+        for note in baseline::notes(comparison) {
+            let _ = write!(o, "<p>{}</p>", esc(&note));
+        }
+        o.push_str(&baseline::figures_table(comparison).html());
+    }
     if !r.recommendations.is_empty() {
         o.push_str("<h2>Recommendations</h2><ul>");
         for rec in &r.recommendations {

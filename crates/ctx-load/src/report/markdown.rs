@@ -3,8 +3,20 @@
 
 use std::fmt::Write as _;
 
+use super::baseline;
 use super::rows::{self, measured, title_case};
-use crate::model::{FanoutSummary, LatencySummary, RunMode, RunReport};
+use crate::model::{BaselineComparison, FanoutSummary, LatencySummary, RunMode, RunReport};
+
+/// "Comparison with the Baseline": how each figure moved, then the values.
+fn baseline_markdown(o: &mut String, comparison: &BaselineComparison) {
+    let _ = writeln!(o, "## Comparison with the Baseline\n");
+    let _ = writeln!(o, "{}\n", baseline::headline(comparison));
+    let _ = writeln!(o, "{}", baseline::changes_table(comparison).markdown());
+    for note in baseline::notes(comparison) {
+        let _ = writeln!(o, "- {note}");
+    }
+    let _ = writeln!(o, "\n{}", baseline::figures_table(comparison).markdown());
+}
 
 /// The Markdown report: the seed's sections in the seed's order, then ours.
 pub fn render_markdown(r: &RunReport) -> String {
@@ -81,6 +93,9 @@ pub fn render_markdown(r: &RunReport) -> String {
     );
     let _ = writeln!(o, "- **Checks:** {}", rows::check_tally(r));
     let _ = writeln!(o, "- **Verdict:** **{}**\n", r.verdict.outcome.word());
+    if let Some(comparison) = &r.baseline {
+        baseline_markdown(&mut o, comparison);
+    }
 
     let _ = writeln!(o, "## Detailed Results by Test Category\n");
     for sc in &r.scenarios {

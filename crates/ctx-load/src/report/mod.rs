@@ -9,6 +9,7 @@
 //! marked incomplete everywhere (`"complete": false`, an INCOMPLETE banner),
 //! so a partial report is never mistaken for a finished one.
 
+pub mod baseline;
 mod chart;
 pub mod html;
 pub mod markdown;

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use super::rows;
+use super::{baseline, rows};
 use crate::model::RunReport;
 
 /// Reasons of the verdict the terminal shows (all are in the report).
@@ -42,12 +42,19 @@ pub fn summary(report: &RunReport) -> String {
     if let Some(line) = rows::provenance(report) {
         let _ = writeln!(out, "{line}");
     }
+    if let Some(comparison) = &report.baseline {
+        let _ = writeln!(out, "{}", baseline::headline(comparison));
+        out.push_str(&baseline::changes_table(comparison).terminal());
+        for note in baseline::notes(comparison) {
+            let _ = writeln!(out, "{note}");
+        }
+    }
     let _ = writeln!(out, "verdict: {}", report.verdict.line(TERMINAL_REASONS));
     out
 }
 
 /// The same summary as one JSON document (`ctx load --json`): the verdict,
-/// the totals, and the scenario table's rows (the row model's JSON rendering,
+/// the totals, the baseline comparison's rows, and the scenario table's rows (the row model's JSON rendering,
 /// the cells exactly as the table shows them). Every figure with full
 /// precision is in report.json, whose path this gives.
 pub fn summary_json(report: &RunReport, report_dir: Option<&Path>) -> serde_json::Value {
@@ -60,6 +67,13 @@ pub fn summary_json(report: &RunReport, report_dir: Option<&Path>) -> serde_json
         "summary": report.summary,
         "checks": rows::check_tally(report),
         "scenarios": rows::scenario_table(report).json(),
+        "baseline": report.baseline.as_ref().map(|comparison| json!({
+            "file": comparison.file,
+            "tolerance_pct": comparison.tolerance_pct,
+            "regressions": comparison.regressions,
+            "changes": baseline::changes_table(comparison).json(),
+            "notes": baseline::notes(comparison),
+        })),
         "report_json": report_dir.map(|d| d.join("report.json")),
     })
 }

@@ -4,9 +4,9 @@
 //! exactly the rules of a single run.
 
 use crate::model::{
-    AbortReason, CheckStatus, MergedInput, ModeInfo, PerformanceMetrics, Profile, RawHistograms,
-    RunMode, RunReport, SCHEMA_VERSION, ScenarioReport, ServerInfo, Summary, Thresholds,
-    WorkerShare,
+    AbortReason, Baseline, CheckStatus, MergedInput, ModeInfo, PerformanceMetrics, Profile,
+    RawHistograms, RunMode, RunReport, SCHEMA_VERSION, ScenarioReport, ServerInfo, Summary,
+    Thresholds, WorkerShare,
 };
 
 use super::{RunContext, decide, evaluate, readiness, recommendations};
@@ -23,6 +23,8 @@ pub struct RunFacts {
     pub profile: Profile,
     pub worker: Option<WorkerShare>,
     pub merged_from: Option<Vec<MergedInput>>,
+    /// `--baseline`: the earlier run to compare with.
+    pub baseline: Option<Baseline>,
 }
 
 /// What one scenario measured, before it is judged.
@@ -56,10 +58,15 @@ pub fn judge_scenario(figures: ScenarioFigures) -> ScenarioReport {
 /// readiness and advice.
 pub fn judge_run(facts: RunFacts, scenarios: Vec<ScenarioReport>) -> RunReport {
     let summary = Summary::of(&scenarios);
+    let comparison = facts
+        .baseline
+        .as_ref()
+        .map(|baseline| super::baseline::compare(baseline, &scenarios));
     let verdict = decide(
         &scenarios,
         RunContext {
             smoke: facts.profile == Profile::Quick,
+            baseline: comparison.as_ref(),
         },
     );
     let readiness = readiness(&verdict);
@@ -88,5 +95,6 @@ pub fn judge_run(facts: RunFacts, scenarios: Vec<ScenarioReport>) -> RunReport {
         scenarios,
         worker: facts.worker,
         merged_from: facts.merged_from,
+        baseline: comparison,
     }
 }

@@ -10,6 +10,7 @@
 //! with its actual figure, and `cargo test` assert exactly the seed's limits.
 
 mod advice;
+pub mod baseline;
 pub mod checks;
 mod custom;
 mod judge;

@@ -3,14 +3,15 @@
 //! returns, and the production-readiness assessment is that verdict.
 //!
 //! - **fail**: a check failed (a threshold, an open loop that missed its
-//!   rate, a content check), or a scenario missed the seed's readiness
-//!   criteria (success ≥ 95 %, p99 ≤ 2000 ms);
+//!   rate, a content check), a scenario missed the seed's readiness
+//!   criteria (success ≥ 95 %, p99 ≤ 2000 ms), or a figure got worse than
+//!   the `--baseline` run's beyond the tolerance ([`super::baseline`]);
 //! - **inconclusive**: nothing failed, but a check could not be established
 //!   (not measured, too few samples, too short, leak trend undecided), or no
 //!   scenario finished; it says what to run for a conclusive verdict;
 //! - **pass**: everything else — every check held on enough evidence.
 
-use crate::model::{CheckStatus, Outcome, Readiness, ScenarioReport, Verdict};
+use crate::model::{BaselineComparison, CheckStatus, Outcome, Readiness, ScenarioReport, Verdict};
 
 /// The seed's production-readiness criteria: every scenario with a success
 /// rate ≥ 95 % and p99 ≤ 2000 ms.
@@ -19,9 +20,30 @@ pub const READY_MAX_P99_MS: f64 = 2000.0;
 
 /// What the verdict is told about the run besides its scenarios.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct RunContext {
+pub struct RunContext<'a> {
     /// A `--quick` smoke run (seed sizes, about a second).
     pub smoke: bool,
+    /// The comparison with `--baseline`: each regression fails the run.
+    pub baseline: Option<&'a BaselineComparison>,
+}
+
+/// One reason per figure that got worse than the baseline's.
+fn regressions(comparison: &BaselineComparison, reasons: &mut Vec<String>) {
+    for scenario in &comparison.scenarios {
+        for figure in scenario.regressions() {
+            reasons.push(format!(
+                "{}: {} {} vs {} in the baseline ({}, beyond the {}% tolerance)",
+                scenario.scenario,
+                figure.figure.key(),
+                actual(figure.current),
+                actual(figure.baseline),
+                figure
+                    .change_pct
+                    .map_or_else(|| "from 0".to_string(), |pct| format!("{pct:+.1}%")),
+                comparison.tolerance_pct
+            ));
+        }
+    }
 }
 
 fn seed_criteria(scenario: &ScenarioReport, reasons: &mut Vec<String>) {
@@ -127,6 +149,9 @@ pub fn decide(scenarios: &[ScenarioReport], context: RunContext) -> Verdict {
             }
         }
         seed_criteria(scenario, &mut failures);
+    }
+    if let Some(comparison) = context.baseline {
+        regressions(comparison, &mut failures);
     }
     if !failures.is_empty() {
         return Verdict {

@@ -74,6 +74,13 @@ pub struct LoadArgs {
     /// --rate, closed loop for this long (each client repeating its op sequence).
     #[arg(long, value_name = "SECS")]
     duration: Option<f64>,
+    /// Compare every figure with an earlier run's report.json; a figure worse beyond
+    /// --tolerance fails the run (exit 1). See docs/load.md for the rules.
+    #[arg(long, value_name = "OLD/report.json")]
+    baseline: Option<PathBuf>,
+    /// With --baseline: the relative change within which a figure counts as the same.
+    #[arg(long, value_name = "PCT", default_value = "10%", requires = "baseline")]
+    tolerance: String,
     /// Print the run's summary as one JSON document on stdout (verdict, totals, the
     /// scenario table's rows, the report.json path) instead of the table.
     #[arg(long)]
@@ -112,6 +119,13 @@ struct MergeArgs {
     /// Report directory [default: ./ctx-report/<UTC timestamp>/].
     #[arg(long, value_name = "DIR")]
     report_dir: Option<PathBuf>,
+    /// Compare every figure with an earlier run's report.json; a figure worse beyond
+    /// --tolerance fails the run (exit 1). See docs/load.md for the rules.
+    #[arg(long, value_name = "OLD/report.json")]
+    baseline: Option<PathBuf>,
+    /// With --baseline: the relative change within which a figure counts as the same.
+    #[arg(long, value_name = "PCT", default_value = "10%", requires = "baseline")]
+    tolerance: String,
     /// Print the merged summary as one JSON document on stdout, as `ctx load --json`.
     #[arg(long)]
     json: bool,
@@ -126,6 +140,16 @@ fn secs(flag: &str, v: f64) -> Result<Duration, LoadError> {
                 "{flag} must be a positive number of seconds, got {v}"
             ))
         })
+}
+
+/// Reads `--baseline` (checked before any load is sent: a bad file is exit 2).
+fn read_baseline(
+    path: Option<&std::path::Path>,
+    tolerance: &str,
+) -> Result<Option<ctx_load::model::Baseline>, LoadError> {
+    let tolerance = ctx_load::scenarios::baseline::parse_tolerance(tolerance)?;
+    path.map(|path| ctx_load::scenarios::baseline::read(path, tolerance))
+        .transpose()
 }
 
 fn build_options(args: LoadArgs) -> Result<LoadOptions, LoadError> {
@@ -205,6 +229,7 @@ fn build_options(args: LoadArgs) -> Result<LoadOptions, LoadError> {
         timeout: secs("--timeout", args.timeout)?,
         progress: true,
         share,
+        baseline: read_baseline(args.baseline.as_deref(), &args.tolerance)?,
         ..base
     })
 }
@@ -274,7 +299,9 @@ fn print_summary(report: &ctx_load::model::RunReport, dir: Option<&std::path::Pa
 /// `ctx load merge`: one report from several, judged as one run; the exit
 /// code follows its verdict as for a run.
 fn merge(args: MergeArgs) -> ExitCode {
-    let merged = match ctx_load::merge::merge(&args.reports) {
+    let merged = match read_baseline(args.baseline.as_deref(), &args.tolerance)
+        .and_then(|baseline| ctx_load::merge::merge(&args.reports, baseline))
+    {
         Ok(m) => m,
         Err(e) => return fail(&e),
     };

@@ -1,0 +1,378 @@
+//! `--baseline OLD/report.json [--tolerance 10%]`: this run's figures against
+//! an earlier run's, scenario by scenario (matched by name). The rules:
+//!
+//! - **Figures**: throughput, p50, p99, success rate, the server's peak RSS and
+//!   its CPU time per 1000 requests (average CPU ÷ throughput, so serving more
+//!   requests with proportionally more CPU is not a regression).
+//! - **Direction**: throughput and success rate are better higher; latency,
+//!   memory and CPU lower.
+//! - **Tolerance**: a figure is the *same* when its relative change is within
+//!   the tolerance, *better* or *worse* beyond it. Every *worse* figure is a
+//!   regression and fails the run ([`super::decide`]).
+//! - **Noise floors**: latency changes of at most 0.05 ms and memory changes of
+//!   at most 1 MB are the same whatever their relative size (a 0.1 ms p50
+//!   becoming 0.14 ms is timer noise, not +40 %). The success rate is judged
+//!   on its failure rate: worse when failures rose by more than the tolerance
+//!   of the baseline's failure rate and by more than 0.1 percentage point
+//!   (100 % → 99.95 % is the same; 100 % → 99 % is worse).
+//! - **Not compared**: a figure not measured on both sides (no server PID, no
+//!   answered request); a scenario that ran in another mode, at another rate
+//!   or with another client count (its figures answer another question).
+//!   Scenarios in only one of the runs are listed, not failed.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::error::LoadError;
+use crate::model::{
+    Baseline, BaselineComparison, BaselineRun, BaselineScenario, Change, Figure, FigureComparison,
+    FigureValues, PerformanceMetrics, RunMode, SCHEMA_VERSION, ScenarioComparison, ScenarioReport,
+};
+
+/// The default `--tolerance`, in %.
+pub const DEFAULT_TOLERANCE_PCT: f64 = 10.0;
+/// The oldest report.json a baseline may be: schema 2 is the first with
+/// every figure compared here under its present name.
+pub const MIN_BASELINE_SCHEMA: u32 = 2;
+/// Latency changes up to this are noise (ms).
+pub const LATENCY_FLOOR_MS: f64 = 0.05;
+/// Peak-memory changes up to this are noise (MB).
+pub const MEMORY_FLOOR_MB: f64 = 1.0;
+/// Failure-rate changes up to this are noise (percentage points).
+pub const FAILURE_FLOOR_PP: f64 = 0.1;
+
+/// Parses `--tolerance`: `10%` or `10`, from 0 to 1000.
+pub fn parse_tolerance(text: &str) -> Result<f64, LoadError> {
+    let number = text.trim().trim_end_matches('%').trim();
+    number
+        .parse::<f64>()
+        .ok()
+        .filter(|t| t.is_finite() && (0.0..=1000.0).contains(t))
+        .ok_or_else(|| {
+            LoadError::InvalidOption(format!(
+                "--tolerance {text:?}: expected a percentage from 0 to 1000, e.g. 10%"
+            ))
+        })
+}
+
+#[derive(Deserialize)]
+struct Report {
+    started_at: String,
+    target: String,
+    complete: bool,
+    scenarios: Vec<Scenario>,
+}
+
+#[derive(Deserialize)]
+struct Scenario {
+    name: String,
+    metrics: Metrics,
+}
+
+#[derive(Deserialize)]
+struct Metrics {
+    mode: RunMode,
+    clients: u64,
+    success_rate_pct: f64,
+    throughput_ops_sec: f64,
+    latency: Latency,
+    peak_memory_mb: Option<f64>,
+    avg_cpu_percent: Option<f64>,
+    open_loop: Option<OpenLoop>,
+    fanout: Option<Fanout>,
+}
+
+#[derive(Deserialize)]
+struct Latency {
+    count: u64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+#[derive(Deserialize)]
+struct OpenLoop {
+    target_rate: f64,
+}
+
+#[derive(Deserialize)]
+struct Fanout {
+    write_rate_target: f64,
+}
+
+/// The figures compared, from what a report holds.
+fn figure_values(
+    throughput: f64,
+    success_rate_pct: f64,
+    answered: u64,
+    (p50_ms, p99_ms): (f64, f64),
+    peak_memory_mb: Option<f64>,
+    avg_cpu_percent: Option<f64>,
+) -> FigureValues {
+    let latency = |ms: f64| (answered > 0).then_some(ms);
+    FigureValues {
+        throughput_ops_sec: Some(throughput),
+        p50_ms: latency(p50_ms),
+        p99_ms: latency(p99_ms),
+        success_rate_pct: Some(success_rate_pct),
+        peak_memory_mb,
+        // CPU % of one core × 10 000 / (requests/s) = CPU ms per 1000 requests.
+        cpu_ms_per_1000_requests: avg_cpu_percent
+            .filter(|_| throughput > 0.0)
+            .map(|cpu| cpu * 10_000.0 / throughput),
+    }
+}
+
+fn current_values(m: &PerformanceMetrics) -> FigureValues {
+    figure_values(
+        m.throughput_ops_sec,
+        m.success_rate_pct,
+        m.latency.count,
+        (m.latency.p50_ms, m.latency.p99_ms),
+        m.peak_memory_mb,
+        m.avg_cpu_percent,
+    )
+}
+
+fn current_rate(m: &PerformanceMetrics) -> Option<f64> {
+    match (&m.open_loop, &m.fanout) {
+        (Some(open), _) => Some(open.target_rate),
+        (None, Some(fanout)) => Some(fanout.write_rate_target),
+        (None, None) => None,
+    }
+}
+
+/// Reads an earlier run's report.json as a baseline. Errors (exit 2) say
+/// what is wrong: unreadable, not a report, or a schema this version does
+/// not compare with.
+pub fn read(path: &Path, tolerance_pct: f64) -> Result<Baseline, LoadError> {
+    let bad =
+        |why: String| LoadError::InvalidOption(format!("--baseline {}: {why}", path.display()));
+    let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| bad(format!("not a ctx load report.json (not JSON: {e})")))?;
+    let schema = value
+        .get("schema_version")
+        .and_then(serde_json::Value::as_u64)
+        .ok_or_else(|| bad("not a ctx load report.json (no schema_version)".into()))?;
+    let supported = format!("{MIN_BASELINE_SCHEMA} to {SCHEMA_VERSION}");
+    if schema < u64::from(MIN_BASELINE_SCHEMA) {
+        return Err(bad(format!(
+            "schema_version {schema} is too old to compare with (supported: {supported}); \
+             run the baseline again with this ctx load"
+        )));
+    }
+    if schema > u64::from(SCHEMA_VERSION) {
+        return Err(bad(format!(
+            "schema_version {schema} is newer than this ctx load understands (supported: \
+             {supported}); compare with the ctx version that wrote it"
+        )));
+    }
+    let report: Report = serde_json::from_value(value)
+        .map_err(|e| bad(format!("not a ctx load report.json: {e}")))?;
+    let scenarios = report
+        .scenarios
+        .into_iter()
+        .map(|s| {
+            let m = s.metrics;
+            BaselineScenario {
+                name: s.name,
+                mode: m.mode,
+                clients: m.clients,
+                target_rate: m
+                    .open_loop
+                    .map(|o| o.target_rate)
+                    .or(m.fanout.map(|f| f.write_rate_target)),
+                figures: figure_values(
+                    m.throughput_ops_sec,
+                    m.success_rate_pct,
+                    m.latency.count,
+                    (m.latency.p50_ms, m.latency.p99_ms),
+                    m.peak_memory_mb,
+                    m.avg_cpu_percent,
+                ),
+            }
+        })
+        .collect();
+    Ok(Baseline {
+        run: BaselineRun {
+            file: path.display().to_string(),
+            started_at: report.started_at,
+            target: report.target,
+            complete: report.complete,
+            scenarios,
+        },
+        tolerance_pct,
+    })
+}
+
+/// How one figure moved, by the rules above.
+pub fn judge_change(figure: Figure, baseline: f64, current: f64, tolerance_pct: f64) -> Change {
+    if figure == Figure::SuccessRatePct {
+        let (was, is) = (100.0 - baseline, 100.0 - current);
+        let allowed = FAILURE_FLOOR_PP.max(tolerance_pct / 100.0 * was);
+        return if is - was > allowed {
+            Change::Worse
+        } else if was - is > allowed {
+            Change::Better
+        } else {
+            Change::Same
+        };
+    }
+    let floor = match figure {
+        Figure::P50Ms | Figure::P99Ms => LATENCY_FLOOR_MS,
+        Figure::PeakMemoryMb => MEMORY_FLOOR_MB,
+        _ => 0.0,
+    };
+    let delta = current - baseline;
+    if delta.abs() <= floor {
+        return Change::Same;
+    }
+    let relative_pct = if baseline > 0.0 {
+        delta.abs() / baseline * 100.0
+    } else {
+        f64::INFINITY
+    };
+    if relative_pct <= tolerance_pct {
+        Change::Same
+    } else if (delta > 0.0) == figure.higher_is_better() {
+        Change::Better
+    } else {
+        Change::Worse
+    }
+}
+
+/// Why a scenario's figures answer another question than the baseline's, if they do.
+fn not_comparable(then: &BaselineScenario, now: &ScenarioReport) -> Option<String> {
+    let m = &now.metrics;
+    if then.mode != m.mode {
+        return Some(format!(
+            "ran in {} mode in the baseline, {} now",
+            then.mode.name(),
+            m.mode.name()
+        ));
+    }
+    let rate = current_rate(m);
+    if let (Some(was), Some(is)) = (then.target_rate, rate)
+        && (was - is).abs() > 1e-9 * was.abs().max(is.abs())
+    {
+        return Some(format!(
+            "ran at {was} req/s in the baseline, {is} req/s now"
+        ));
+    }
+    if then.clients != m.clients {
+        return Some(format!(
+            "ran with {} clients in the baseline, {} now",
+            then.clients, m.clients
+        ));
+    }
+    None
+}
+
+/// Compares this run's scenarios with the baseline's.
+pub fn compare(baseline: &Baseline, scenarios: &[ScenarioReport]) -> BaselineComparison {
+    let run = &baseline.run;
+    let mut compared = Vec::new();
+    let mut only_in_current = Vec::new();
+    for now in scenarios {
+        let Some(then) = run.scenarios.iter().find(|s| s.name == now.name) else {
+            only_in_current.push(now.name.clone());
+            continue;
+        };
+        let reason = not_comparable(then, now);
+        let figures = if reason.is_some() {
+            Vec::new()
+        } else {
+            let values = current_values(&now.metrics);
+            Figure::ALL
+                .iter()
+                .map(|&figure| {
+                    let (was, is) = (then.figures.get(figure), values.get(figure));
+                    let change = match (was, is) {
+                        (Some(was), Some(is)) => {
+                            judge_change(figure, was, is, baseline.tolerance_pct)
+                        }
+                        _ => Change::NotCompared,
+                    };
+                    FigureComparison {
+                        figure,
+                        baseline: was,
+                        current: is,
+                        change_pct: was
+                            .zip(is)
+                            .filter(|(was, _)| *was != 0.0)
+                            .map(|(was, is)| (is - was) / was * 100.0),
+                        change,
+                    }
+                })
+                .collect()
+        };
+        compared.push(ScenarioComparison {
+            scenario: now.name.clone(),
+            not_comparable: reason,
+            figures,
+        });
+    }
+    let only_in_baseline = run
+        .scenarios
+        .iter()
+        .filter(|then| !scenarios.iter().any(|now| now.name == then.name))
+        .map(|then| then.name.clone())
+        .collect();
+    BaselineComparison {
+        file: run.file.clone(),
+        baseline_started_at: run.started_at.clone(),
+        baseline_target: run.target.clone(),
+        baseline_complete: run.complete,
+        tolerance_pct: baseline.tolerance_pct,
+        regressions: compared.iter().map(|s| s.regressions().count()).sum(),
+        scenarios: compared,
+        only_in_baseline,
+        only_in_current,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tolerance_reads_as_a_percentage() {
+        assert_eq!(parse_tolerance("10%").unwrap(), 10.0);
+        assert_eq!(parse_tolerance(" 2.5 ").unwrap(), 2.5);
+        assert_eq!(parse_tolerance("0%").unwrap(), 0.0);
+        for bad in ["", "%", "ten", "-1%", "1001", "NaN", "inf"] {
+            assert!(parse_tolerance(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn each_figure_is_judged_in_its_direction_beyond_the_tolerance() {
+        use Change::*;
+        let judge = |figure, was, is| judge_change(figure, was, is, 10.0);
+        assert_eq!(judge(Figure::ThroughputOpsSec, 1000.0, 950.0), Same);
+        assert_eq!(judge(Figure::ThroughputOpsSec, 1000.0, 850.0), Worse);
+        assert_eq!(judge(Figure::ThroughputOpsSec, 1000.0, 1200.0), Better);
+        assert_eq!(judge(Figure::ThroughputOpsSec, 0.0, 5.0), Better);
+        assert_eq!(judge(Figure::P99Ms, 10.0, 10.9), Same);
+        assert_eq!(judge(Figure::P99Ms, 10.0, 11.5), Worse);
+        assert_eq!(judge(Figure::P99Ms, 10.0, 8.0), Better);
+        // Below the noise floor, however large in relative terms.
+        assert_eq!(judge(Figure::P50Ms, 0.10, 0.14), Same);
+        assert_eq!(judge(Figure::P50Ms, 0.10, 0.20), Worse);
+        assert_eq!(judge(Figure::PeakMemoryMb, 5.0, 5.9), Same);
+        assert_eq!(judge(Figure::PeakMemoryMb, 50.0, 60.0), Worse);
+        assert_eq!(judge(Figure::CpuMsPer1000Requests, 100.0, 125.0), Worse);
+        // Success: judged on the failure rate, with a 0.1 pp floor.
+        assert_eq!(judge(Figure::SuccessRatePct, 100.0, 99.95), Same);
+        assert_eq!(judge(Figure::SuccessRatePct, 100.0, 99.0), Worse);
+        assert_eq!(judge(Figure::SuccessRatePct, 90.0, 89.5), Same);
+        assert_eq!(judge(Figure::SuccessRatePct, 90.0, 88.0), Worse);
+        assert_eq!(judge(Figure::SuccessRatePct, 90.0, 99.0), Better);
+        // No tolerance: any change beyond the floors counts.
+        assert_eq!(
+            judge_change(Figure::ThroughputOpsSec, 100.0, 99.0, 0.0),
+            Worse
+        );
+    }
+}
