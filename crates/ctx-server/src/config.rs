@@ -23,6 +23,10 @@ pub struct ServerConfig {
     /// Largest request body accepted, in bytes (413 beyond).
     pub max_body: usize,
     pub max_key_bytes: usize,
+    /// How deeply a stored value may nest arrays and objects (`limits::depth`).
+    pub max_value_depth: usize,
+    /// Most keys the store holds; a write creating one more is refused. `None`: no limit.
+    pub max_keys: Option<usize>,
     /// A request (body included) that takes longer than this is answered 408.
     pub request_timeout: Duration,
     /// A connection that sends no complete request head for this long (idle keep-alive,
@@ -77,6 +81,12 @@ pub const DEFAULT_HISTORY_MAX_BYTES: usize = 256 * 1024 * 1024;
 pub const DEFAULT_CHECKPOINT_INTERVAL_MS: u64 = 1000;
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
 pub const DEFAULT_MAX_KEY_BYTES: usize = 1024;
+pub use crate::limits::depth::{DEFAULT_MAX_VALUE_DEPTH, MAX_VALUE_DEPTH_CEILING};
+/// At ~250 bytes of memory per key plus its value (docs/performance.md: 1 000 000 keys of
+/// 100 bytes took 247 MiB), 10 million keys of small values is ~2.5 GiB: far above any
+/// test campaign's context, low enough that a runaway writer inventing keys meets a clear
+/// error before the machine runs out of memory (as etcd's 2 GiB quota does).
+pub const DEFAULT_MAX_KEYS: usize = 10_000_000;
 pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
 /// Also the time allowed for a request head: a slowloris peer holds a connection at most
 /// this long (hyper starts the same clock for an idle keep-alive connection).
@@ -99,6 +109,11 @@ pub struct ConfigFile {
     pub ws_ping_interval_secs: Option<u64>,
     pub max_body: Option<usize>,
     pub max_key_bytes: Option<usize>,
+    pub max_value_depth: Option<usize>,
+    /// `0`: no limit.
+    pub max_keys: Option<usize>,
+    /// Largest WebSocket / Socket.IO message (`live::LiveConfig::max_message_bytes`).
+    pub ws_max_message_bytes: Option<usize>,
     pub request_timeout_secs: Option<u64>,
     pub idle_timeout_secs: Option<u64>,
     pub api_key: Option<String>,
@@ -122,6 +137,20 @@ impl ServerConfig {
     /// Whether any API key is configured (otherwise every request is allowed).
     pub fn auth_enabled(&self) -> bool {
         self.api_key.is_some() || !self.api_keys.is_empty()
+    }
+
+    /// Settings that no server can run with, as one line for the operator.
+    pub fn check(&self) -> Result<(), String> {
+        if self.max_value_depth > MAX_VALUE_DEPTH_CEILING {
+            return Err(format!(
+                "max_value_depth {} is above {MAX_VALUE_DEPTH_CEILING}: JSON parsing stops at 128 levels of a whole message",
+                self.max_value_depth
+            ));
+        }
+        if self.live.max_message_bytes == 0 {
+            return Err("ws_max_message_bytes must be at least 1".into());
+        }
+        Ok(())
     }
 
     /// Fills every setting `overrides` leaves unset from `file`, then from the defaults.
@@ -163,6 +192,15 @@ impl ServerConfig {
                 .max_key_bytes
                 .or(file.max_key_bytes)
                 .unwrap_or(DEFAULT_MAX_KEY_BYTES),
+            max_value_depth: overrides
+                .max_value_depth
+                .or(file.max_value_depth)
+                .unwrap_or(DEFAULT_MAX_VALUE_DEPTH),
+            max_keys: match overrides.max_keys.or(file.max_keys) {
+                Some(0) => None,
+                Some(limit) => Some(limit),
+                None => Some(DEFAULT_MAX_KEYS),
+            },
             request_timeout: Duration::from_secs(
                 overrides
                     .request_timeout_secs
@@ -194,6 +232,10 @@ impl ServerConfig {
                         .ws_ping_interval_secs
                         .or(file.ws_ping_interval_secs)
                         .map_or(defaults.ping_interval, Duration::from_secs),
+                    max_message_bytes: overrides
+                        .ws_max_message_bytes
+                        .or(file.ws_max_message_bytes)
+                        .unwrap_or(defaults.max_message_bytes),
                     ..defaults
                 }
             },

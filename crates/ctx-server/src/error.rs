@@ -68,12 +68,20 @@ impl From<StoreError> for ApiError {
             StoreError::InvalidKey(_) | StoreError::InvalidTxn(_) => StatusCode::BAD_REQUEST,
             StoreError::LeaseNotFound(_) => StatusCode::NOT_FOUND,
             StoreError::NotAnInteger { .. } => StatusCode::CONFLICT,
+            // A quota, not a bad request: the same write passes once keys are deleted.
+            StoreError::TooManyKeys { .. } => StatusCode::INSUFFICIENT_STORAGE,
             StoreError::Closed | StoreError::NoSpace(_) | StoreError::WritesRefused(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        ApiError::new(status, e.to_string())
+        let mut error = ApiError::new(status, e.to_string());
+        if let StoreError::TooManyKeys { limit } = e {
+            let mut details = serde_json::Map::new();
+            details.insert("limit".into(), limit.into());
+            error.details = Some(details);
+        }
+        error
     }
 }
 

@@ -8,6 +8,7 @@ pub mod config;
 mod dashboard;
 mod dump;
 mod error;
+mod limits;
 pub mod live;
 mod metrics;
 mod observe;
@@ -77,6 +78,7 @@ impl Server {
         store_config.history_max_bytes = config.history_max_bytes;
         store_config.checkpoint_every = config.checkpoint_interval;
         store_config.max_key_bytes = config.max_key_bytes;
+        store_config.max_keys = config.max_keys;
         store_config.recover = config.recover;
         let observer = metrics.clone();
         store_config.commit_observer = Some(Arc::new(move |stats| observer.observe_commit(stats)));

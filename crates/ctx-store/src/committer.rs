@@ -175,7 +175,8 @@ impl Committer {
         let started = Instant::now();
         let (outcomes, changes, compact_through) = {
             let state = self.shared.state.read();
-            let mut group = Group::new(&state, Timestamp::now(), &mut self.writers);
+            let mut group = Group::new(&state, Timestamp::now(), &mut self.writers)
+                .with_key_limit(self.config.max_keys);
             let outcomes: Vec<_> = batch.iter().map(|(txn, _)| group.txn(txn)).collect();
             let changes = group.changes;
             let compact_through = self.config.history_bound().cutoff(&state, &changes);

@@ -14,6 +14,9 @@ pub struct StoreConfig {
     pub history_max_bytes: usize,
     /// Longest key accepted, in bytes.
     pub max_key_bytes: usize,
+    /// Most keys held: a write creating a key beyond it is refused whole
+    /// ([`crate::StoreError::TooManyKeys`]); updates and deletes still work. `None`: no limit.
+    pub max_keys: Option<usize>,
     /// Changes buffered per live subscriber before it is told it lagged.
     pub feed_capacity: usize,
     /// Most writes committed in one transaction.
@@ -49,6 +52,7 @@ impl StoreConfig {
             history_limit: 100_000,
             history_max_bytes: 256 * 1024 * 1024,
             max_key_bytes: 1024,
+            max_keys: None,
             feed_capacity: 4096,
             max_batch: 1024,
             cache_bytes: 64 * 1024 * 1024,

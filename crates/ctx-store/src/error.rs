@@ -27,6 +27,11 @@ pub enum StoreError {
     LeaseNotFound(u64),
     #[error("cannot increment {key:?}: {reason}")]
     NotAnInteger { key: String, reason: String },
+    /// A write would create a key beyond `StoreConfig::max_keys`; nothing of it was done.
+    #[error(
+        "the store holds its limit of {limit} keys: a write that creates a new key is refused (updates and deletes still work)"
+    )]
+    TooManyKeys { limit: usize },
     #[error("invalid transaction: {0}")]
     InvalidTxn(String),
     #[error("the store is shut down")]

@@ -22,6 +22,10 @@ pub(crate) struct Group<'b> {
     pub lease_events: Vec<LeaseEvent>,
     /// Writer names seen lately, shared with the committer (see `intern`).
     writers: &'b mut HashSet<Arc<str>>,
+    /// Keys held once this group's changes so far are applied.
+    keys: usize,
+    /// Most keys the store may hold (`StoreConfig::max_keys`); `None`: no limit.
+    max_keys: Option<usize>,
 }
 
 /// A bound on the writer-name cache: a client inventing a name per write must not grow it.
@@ -37,7 +41,15 @@ impl<'b> Group<'b> {
             changes: Vec::new(),
             lease_events: Vec::new(),
             writers,
+            keys: state.keys.len(),
+            max_keys: None,
         }
+    }
+
+    /// Refuses transactions that would leave more than `max_keys` keys.
+    pub fn with_key_limit(mut self, max_keys: Option<usize>) -> Self {
+        self.max_keys = max_keys;
+        self
     }
 
     fn current(&self, key: &str) -> Option<Record> {
@@ -70,6 +82,7 @@ impl<'b> Group<'b> {
         for op in branch {
             self.check(op)?;
         }
+        self.check_key_limit(branch)?;
         let mut results = Vec::with_capacity(branch.len());
         for op in branch {
             results.push(self.apply(op, &txn.who)?);
@@ -91,6 +104,31 @@ impl<'b> Group<'b> {
             Op::Incr { key, by } => incremented(key, self.current(key).as_ref(), *by).map(drop),
             _ => Ok(()),
         }
+    }
+
+    /// Whether `branch` would leave more keys than the limit. Updates and deletes always
+    /// pass; so does a branch that deletes as many keys as it creates.
+    fn check_key_limit(&self, branch: &[Op]) -> Result<(), StoreError> {
+        let Some(limit) = self.max_keys else {
+            return Ok(());
+        };
+        // Far below the limit (the usual case) no key needs looking up.
+        if self.keys.saturating_add(branch.len()) <= limit {
+            return Ok(());
+        }
+        let (mut created, mut deleted) = (0usize, 0usize);
+        for op in branch {
+            let exists = self.current(op.key()).is_some();
+            match op {
+                Op::Set { .. } | Op::Incr { .. } if !exists => created += 1,
+                Op::Delete { .. } if exists => deleted += 1,
+                _ => {}
+            }
+        }
+        if created > 0 && (self.keys + created).saturating_sub(deleted) > limit {
+            return Err(StoreError::TooManyKeys { limit });
+        }
+        Ok(())
     }
 
     fn apply(&mut self, op: &'b Op, who: &str) -> Result<OpResult, StoreError> {
@@ -151,6 +189,11 @@ impl<'b> Group<'b> {
         who: &str,
     ) -> OpResult {
         self.revision += 1;
+        match (&before, &after) {
+            (None, Some(_)) => self.keys += 1,
+            (Some(_), None) => self.keys -= 1,
+            _ => {}
+        }
         // Reuse the live map's allocation of the key when it is known.
         let shared_key = self
             .state

@@ -517,3 +517,98 @@ async fn after_a_storage_failure_writes_are_refused_until_a_restart() {
     assert_eq!(store.get("a").unwrap().value.as_str(), "1");
     assert!(store.set("d", &json!(4), "w").await.unwrap().changed);
 }
+
+#[tokio::test]
+async fn the_key_limit_refuses_new_keys_whole_but_never_updates_or_deletes() {
+    use ctx_store::{JsonValue, Op, Txn};
+    let dir = tempfile::tempdir().unwrap();
+    let config = |dir: &std::path::Path| {
+        let mut config = StoreConfig::new(dir);
+        config.max_keys = Some(3);
+        config
+    };
+    let store = Store::open(config(dir.path())).unwrap();
+    for key in ["a", "b", "c"] {
+        store.set(key, &json!(1), "w").await.unwrap();
+    }
+    let refused = store.set("d", &json!(1), "w").await;
+    assert!(
+        matches!(refused, Err(StoreError::TooManyKeys { limit: 3 })),
+        "{refused:?}"
+    );
+    let counter = store
+        .commit(Txn::ops(
+            vec![Op::Incr {
+                key: "n".into(),
+                by: 1,
+            }],
+            "w",
+        ))
+        .await;
+    assert!(
+        matches!(counter, Err(StoreError::TooManyKeys { .. })),
+        "{counter:?}"
+    );
+    assert_eq!(
+        (store.revision(), store.key_count()),
+        (3, 3),
+        "nothing done"
+    );
+
+    assert!(store.set("a", &json!(2), "w").await.unwrap().changed);
+    // A transaction that deletes as many keys as it creates passes; one that creates
+    // two while deleting one is refused whole.
+    let set = |key: &str| Op::Set {
+        key: key.into(),
+        value: JsonValue::new(&json!(1)),
+        lease: None,
+    };
+    let delete = |key: &str| Op::Delete { key: key.into() };
+    let swap = store
+        .commit(Txn::ops(vec![delete("b"), set("e")], "w"))
+        .await;
+    assert!(swap.is_ok(), "{swap:?}");
+    let grow = store
+        .commit(Txn::ops(vec![delete("c"), set("f"), set("g")], "w"))
+        .await;
+    assert!(
+        matches!(grow, Err(StoreError::TooManyKeys { .. })),
+        "{grow:?}"
+    );
+    assert!(
+        store.get("c").is_some(),
+        "the refused transaction deleted nothing"
+    );
+
+    assert!(store.delete("a", "w").await.unwrap().changed);
+    store.set("d", &json!(1), "w").await.unwrap();
+
+    // Concurrent creates racing for the last free places: exactly as many pass.
+    store.delete("d", "w").await.unwrap();
+    store.delete("e", "w").await.unwrap();
+    let racers: Vec<_> = (0..20)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move { store.set(&format!("r{n}"), &json!(n), "w").await })
+        })
+        .collect();
+    let mut passed = 0;
+    for racer in racers {
+        match racer.await.unwrap() {
+            Ok(_) => passed += 1,
+            Err(StoreError::TooManyKeys { .. }) => {}
+            Err(other) => panic!("{other}"),
+        }
+    }
+    assert_eq!((passed, store.key_count()), (2, 3));
+    store.close().await;
+    drop(store);
+
+    // After a restart the count is the reloaded one.
+    let store = Store::open(config(dir.path())).unwrap();
+    assert!(matches!(
+        store.set("z", &json!(1), "w").await,
+        Err(StoreError::TooManyKeys { limit: 3 })
+    ));
+    store.close().await;
+}

@@ -156,7 +156,11 @@ fn a_second_server_on_the_same_data_dir_is_refused_with_one_line() {
 fn config_file_env_and_flags_apply_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("ctx.toml");
-    std::fs::write(&config, "port = 1\nhistory_limit = 2\nmax_key_bytes = 8\n").unwrap();
+    std::fs::write(
+        &config,
+        "port = 1\nhistory_limit = 2\nmax_key_bytes = 8\nmax_keys = 2\nmax_value_depth = 1\n",
+    )
+    .unwrap();
     // The file says port 1; the environment overrides it with 0; history and key limits come from the file.
     let server = {
         let mut child = Command::new(CTX)
@@ -200,6 +204,22 @@ fn config_file_env_and_flags_apply_in_order() {
         Some(&json!({"key": "123456789", "value": 1})),
     );
     assert_eq!(status, 400, "max_key_bytes from the file");
+    let post = |key: &str, value: serde_json::Value| {
+        common::http(
+            &addr,
+            "POST",
+            "/ctx",
+            Some(&json!({"key": key, "value": value})),
+        )
+        .0
+    };
+    assert_eq!(
+        post("k", json!([[1]])),
+        400,
+        "max_value_depth from the file"
+    );
+    assert_eq!(post("k2", json!([1])), 200);
+    assert_eq!(post("k3", json!(1)), 507, "max_keys from the file");
     let _ = child.kill();
     let _ = child.wait();
 
@@ -212,6 +232,30 @@ fn config_file_env_and_flags_apply_in_order() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field"));
+}
+
+#[test]
+fn a_value_depth_limit_beyond_what_json_parsing_allows_is_refused_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(CTX)
+        .args([
+            "serve",
+            "--port",
+            "0",
+            "--max-value-depth",
+            "101",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("max_value_depth 101 is above 100"),
+        "{stderr}"
+    );
 }
 
 #[test]

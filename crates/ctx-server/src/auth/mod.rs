@@ -29,23 +29,28 @@ pub(crate) enum Denied {
     Forbidden { role: Role, needs: Role },
 }
 
-impl IntoResponse for Denied {
-    fn into_response(self) -> Response {
+impl Denied {
+    pub(crate) fn message(&self) -> String {
         match self {
-            Denied::Unauthenticated => ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "a valid API key is required (Authorization: Bearer <key> or X-API-Key)",
-            ),
-            Denied::Forbidden { role, needs } => ApiError::new(
-                StatusCode::FORBIDDEN,
-                format!(
-                    "this API key has role {}; this request needs role {}",
-                    role.as_str(),
-                    needs.as_str()
-                ),
+            Denied::Unauthenticated => {
+                "a valid API key is required (Authorization: Bearer <key> or X-API-Key)".into()
+            }
+            Denied::Forbidden { role, needs } => format!(
+                "this API key has role {}; this request needs role {}",
+                role.as_str(),
+                needs.as_str()
             ),
         }
-        .into_response()
+    }
+}
+
+impl IntoResponse for Denied {
+    fn into_response(self) -> Response {
+        let status = match self {
+            Denied::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Denied::Forbidden { .. } => StatusCode::FORBIDDEN,
+        };
+        ApiError::new(status, self.message()).into_response()
     }
 }
 

@@ -35,6 +35,11 @@ pub fn layer(app: &AppState) -> SocketIoLayer {
     let (layer, io) = SocketIo::builder()
         .max_buffer_size(app.config.live.queue.max(1))
         .max_payload(app.config.live.max_message_bytes as u64)
+        // Engine.IO's WebSocket transport has its own limits (64 MiB by default): the same
+        // one for both transports. A bigger message disconnects the client (over polling
+        // the POST is answered 413).
+        .ws_max_message_size(app.config.live.max_message_bytes)
+        .ws_max_frame_size(app.config.live.max_message_bytes)
         .build_layer();
     let origins = Arc::new(Origins::default());
     let handler_app = app.clone();
@@ -108,7 +113,10 @@ async fn on_connect(app: AppState, origins: Arc<Origins>, socket: SocketRef) {
         let _ = socket.disconnect();
         return;
     }
-    let may_write = auth::may_write(&app.config, headers);
+    // Why this connection's writes are refused, decided once (the headers are the upgrade's).
+    let write_refusal = auth::decide(&app.config, headers, auth::Role::Write)
+        .err()
+        .map(|denied| denied.message());
     let guard = Arc::new(Mutex::new(Some(ClientGuard::socket_io(app.clone()))));
     let snapshot = app.store.snapshot(None);
     let _ = socket.emit(
@@ -145,7 +153,7 @@ async fn on_connect(app: AppState, origins: Arc<Origins>, socket: SocketRef) {
     socket.on(
         "context_set",
         async move |socket: SocketRef, Data(data): Data<Value>| {
-            context_set(&set_app, &origins, &socket, data, may_write).await;
+            context_set(&set_app, &origins, &socket, data, write_refusal.as_deref()).await;
         },
     );
 
@@ -181,10 +189,10 @@ async fn context_set(
     origins: &Origins,
     socket: &SocketRef,
     data: Value,
-    may_write: bool,
+    write_refusal: Option<&str>,
 ) {
-    if !may_write {
-        return emit_error(socket, "writes need an API key in the connection's headers");
+    if let Some(refusal) = write_refusal {
+        return emit_error(socket, &format!("context_set refused: {refusal}"));
     }
     let request = match serde_json::from_value::<SetRequest>(data) {
         Ok(request) => request,
@@ -196,6 +204,9 @@ async fn context_set(
     let Some(value) = request.value.filter(|v| !v.is_null()) else {
         return emit_error(socket, "context_set needs a non-null \"value\"");
     };
+    if let Err(refused) = crate::limits::depth::check(&value, app.config.max_value_depth) {
+        return emit_error(socket, &refused.message);
+    }
     let who = request.who.unwrap_or_else(|| DEFAULT_WHO.to_owned());
     let mut ticket = origins.begin(&key, socket.id);
     let result = app.store.set(&key, &value, &who).await;

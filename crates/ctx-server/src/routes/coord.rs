@@ -211,16 +211,19 @@ impl CompareRequest {
 }
 
 impl OpRequest {
-    fn into_op(self) -> Result<Op, ApiError> {
+    fn into_op(self, max_value_depth: usize) -> Result<Op, ApiError> {
         Ok(match self {
             OpRequest::Set {
                 value: Value::Null, ..
             } => return Err(ApiError::bad_request("a set's `value` must not be null")),
-            OpRequest::Set { key, value, lease } => Op::Set {
-                key,
-                value: JsonValue::from(value),
-                lease,
-            },
+            OpRequest::Set { key, value, lease } => {
+                crate::limits::depth::check(&value, max_value_depth)?;
+                Op::Set {
+                    key,
+                    value: JsonValue::from(value),
+                    lease,
+                }
+            }
             OpRequest::Delete { key } => Op::Delete { key },
             OpRequest::Get { key } => Op::Get { key },
         })
@@ -276,7 +279,9 @@ pub async fn txn(
     let request: TxnRequest = serde_json::from_value(body)
         .map_err(|e| ApiError::bad_request(format!("invalid transaction: {e}")))?;
     let ops = |ops: Vec<OpRequest>| -> Result<Vec<Op>, ApiError> {
-        ops.into_iter().map(OpRequest::into_op).collect()
+        ops.into_iter()
+            .map(|op| op.into_op(app.config.max_value_depth))
+            .collect()
     };
     let txn = Txn {
         compare: request

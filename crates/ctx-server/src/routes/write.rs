@@ -41,6 +41,7 @@ pub async fn set(
         }
         Some(value) => value,
     };
+    crate::limits::depth::check(&value, app.config.max_value_depth)?;
     let who = match fields.remove("who") {
         None | Some(Value::Null) => DEFAULT_WHO.to_owned(),
         Some(Value::String(who)) => who,

@@ -40,6 +40,12 @@ pub struct ServeArgs {
     /// Longest key in bytes [default: 1024].
     #[arg(long)]
     max_key_bytes: Option<usize>,
+    /// Deepest nesting of arrays and objects in a stored value (at most 100) [default: 64].
+    #[arg(long)]
+    max_value_depth: Option<usize>,
+    /// Most keys held; a write creating one more is refused (507); 0: no limit [default: 10000000].
+    #[arg(long)]
+    max_keys: Option<usize>,
     /// Seconds before a request is answered 408 [default: 30].
     #[arg(long)]
     request_timeout_secs: Option<u64>,
@@ -52,6 +58,9 @@ pub struct ServeArgs {
     /// Seconds between keep-alive pings to WebSocket clients (silent for two: dropped) [default: 20].
     #[arg(long)]
     ws_ping_interval_secs: Option<u64>,
+    /// Largest WebSocket/Socket.IO message in bytes: bigger ones are refused with an error event, four times bigger close /ws with 1009 [default: 1048576].
+    #[arg(long)]
+    ws_max_message_bytes: Option<usize>,
     /// An API key with role admin (Authorization: Bearer KEY or X-API-Key); see --api-keys.
     #[arg(long, env = "CTX_API_KEY", hide_env_values = true)]
     api_key: Option<String>,
@@ -102,6 +111,9 @@ impl ServeArgs {
             ws_ping_interval_secs: self.ws_ping_interval_secs,
             max_body: self.max_body,
             max_key_bytes: self.max_key_bytes,
+            max_value_depth: self.max_value_depth,
+            max_keys: self.max_keys,
+            ws_max_message_bytes: self.ws_max_message_bytes,
             request_timeout_secs: self.request_timeout_secs,
             idle_timeout_secs: self.idle_timeout_secs,
             api_key: self.api_key,
@@ -113,6 +125,7 @@ impl ServeArgs {
         };
         let mut config = ServerConfig::resolve(overrides, file);
         config.recover = self.recover;
+        config.check()?;
         if config.tls_cert.is_some() != config.tls_key.is_some() {
             return Err(ctx_server::TlsError::Incomplete.to_string());
         }

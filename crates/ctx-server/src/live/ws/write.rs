@@ -37,6 +37,20 @@ impl Connection {
                 found: None,
             });
         }
+        if let Write::Set(value, _) = &write
+            && let Err(refused) =
+                crate::limits::depth::check(value, self.app.config.max_value_depth)
+        {
+            return self.reply(&ServerMessage::Error {
+                error: refused.message.into(),
+                code: Some("value_too_deep".into()),
+                id: id.as_ref().map(Cow::Borrowed),
+                last_revision: None,
+                key: None,
+                revision: None,
+                found: None,
+            });
+        }
         // Waiting here (not queueing) is the backpressure on a client that sends writes
         // faster than the store makes them durable.
         let Ok(permit) = self.writes.clone().acquire_owned().await else {
