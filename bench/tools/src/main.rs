@@ -2,6 +2,8 @@
 //!
 //! - `baseline`: a bare axum server answering a fixed small JSON on ctx's routes, the
 //!   "physical limit" of this HTTP stack on this machine;
+//! - `etcd-rate` (feature `etcd`): etcd's own put or range rate over gRPC, the yardstick of
+//!   the cluster rows;
 //! - `fill`: writes N keys into ctx, etcd (JSON gateway) or webdis over HTTP with many
 //!   concurrent connections (for ctx this also exercises group commit);
 //! - `free-port`: prints a free loopback port for servers that cannot take `--port 0`;
@@ -16,6 +18,8 @@
 
 mod baseline;
 mod client;
+#[cfg(feature = "etcd")]
+mod etcd_rate;
 mod fill;
 mod fsync;
 mod memmodel;
@@ -41,6 +45,9 @@ struct Cli {
 enum Command {
     /// Serve a fixed small JSON on ctx's routes (GET /ctx/{key}, GET /ctx, POST /ctx, GET /ctx/all).
     Baseline(baseline::Args),
+    /// etcd's own put or range rate over gRPC at N connections (one JSON line, like wrk's).
+    #[cfg(feature = "etcd")]
+    EtcdRate(etcd_rate::Args),
     /// Write N keys (and so N history entries in ctx) over HTTP with many connections.
     Fill(fill::Args),
     /// Print a free TCP port on 127.0.0.1.
@@ -63,6 +70,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Baseline(args) => baseline::run(args),
+        #[cfg(feature = "etcd")]
+        Command::EtcdRate(args) => etcd_rate::run(args),
         Command::Fill(args) => fill::run(args),
         Command::FreePort => free_port(),
         Command::FsyncProbe(args) => fsync::run(args),

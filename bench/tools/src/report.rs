@@ -1,6 +1,6 @@
 //! Turns the raw measurements of one `bench/run` (one JSON object per line) into
 //! `<out>.md` and `<out>.json`: medians per case and contestant, and every target of
-//! issue 5 with its measured ratio.
+//! issues 5 and 13 (cluster rows) with its measured ratio.
 //!
 //! Ratios between contestants are *paired*: repetition r of ctx is divided by repetition r
 //! of the other contestant (they ran side by side, moments apart), and the median of those
@@ -39,7 +39,19 @@ pub const CASES: &[(&str, &str)] = &[
         "load engine ceiling: ctx load → baseline",
     ),
 ];
-const CONTESTANTS: &[&str] = &["baseline", "ctx", "etcd", "webdis"];
+const CONTESTANTS: &[&str] = &[
+    "baseline",
+    "ctx",
+    "etcd",
+    "webdis",
+    "ctx-cluster",
+    "etcd-grpc",
+];
+
+/// The cluster rows (issue 13 §4) run the random-key cases only.
+fn runs_case(who: &str, case: &str) -> bool {
+    !matches!(who, "ctx-cluster" | "etcd-grpc") || matches!(case, "get_random" | "post_random")
+}
 
 pub fn median(values: &mut [f64]) -> Option<f64> {
     if values.is_empty() {
@@ -367,6 +379,24 @@ fn targets(data: &Data) -> Vec<Target> {
             Goal::AtMost(2.0),
             " µs",
         ),
+        ratio_target(
+            data,
+            "Cluster POST ≥ 1.0× etcd's own gRPC put (3 members, 64 connections)",
+            ("post_random", "ctx-cluster"),
+            ("post_random", "etcd-grpc"),
+            rps,
+            Goal::AtLeast(1.0),
+            "/s",
+        ),
+        ratio_target(
+            data,
+            "Cluster GET random per node ≥ 0.8× single-node GET",
+            ("get_random", "ctx-cluster"),
+            ("get_random", "ctx"),
+            rps,
+            Goal::AtLeast(0.8),
+            "/s",
+        ),
     ]);
 
     // Memory: RSS of a restarted server holding the keys (default history bound), over
@@ -502,7 +532,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         writeln!(md)?;
     }
 
-    writeln!(md, "## Targets (issue 5)\n")?;
+    writeln!(md, "## Targets (issues 5 and 13)\n")?;
     writeln!(
         md,
         "| target | measured (medians) | ratio | goal | verdict |"
@@ -547,6 +577,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let Some(reps) = data.reps.get(&(case.to_string(), who.to_string())) else {
                 let skipped = data.skipped.iter().any(|(c, _)| c == who);
                 if skipped
+                    && runs_case(who, case)
                     && !case.starts_with("load_ceiling")
                     && !case.ends_with("_ctxload")
                     && (*who != "webdis" || *case != "get_all")
