@@ -40,7 +40,7 @@ pub use runner::run;
 pub use scenarios::Scenario;
 pub use server::Launcher;
 
-use model::{LeakRule, Outcome, Profile, WorkerShare};
+use model::{LeakRule, Outcome, Profile, StageKind, StagePlan, WorkerShare};
 
 /// Upper bound on the requests one scenario may plan (a typo guard: at
 /// 100 000 req/s this is still over a day of load).
@@ -94,6 +94,13 @@ pub struct LoadOptions {
     /// Closed loop for this long per scenario (the op sequence repeated)
     /// instead of the scenario's op count. Ignored in open loop.
     pub closed_duration: Option<Duration>,
+    /// Every scenario in stages (`--stages`: a ramping arrival rate,
+    /// `--client-stages`: ramping clients), instead of a file scenario's own
+    /// `stages` and of the other shapes.
+    pub stages: Option<StagePlan>,
+    /// Closed loop: each client's pause after each answer (`--think-time`),
+    /// instead of a file scenario's own `think_time`.
+    pub think_time: Option<Duration>,
     /// After the selected scenarios, the sustained phase: memory_stress's mix
     /// in open loop at this rate and duration, with the leak check (which
     /// then leaves memory_stress itself).
@@ -132,6 +139,8 @@ impl Default for LoadOptions {
             write_report: true,
             open_loop: None,
             closed_duration: None,
+            stages: None,
+            think_time: None,
             sustained: None,
             profile: Profile::Custom,
             timeout: Duration::from_secs(30),
@@ -228,6 +237,33 @@ pub fn prepare_scenarios(opts: &LoadOptions) -> Result<Vec<Scenario>, LoadError>
             )));
         }
     }
+    if let Some(plan) = &opts.stages {
+        scenarios::stages::check(plan).map_err(LoadError::InvalidOption)?;
+        if opts.open_loop.is_some() {
+            return Err(LoadError::InvalidOption(
+                "--stages/--client-stages replace --rate: give one load shape".into(),
+            ));
+        }
+    }
+    if let Some(think) = opts.think_time {
+        if think.is_zero() || think > Duration::from_secs(3600) {
+            return Err(LoadError::InvalidOption(
+                "--think-time must be more than 0 and at most 1h".into(),
+            ));
+        }
+        let open = opts.open_loop.is_some()
+            || opts
+                .stages
+                .as_ref()
+                .is_some_and(|p| p.ramps == StageKind::Rate);
+        if open {
+            return Err(LoadError::InvalidOption(
+                "--think-time applies to closed loop (clients that wait for each answer); \
+                 an open loop's arrivals are scheduled by its rate"
+                    .into(),
+            ));
+        }
+    }
     let mut all = scenarios::builtin_scenarios();
     if let Some(path) = &opts.scenario_file {
         for s in scenarios::load_file(path)? {
@@ -304,17 +340,28 @@ pub fn prepare_scenarios(opts: &LoadOptions) -> Result<Vec<Scenario>, LoadError>
         known.push(SUSTAINED_SCENARIO.into());
     }
     scenarios::apply_overrides(&mut selected, &known, &opts.thresholds)?;
-    check_share(&selected, opts.share)?;
+    check_share(&selected, opts)?;
     Ok(selected)
 }
 
 /// A worker needs at least one client of each scenario, and `ws_fanout`
 /// (whose subscribers must see every write) does not split.
-fn check_share(selected: &[Scenario], share: WorkerShare) -> Result<(), LoadError> {
+fn check_share(selected: &[Scenario], opts: &LoadOptions) -> Result<(), LoadError> {
+    let share = opts.share;
     if share.is_whole() {
         return Ok(());
     }
     for s in selected {
+        if matches!(
+            runner::mode_of(opts, s, s.clients),
+            Mode::ClosedStaged { .. }
+        ) {
+            return Err(LoadError::InvalidOption(format!(
+                "{}: ramping clients (--client-stages, or the scenario's stages) do not split \
+                 over --workers yet; ramp the arrival rate (--stages) instead",
+                s.name
+            )));
+        }
         if s.fanout.is_some() {
             return Err(LoadError::InvalidOption(format!(
                 "{} does not split over --workers (every subscriber must see every write); \

@@ -9,6 +9,7 @@ use crate::engine::{self, EngineConfig, Mode, Progress, RequestGenerator, Target
 use crate::error::LoadError;
 use crate::model::{
     AbortReason, ModeInfo, RawHistograms, RunMode, ScenarioReport, ServerInfo, SetupSummary,
+    StageKind, StagePlan,
 };
 use crate::scenarios::{self, RunFacts, Scenario, ScenarioFigures};
 use crate::server::ChildServer;
@@ -78,7 +79,12 @@ pub async fn run(opts: LoadOptions) -> Result<RunOutcome, LoadError> {
             stop_note,
         },
         mode: ModeInfo {
-            kind: if opts.open_loop.is_some() {
+            kind: if opts.open_loop.is_some()
+                || opts
+                    .stages
+                    .as_ref()
+                    .is_some_and(|p| p.ramps == StageKind::Rate)
+            {
                 RunMode::Open
             } else {
                 RunMode::Closed
@@ -93,6 +99,8 @@ pub async fn run(opts: LoadOptions) -> Result<RunOutcome, LoadError> {
             scale: opts.scale,
             clients_override: opts.clients,
             timeout_secs: opts.timeout.as_secs_f64(),
+            stages: opts.stages.clone(),
+            think_time_ms: opts.think_time.map(|t| t.as_secs_f64() * 1000.0),
         },
         profile: opts.profile,
         worker: (!opts.share.is_whole()).then_some(opts.share),
@@ -223,21 +231,12 @@ async fn run_one(
     // (global ids, so its keys are theirs) and its share of the schedule.
     let client_ids = opts.share.clients(scenario.clients);
     let clients = client_ids.end - client_ids.start;
-    let open_loop = scenario.open_loop.as_ref().or(opts.open_loop.as_ref());
-    let mode = match (open_loop, opts.closed_duration) {
-        (Some(ol), _) => Mode::Open {
-            clients,
-            rate: ol.rate,
-            duration: ol.duration,
-        },
-        (None, Some(duration)) => Mode::ClosedFor { clients, duration },
-        (None, None) => Mode::Closed {
-            clients,
-            ops_per_client: scenario.ops_per_client,
-        },
-    };
+    let mode = mode_of(opts, scenario, clients);
     let mut cfg = EngineConfig::new(target.clone(), mode);
     cfg.timeout = opts.timeout;
+    if !cfg.mode.is_open() {
+        cfg.think_time = opts.think_time.or(scenario.think_time);
+    }
     cfg.inspection = scenarios::checks::inspection(&scenario.checks).map(Arc::new);
     cfg.share = opts.share;
     let late_slack_ms = cfg.late_slack.as_secs_f64() * 1000.0;
@@ -264,7 +263,10 @@ async fn run_one(
     // keys and "RSS still growing" would only measure the growing data set.
     let first_client = client_ids.start;
     let generator = match cfg.mode {
-        Mode::Open { .. } | Mode::ClosedFor { .. } => {
+        Mode::Open { .. }
+        | Mode::ClosedFor { .. }
+        | Mode::OpenStaged { .. }
+        | Mode::ClosedStaged { .. } => {
             let inner = scenario.generator.clone();
             let cycle = scenario.ops_per_client.max(1);
             Arc::new(move |c, o| inner(first_client + c, o % cycle)) as RequestGenerator
@@ -317,7 +319,7 @@ async fn run_one(
     };
     let target_rate = match &scenario.fanout {
         Some(f) => Some(f.rate),
-        None => open_loop.map(|o| o.rate / opts.share.workers as f64),
+        None => metrics.open_loop.as_ref().map(|o| o.target_rate),
     };
     let report = scenarios::judge_scenario(ScenarioFigures {
         name: scenario.name.clone(),
@@ -331,6 +333,48 @@ async fn run_one(
         progress::print_done(&label, &report);
     }
     Ok(report)
+}
+
+/// How one scenario's load is offered, with `clients` connections: the one
+/// place that weighs the command line's shape against the scenario's own.
+/// The sustained phase is always open loop; then `--stages`/`--client-stages`,
+/// `--rate`, `--duration` (closed loop for a time), the scenario file's
+/// `stages`, and last the scenario's own op count.
+pub(crate) fn mode_of(opts: &LoadOptions, scenario: &Scenario, clients: u64) -> Mode {
+    let staged = |plan: &StagePlan| match plan.ramps {
+        StageKind::Rate => Mode::OpenStaged {
+            clients,
+            plan: plan.clone(),
+        },
+        StageKind::Clients => Mode::ClosedStaged { plan: plan.clone() },
+    };
+    if let Some(ol) = scenario.open_loop.as_ref() {
+        return Mode::Open {
+            clients,
+            rate: ol.rate,
+            duration: ol.duration,
+        };
+    }
+    if let Some(plan) = &opts.stages {
+        return staged(plan);
+    }
+    if let Some(ol) = &opts.open_loop {
+        return Mode::Open {
+            clients,
+            rate: ol.rate,
+            duration: ol.duration,
+        };
+    }
+    if let Some(duration) = opts.closed_duration {
+        return Mode::ClosedFor { clients, duration };
+    }
+    match &scenario.stages {
+        Some(plan) => staged(plan),
+        None => Mode::Closed {
+            clients,
+            ops_per_client: scenario.ops_per_client,
+        },
+    }
 }
 
 /// The run's histograms for report.json; None (with a warning) if one

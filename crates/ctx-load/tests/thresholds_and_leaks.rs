@@ -196,6 +196,7 @@ fn metrics_with(success: u64, total: u64, lat_ms: &[u64], secs: f64) -> Performa
         elapsed: Duration::from_secs_f64(secs),
         per_second: Vec::new(),
         open: None,
+        stages: Vec::new(),
     };
     run.metrics("t", 1, Some(total), 10.0, None, None)
 }

@@ -1,12 +1,14 @@
-//! The two client loops. Each is one tokio task with its own connection and
-//! recorder; the hot path is "generate, send, drain, record" and nothing more.
+//! The client loops (closed, staged closed, open). Each is one tokio task
+//! with its own connection and recorder; the hot path is "generate, send,
+//! drain, record" and nothing more.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::client::{Client, Inspect};
-use super::recorder::Recorder;
+use super::ramp::Ramp;
+use super::recorder::{Recorder, StageRecorder, StageTally};
 use super::{CompletionHook, EngineConfig, Progress, RequestGenerator};
 use crate::model::{ContentCheckTally, WorkerShare};
 
@@ -17,9 +19,28 @@ pub(super) struct Shared {
     pub generator: RequestGenerator,
     pub progress: Arc<Progress>,
     pub start: Instant,
+    /// A staged run: stage ends (seconds from `start`) and the run's per-stage tallies.
+    pub stages: Option<(Arc<[f64]>, Arc<std::sync::Mutex<Vec<StageTally>>>)>,
 }
 
 impl Shared {
+    fn recorder(&self, open_loop: bool) -> Recorder {
+        let mut recorder =
+            Recorder::new(self.start, self.progress.clone(), open_loop, self.checks());
+        recorder.stages = self
+            .stages
+            .as_ref()
+            .map(|(ends, shared)| StageRecorder::new(ends.clone(), shared.clone()));
+        recorder
+    }
+
+    /// A closed-loop client's pause between two requests (`think_time`).
+    async fn think(&self) {
+        if let Some(think) = self.cfg.think_time {
+            tokio::time::sleep(think).await;
+        }
+    }
+
     fn hook(&self) -> Option<&CompletionHook> {
         self.cfg.on_complete.as_ref()
     }
@@ -42,15 +63,16 @@ pub(super) async fn closed(
     ops_per_client: u64,
     deadline: Option<Instant>,
 ) -> Recorder {
-    let mut recorder = Recorder::new(
-        shared.start,
-        shared.progress.clone(),
-        false,
-        shared.checks(),
-    );
+    let mut recorder = shared.recorder(false);
     let mut client = Client::new(shared.cfg.target.clone());
     let timeout = shared.cfg.timeout;
     for op_id in 0..ops_per_client {
+        if op_id > 0 {
+            shared.think().await;
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                break;
+            }
+        }
         let request = (shared.generator)(client_id, op_id);
         let sent = Instant::now();
         let inspect = shared.inspect(&mut recorder.content);
@@ -68,14 +90,79 @@ pub(super) async fn closed(
     recorder
 }
 
+/// Staged closed loop: client `client_id` sends back to back (with its think
+/// time) while the plan's level is above its id, so the number of active
+/// clients follows the plan; a client whose turn is over finishes its request
+/// and waits until it is needed again, or stops when it never will be.
+pub(super) async fn closed_staged(shared: Shared, client_id: u64, ramp: Arc<Ramp>) -> Recorder {
+    let mut recorder = shared.recorder(false);
+    let mut client = Client::new(shared.cfg.target.clone());
+    let timeout = shared.cfg.timeout;
+    let start = shared.start;
+    let end = ramp.duration();
+    let needed = (client_id + 1) as f64;
+    let mut op_id = 0;
+    loop {
+        let now = Instant::now()
+            .saturating_duration_since(start)
+            .as_secs_f64();
+        if now >= end {
+            break;
+        }
+        let Some(active_from) = ramp.first_reaching(needed, now) else {
+            break;
+        };
+        if active_from > now {
+            // Not needed yet (or any more, for a while): no request meanwhile.
+            tokio::time::sleep_until((start + Duration::from_secs_f64(active_from)).into()).await;
+            if active_from >= end {
+                break;
+            }
+        }
+        let request = (shared.generator)(client_id, op_id);
+        let sent = Instant::now();
+        let inspect = shared.inspect(&mut recorder.content);
+        let outcome = client.execute(&request, timeout, inspect).await;
+        let done = Instant::now();
+        let connect = client.take_connect_time();
+        let ok = recorder.record(&request, outcome, sent, sent, done, connect);
+        if let Some(hook) = shared.hook() {
+            hook(client_id, op_id, ok);
+        }
+        op_id += 1;
+        shared.think().await;
+    }
+    recorder
+}
+
+/// When each request of an open loop is due.
+#[derive(Clone)]
+pub(super) enum Pace {
+    /// `rate` requests per second: request `g` at `g / rate`.
+    Even(f64),
+    /// A staged rate: request `g` when the rate's integral reaches `g`.
+    Ramp(Arc<Ramp>),
+}
+
+impl Pace {
+    /// When request `g` is due, from the start of the run.
+    fn due(&self, g: u64) -> Duration {
+        let secs = match self {
+            Pace::Even(rate) => g as f64 / rate,
+            Pace::Ramp(ramp) => ramp.due(g as f64),
+        };
+        Duration::from_secs_f64(secs)
+    }
+}
+
 /// The open-loop schedule: `planned` requests in all, request `g` due at
-/// `start + g / rate`, dealt round-robin to the workers of `share` (worker I
+/// `start + pace.due(g)`, dealt round-robin to the workers of `share` (worker I
 /// sends the `g` with `g % workers == I`) and, within a worker, to its
 /// `clients` in turn.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub(super) struct Schedule {
     pub clients: u64,
-    pub rate: f64,
+    pub pace: Pace,
     pub planned: u64,
     pub share: WorkerShare,
     /// Requests not sent by then are dropped.
@@ -87,21 +174,22 @@ pub(super) struct Schedule {
 /// schedule per client); each is timed from its due time.
 pub(super) async fn open(shared: Shared, client_id: u64, schedule: Schedule) -> Recorder {
     let Schedule {
-        rate,
+        pace,
         planned,
         send_deadline,
         ..
-    } = schedule;
+    } = &schedule;
+    let (planned, send_deadline) = (*planned, *send_deadline);
     let step = schedule.clients * schedule.share.workers;
     let start = shared.start;
-    let mut recorder = Recorder::new(start, shared.progress.clone(), true, shared.checks());
+    let mut recorder = shared.recorder(true);
     let mut client = Client::new(shared.cfg.target.clone());
     let (timeout, slack) = (shared.cfg.timeout, shared.cfg.late_slack);
     let mut g = schedule.share.index + client_id * schedule.share.workers;
     let mut op_id = 0;
     let mut prev_done = start;
     while g < planned {
-        let intended = start + Duration::from_secs_f64(g as f64 / rate);
+        let intended = start + pace.due(g);
         let request = (shared.generator)(client_id, op_id);
         if Instant::now() < intended {
             tokio::time::sleep_until(intended.into()).await;

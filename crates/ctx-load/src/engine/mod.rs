@@ -8,7 +8,8 @@
 //! drain body, record", which matters when the engine must not be the
 //! bottleneck it is trying to measure.
 //!
-//! Two modes:
+//! Two modes, each also in stages (a ramping arrival rate, a ramping number
+//! of clients: [`ramp`]):
 //! - **Closed loop** (the seed's model): each client sends its next request as
 //!   soon as the previous answer arrived. Latency is measured from the actual
 //!   send. Simple, but it hides queueing: if the server stalls for a second,
@@ -28,6 +29,7 @@
 mod client;
 mod loops;
 pub mod monitor;
+mod ramp;
 mod recorder;
 mod target;
 
@@ -41,14 +43,15 @@ use hdrhistogram::Histogram;
 use hyper::Method;
 
 pub use client::{one_shot, run_setup};
+pub use ramp::Ramp;
 pub(crate) use target::OpenError;
 pub use target::{Target, parse_header};
 
 use crate::error::LoadError;
 use crate::model::{
     ContentCheckTally, ErrorBreakdown, LatencySummary, OpenLoopSummary, PerformanceMetrics,
-    RawHistograms, ResourceUsage, RunMode, SecondBucket, SetupSummary, WorkerShare,
-    encode_histogram, new_histogram, percentile_curve,
+    RawHistograms, ResourceUsage, RunMode, SecondBucket, SetupSummary, StageFigures, StageKind,
+    StagePlan, WorkerShare, encode_histogram, new_histogram, percentile_curve,
 };
 
 /// One HTTP request as produced by a generator. The path is relative to the
@@ -127,6 +130,27 @@ pub enum Mode {
         rate: f64,
         duration: Duration,
     },
+    /// Open loop whose total arrival rate follows `plan` (a [`StageKind::Rate`]
+    /// plan), spread evenly over `clients` connections.
+    OpenStaged { clients: u64, plan: StagePlan },
+    /// Closed loop whose number of active clients follows `plan` (a
+    /// [`StageKind::Clients`] plan; as many connections as its peak).
+    ClosedStaged { plan: StagePlan },
+}
+
+impl Mode {
+    /// The stages of a staged mode.
+    pub fn plan(&self) -> Option<&StagePlan> {
+        match self {
+            Mode::OpenStaged { plan, .. } | Mode::ClosedStaged { plan } => Some(plan),
+            _ => None,
+        }
+    }
+
+    /// Whether requests are timed from their intended send (open loop).
+    pub fn is_open(&self) -> bool {
+        matches!(self, Mode::Open { .. } | Mode::OpenStaged { .. })
+    }
 }
 
 /// Engine settings for one run.
@@ -136,6 +160,8 @@ pub struct EngineConfig {
     pub mode: Mode,
     /// Per-request timeout, connection set-up included (default 30 s, as the seed).
     pub timeout: Duration,
+    /// Closed loop: each client's pause after each answer (None: none).
+    pub think_time: Option<Duration>,
     /// Open loop: a request sent more than this after its intended time is "late".
     pub late_slack: Duration,
     /// Open loop: requests not yet sent `duration + send_grace` after the start
@@ -160,6 +186,7 @@ impl fmt::Debug for EngineConfig {
             .field("target", &self.target)
             .field("mode", &self.mode)
             .field("timeout", &self.timeout)
+            .field("think_time", &self.think_time)
             .field("late_slack", &self.late_slack)
             .field("send_grace", &self.send_grace)
             .field("start", &self.start)
@@ -176,6 +203,7 @@ impl EngineConfig {
             target,
             mode,
             timeout: Duration::from_secs(30),
+            think_time: None,
             late_slack: Duration::from_millis(10),
             send_grace: Duration::from_secs(5),
             start: None,
@@ -227,6 +255,8 @@ pub struct RunResult {
     pub elapsed: Duration,
     pub per_second: Vec<SecondBucket>,
     pub open: Option<OpenLoopResult>,
+    /// A staged run: each stage's figures (empty otherwise).
+    pub stages: Vec<StageFigures>,
 }
 
 /// Runs the load described by `cfg`, asking `generator` for each request.
@@ -238,11 +268,19 @@ pub async fn run(
     progress: Arc<Progress>,
 ) -> Result<RunResult, LoadError> {
     let start = cfg.start.unwrap_or_else(Instant::now);
+    let ramp = cfg.mode.plan().map(|plan| Arc::new(Ramp::new(plan)));
+    let stage_tallies = ramp.as_ref().map(|ramp| {
+        let ends: Arc<[f64]> = ramp.ends().into();
+        let tallies: Vec<recorder::StageTally> =
+            ends.iter().map(|_| recorder::StageTally::new()).collect();
+        (ends, Arc::new(std::sync::Mutex::new(tallies)))
+    });
     let shared = loops::Shared {
         cfg: Arc::new(cfg.clone()),
         generator,
         progress: progress.clone(),
         start,
+        stages: stage_tallies.clone(),
     };
     let mut set = tokio::task::JoinSet::new();
     let open = match cfg.mode {
@@ -275,6 +313,19 @@ pub async fn run(
             }
             None
         }
+        Mode::ClosedStaged { .. } => {
+            let ramp = ramp
+                .clone()
+                .ok_or_else(|| LoadError::Internal("no ramp".into()))?;
+            for client_id in 0..ramp_clients(&ramp) {
+                set.spawn(loops::closed_staged(
+                    shared.clone(),
+                    client_id,
+                    ramp.clone(),
+                ));
+            }
+            None
+        }
         Mode::Open {
             clients,
             rate,
@@ -285,22 +336,33 @@ pub async fn run(
                     "rate must be a positive number, got {rate}"
                 )));
             }
-            let clients = clients.max(1);
-            let schedule = loops::Schedule {
+            let planned = (rate * duration.as_secs_f64()).floor() as u64;
+            let pace = loops::Pace::Even(rate);
+            spawn_open(&mut set, &shared, clients, pace, planned, duration);
+            Some((rate, cfg.share.requests(planned)))
+        }
+        Mode::OpenStaged { clients, .. } => {
+            let ramp = ramp
+                .clone()
+                .ok_or_else(|| LoadError::Internal("no ramp".into()))?;
+            let planned = ramp.total().floor() as u64;
+            let duration = Duration::from_secs_f64(ramp.duration());
+            // The rate asked of the run: its average over the stages.
+            let rate = planned as f64 / ramp.duration();
+            spawn_open(
+                &mut set,
+                &shared,
                 clients,
-                rate,
-                planned: (rate * duration.as_secs_f64()).floor() as u64,
-                share: cfg.share,
-                send_deadline: start + duration + cfg.send_grace,
-            };
-            let planned = cfg.share.requests(schedule.planned);
-            progress.total.store(planned, Ordering::Relaxed);
-            for client_id in 0..clients {
-                set.spawn(loops::open(shared.clone(), client_id, schedule));
-            }
-            Some((rate, planned))
+                loops::Pace::Ramp(ramp),
+                planned,
+                duration,
+            );
+            Some((rate, cfg.share.requests(planned)))
         }
     };
+    if let Some((_, planned)) = open {
+        progress.total.store(planned, Ordering::Relaxed);
+    }
 
     let mut latency = new_histogram();
     let mut connect = new_histogram();
@@ -331,6 +393,9 @@ pub async fn run(
         for (total, worker) in content_checks.iter_mut().zip(&rec.content) {
             total.add(worker);
         }
+        if let Some(mut stages) = rec.stages {
+            stages.flush();
+        }
         success += rec.success;
         attempted += rec.attempted;
         late += rec.late;
@@ -354,6 +419,15 @@ pub async fn run(
         late,
         uncorrected,
     });
+    let stages = match (cfg.mode.plan(), stage_tallies) {
+        (Some(plan), Some((_, tallies))) => {
+            let tallies = tallies
+                .lock()
+                .map_err(|_| LoadError::Internal("a load worker panicked".into()))?;
+            stage_figures(plan, &tallies)
+        }
+        _ => Vec::new(),
+    };
     Ok(RunResult {
         attempted,
         success,
@@ -364,7 +438,73 @@ pub async fn run(
         elapsed: last.saturating_duration_since(start),
         per_second,
         open,
+        stages,
     })
+}
+
+/// A staged closed loop's connections: as many as its peak client count.
+fn ramp_clients(ramp: &Ramp) -> u64 {
+    let mut clients = 0;
+    while ramp.first_reaching((clients + 1) as f64, 0.0).is_some() {
+        clients += 1;
+    }
+    clients
+}
+
+/// Spawns the open loop's clients over the schedule `pace` × `planned`.
+fn spawn_open(
+    set: &mut tokio::task::JoinSet<recorder::Recorder>,
+    shared: &loops::Shared,
+    clients: u64,
+    pace: loops::Pace,
+    planned: u64,
+    duration: Duration,
+) {
+    let clients = clients.max(1);
+    let schedule = loops::Schedule {
+        clients,
+        pace,
+        planned,
+        share: shared.cfg.share,
+        send_deadline: shared.start + duration + shared.cfg.send_grace,
+    };
+    for client_id in 0..clients {
+        set.spawn(loops::open(shared.clone(), client_id, schedule.clone()));
+    }
+}
+
+/// Each stage's figures from its tallies.
+fn stage_figures(plan: &StagePlan, tallies: &[recorder::StageTally]) -> Vec<StageFigures> {
+    plan.spans()
+        .into_iter()
+        .zip(tallies)
+        .enumerate()
+        .map(|(i, ((start, end, from, to), tally))| {
+            let secs = end - start;
+            StageFigures {
+                stage: i + 1,
+                ramps: plan.ramps,
+                start_secs: start,
+                end_secs: end,
+                from,
+                to,
+                requests: tally.requests,
+                success: tally.success,
+                success_rate_pct: if tally.requests == 0 {
+                    100.0
+                } else {
+                    tally.success as f64 / tally.requests as f64 * 100.0
+                },
+                target_rate: (plan.ramps == StageKind::Rate).then_some((from + to) / 2.0),
+                achieved_rate: if secs > 0.0 {
+                    tally.requests as f64 / secs
+                } else {
+                    0.0
+                },
+                latency: LatencySummary::from_histogram(&tally.latency),
+            }
+        })
+        .collect()
 }
 
 impl RunResult {
@@ -445,6 +585,7 @@ impl RunResult {
             setup,
             content_checks: self.content_checks.clone(),
             fanout: None,
+            stages: self.stages.clone(),
         }
     }
 }

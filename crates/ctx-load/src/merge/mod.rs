@@ -280,6 +280,9 @@ fn merge_scenario(
         per_second,
         open,
         content_checks,
+        // Per-stage figures need per-stage histograms, which report.json does
+        // not hold: a merged staged run has the whole run's figures only.
+        stages: Vec::new(),
     };
     let metrics = run.metrics(
         &first.name,
@@ -330,6 +333,8 @@ fn facts(inputs: &[(&Path, InputReport)]) -> RunFacts {
         scale: first.mode.scale,
         clients_override: total(|m| m.clients_override.map(|c| c as f64)).map(|c| c as u64),
         timeout_secs: first.mode.timeout_secs,
+        stages: first.mode.stages.clone(),
+        think_time_ms: first.mode.think_time_ms,
     };
     let profile = if reports().any(|r| r.profile == Profile::Quick) {
         Profile::Quick

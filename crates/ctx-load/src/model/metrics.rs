@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     ErrorBreakdown, FanoutSummary, LatencySummary, PercentilePoint, ResourceUsage, SecondBucket,
+    StageFigures,
 };
 
 /// How a scenario's load was offered (`metrics.mode` in report.json).
@@ -138,4 +139,8 @@ pub struct PerformanceMetrics {
     pub content_checks: Vec<ContentCheckTally>,
     /// ws_fanout only: subscribers, writes, completeness.
     pub fanout: Option<FanoutSummary>,
+    /// A staged run (`--stages`, `--client-stages`, a scenario's `stages`):
+    /// each stage's figures; absent otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<StageFigures>,
 }

@@ -10,6 +10,7 @@ mod latency;
 mod metrics;
 mod resources;
 mod run;
+mod stages;
 mod thresholds;
 mod verdict;
 mod worker;
@@ -28,6 +29,7 @@ pub use run::{
     AbortReason, ModeInfo, NamedFigure, Profile, Readiness, RunReport, SCHEMA_VERSION,
     ScenarioReport, ServerInfo, Summary,
 };
+pub use stages::{Stage, StageFigures, StageKind, StagePlan};
 pub use thresholds::{CheckStatus, THRESHOLD_METRICS, ThresholdCheck, Thresholds};
 pub use verdict::{Outcome, Verdict};
 pub use worker::{MergedInput, WorkerShare};

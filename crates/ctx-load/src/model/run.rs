@@ -7,8 +7,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::{
-    BaselineComparison, MergedInput, PerformanceMetrics, RawHistograms, RunMode, ThresholdCheck,
-    Thresholds, Verdict, WorkerShare,
+    BaselineComparison, MergedInput, PerformanceMetrics, RawHistograms, RunMode, StagePlan,
+    ThresholdCheck, Thresholds, Verdict, WorkerShare,
 };
 
 /// Bumped whenever a field of `report.json` changes meaning or disappears
@@ -47,6 +47,13 @@ pub struct ModeInfo {
     pub scale: f64,
     pub clients_override: Option<u64>,
     pub timeout_secs: f64,
+    /// `--stages` / `--client-stages`: the run's load shape (a file
+    /// scenario's own stages are in its `metrics.stages`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stages: Option<StagePlan>,
+    /// `--think-time`, in milliseconds; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub think_time_ms: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]

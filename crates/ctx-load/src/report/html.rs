@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use super::chart::{PCT_TICKS, Series, curve_points, line_chart};
 use super::rows::{self, measured, title_case};
+use super::shape_rows;
 use super::{baseline, esc};
 use crate::model::{FanoutSummary, LatencySummary, RunMode, RunReport};
 
@@ -117,6 +118,10 @@ pub fn render(r: &RunReport) -> String {
             esc(&title_case(&sc.name)),
             esc(&sc.description)
         );
+        if let Some(stages) = shape_rows::stage_table(sc) {
+            o.push_str("<h3>Stages</h3>");
+            o.push_str(&stages.html());
+        }
         o.push_str(&rows::checks_table(sc).html());
         if let Some(f) = &m.fanout {
             fanout_html(&mut o, f, &m.latency);

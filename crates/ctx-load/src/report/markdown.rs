@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use super::baseline;
 use super::rows::{self, measured, title_case};
+use super::shape_rows;
 use crate::model::{BaselineComparison, FanoutSummary, LatencySummary, RunMode, RunReport};
 
 /// "Comparison with the Baseline": how each figure moved, then the values.
@@ -253,6 +254,9 @@ pub fn render_markdown(r: &RunReport) -> String {
             );
         }
         let _ = writeln!(o);
+        if let Some(stages) = shape_rows::stage_table(sc) {
+            let _ = writeln!(o, "**Stages:**\n\n{}", stages.markdown());
+        }
         if !sc.checks.is_empty() {
             let _ = writeln!(o, "{}", rows::checks_table(sc).markdown());
         }

@@ -14,6 +14,7 @@ mod chart;
 pub mod html;
 pub mod markdown;
 pub mod rows;
+pub mod shape_rows;
 pub mod table;
 pub mod terminal;
 

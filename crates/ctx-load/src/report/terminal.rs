@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use super::{baseline, rows};
+use super::{baseline, rows, shape_rows};
 use crate::model::RunReport;
 
 /// Reasons of the verdict the terminal shows (all are in the report).
@@ -17,6 +17,10 @@ const TERMINAL_REASONS: usize = 4;
 pub fn summary(report: &RunReport) -> String {
     let mut out = rows::scenario_table(report).terminal();
     for scenario in &report.scenarios {
+        if let Some(stages) = shape_rows::stage_table(scenario) {
+            let _ = writeln!(out, "{} by stage:", scenario.name);
+            out.push_str(&stages.terminal());
+        }
         if let Some(fanout) = &scenario.metrics.fanout {
             let _ = writeln!(
                 out,

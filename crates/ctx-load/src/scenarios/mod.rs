@@ -15,6 +15,7 @@ pub mod checks;
 mod custom;
 mod judge;
 mod seed;
+pub mod stages;
 mod thresholds;
 mod verdict;
 
@@ -33,7 +34,7 @@ pub use verdict::{READY_MAX_P99_MS, READY_MIN_SUCCESS_PCT, RunContext, decide, r
 use crate::engine::{OpenLoop, Request, RequestGenerator};
 use crate::error::LoadError;
 use crate::fanout::FanoutSpec;
-use crate::model::Thresholds;
+use crate::model::{StagePlan, Thresholds};
 use checks::ContentCheck;
 
 /// Names of the seed scenarios, in the order they run. `file_dumps` runs before the
@@ -69,6 +70,11 @@ pub struct Scenario {
     pub fanout: Option<FanoutSpec>,
     /// This scenario in open loop whatever the run's mode (the sustained phase).
     pub open_loop: Option<OpenLoop>,
+    /// A scenario file's `stages`: its load shape unless the command line gives one.
+    pub stages: Option<StagePlan>,
+    /// A scenario file's `think_time`: each closed-loop client's pause after
+    /// each answer, unless `--think-time` gives one.
+    pub think_time: Option<Duration>,
     /// Content checks on every answer (scenario files' `[[scenario.check]]`).
     pub checks: Vec<ContentCheck>,
 }
@@ -83,6 +89,8 @@ impl std::fmt::Debug for Scenario {
             .field("thresholds", &self.thresholds)
             .field("fanout", &self.fanout)
             .field("open_loop", &self.open_loop)
+            .field("stages", &self.stages)
+            .field("think_time", &self.think_time)
             .finish()
     }
 }

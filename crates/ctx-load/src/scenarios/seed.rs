@@ -58,6 +58,8 @@ pub fn concurrent_reads() -> Scenario {
         },
         fanout: None,
         open_loop: None,
+        stages: None,
+        think_time: None,
         checks: Vec::new(),
     }
 }
@@ -91,6 +93,8 @@ pub fn concurrent_writes() -> Scenario {
         },
         fanout: None,
         open_loop: None,
+        stages: None,
+        think_time: None,
         checks: Vec::new(),
     }
 }
@@ -135,6 +139,8 @@ pub fn mixed_workload() -> Scenario {
         },
         fanout: None,
         open_loop: None,
+        stages: None,
+        think_time: None,
         checks: Vec::new(),
     }
 }
@@ -185,6 +191,8 @@ pub fn file_dumps() -> Scenario {
         },
         fanout: None,
         open_loop: None,
+        stages: None,
+        think_time: None,
         checks: Vec::new(),
     }
 }
@@ -232,6 +240,8 @@ pub fn memory_stress() -> Scenario {
         },
         fanout: None,
         open_loop: None,
+        stages: None,
+        think_time: None,
         checks: Vec::new(),
     }
 }
@@ -264,6 +274,8 @@ pub fn percentile_analysis() -> Scenario {
         },
         fanout: None,
         open_loop: None,
+        stages: None,
+        think_time: None,
         checks: Vec::new(),
     }
 }
@@ -302,6 +314,8 @@ pub fn ws_fanout() -> Scenario {
         },
         fanout: Some(spec),
         open_loop: None,
+        stages: None,
+        think_time: None,
         checks: Vec::new(),
     }
 }

@@ -17,7 +17,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use ctx_load::model::Outcome;
+use ctx_load::model::{Outcome, StageKind};
+use ctx_load::scenarios::stages;
 use ctx_load::{Launcher, LoadError, LoadOptions, OpenLoop};
 
 use crate::cmd::client::{API_KEY_HEADER, ApiKeyOption};
@@ -81,6 +82,17 @@ pub struct LoadArgs {
     /// With --baseline: the relative change within which a figure counts as the same.
     #[arg(long, value_name = "PCT", default_value = "10%", requires = "baseline")]
     tolerance: String,
+    /// Open loop in stages: the total arrival rate ramps linearly from the previous stage's
+    /// target (0 before the first) to each stage's, e.g. 10s:100,30s:1000,10s:0.
+    #[arg(long, value_name = "DUR:RATE,...", conflicts_with_all = ["rate", "duration", "client_stages"])]
+    stages: Option<String>,
+    /// Closed loop in stages: the number of active clients ramps linearly to each stage's,
+    /// e.g. 10s:5,30s:50,10s:0 (as many connections as the peak).
+    #[arg(long, value_name = "DUR:CLIENTS,...", conflicts_with_all = ["rate", "duration", "clients"])]
+    client_stages: Option<String>,
+    /// Closed loop: each client pauses this long after each answer, e.g. 100ms, 1s.
+    #[arg(long, value_name = "DURATION")]
+    think_time: Option<String>,
     /// Print the run's summary as one JSON document on stdout (verdict, totals, the
     /// scenario table's rows, the report.json path) instead of the table.
     #[arg(long)]
@@ -164,12 +176,31 @@ fn build_options(args: LoadArgs) -> Result<LoadOptions, LoadError> {
         (None, Some(duration)) => (None, Some(secs("--duration", duration)?)),
         (None, None) => (None, None),
     };
+    let plan = |flag: &str, kind, text: &str| {
+        stages::parse_stages(kind, text)
+            .map_err(|e| LoadError::InvalidOption(format!("{flag}: {e}")))
+    };
+    let stages = match (&args.stages, &args.client_stages) {
+        (Some(text), _) => Some(plan("--stages", StageKind::Rate, text)?),
+        (None, Some(text)) => Some(plan("--client-stages", StageKind::Clients, text)?),
+        (None, None) => None,
+    };
+    let think_time = args
+        .think_time
+        .as_deref()
+        .map(|text| {
+            stages::parse_duration(text)
+                .map_err(|e| LoadError::InvalidOption(format!("--think-time: {e}")))
+        })
+        .transpose()?;
     // Flags that choose the run's shape; without any, the default full run.
     let shaped = !args.scenarios.is_empty()
         || args.scale != 1.0
         || args.clients.is_some()
         || args.rate.is_some()
-        || args.duration.is_some();
+        || args.duration.is_some()
+        || stages.is_some()
+        || think_time.is_some();
     let base = if args.quick {
         LoadOptions::quick()
     } else if shaped {
@@ -226,6 +257,8 @@ fn build_options(args: LoadArgs) -> Result<LoadOptions, LoadError> {
         write_report: !args.no_report,
         open_loop,
         closed_duration: closed_duration.or(base.closed_duration),
+        stages,
+        think_time,
         timeout: secs("--timeout", args.timeout)?,
         progress: true,
         share,

@@ -7,6 +7,7 @@
 //! description = "what it does"      # optional
 //! clients = 4                       # required, >= 1
 //! ops = 100                         # operations per client, required, >= 1
+//! think_time = "100ms"              # optional: closed loop, pause after each answer
 //! setup = [                         # optional, sent once before the measurement
 //!   { method = "POST", path = "/ctx", body = { key = "hot.0", value = 0 } },
 //! ]
@@ -21,6 +22,11 @@
 //! path = "/ctx"
 //! body = { key = "hot.{client}", value = "{op}" }   # any TOML value, sent as JSON
 //!
+//! [[scenario.stage]]                # optional: a load shape (see docs/load.md)
+//! duration = "10s"                  # "500ms", "2m", or a number of seconds
+//! rate = 100                        # ramp the arrival rate to this (open loop), or
+//! # clients = 10                    # the number of clients (closed loop); the same in all
+//!
 //! [scenario.thresholds]             # optional; same metrics as --threshold
 //! success_rate = 99.9               # default 99 when not set ("off" to drop it)
 //! p99_ms = 50
@@ -32,6 +38,7 @@
 //! the key space but the same for the same client and op in every run (see `template::fill_rand`).
 
 mod check;
+mod shape;
 mod template;
 #[cfg(test)]
 mod tests;
@@ -72,6 +79,10 @@ struct ScenarioDef {
     thresholds: toml::Table,
     #[serde(default)]
     check: Vec<CheckDef>,
+    #[serde(default)]
+    stage: Vec<shape::StageDef>,
+    #[serde(default)]
+    think_time: Option<toml::Value>,
 }
 
 /// Parses scenarios from TOML text (`origin` names the file in errors).
@@ -158,6 +169,12 @@ pub fn parse(text: &str, origin: &str) -> Result<Vec<Scenario>, LoadError> {
             .map(|(i, check)| check.parse(&format!("scenario {name:?} check {}", i + 1)))
             .collect::<Result<Vec<_>, _>>()
             .map_err(bad)?;
+        let ctx = format!("scenario {name:?}");
+        let stages = shape::plan(&def.stage, &ctx).map_err(bad)?;
+        let think_time = match &def.think_time {
+            Some(value) => Some(shape::duration(value, &format!("{ctx} think_time")).map_err(bad)?),
+            None => None,
+        };
         let templates = Arc::new(templates);
         let order = Arc::new(order);
         out.push(Scenario {
@@ -174,6 +191,8 @@ pub fn parse(text: &str, origin: &str) -> Result<Vec<Scenario>, LoadError> {
             thresholds,
             fanout: None,
             open_loop: None,
+            stages,
+            think_time,
             checks,
         });
     }

@@ -137,3 +137,37 @@ fn rejects_bad_files() {
         assert!(err.contains(needle), "{text:?}: {err}");
     }
 }
+
+#[test]
+fn stages_and_think_time_come_from_the_file() {
+    let base = "[[scenario]]\nname='a'\nclients=1\nops=1\nrequest=[{path='/x'}]\n";
+    let rate = format!(
+        "{base}think_time='250ms'\nstage=[{{duration='10s', rate=100}}, {{duration=30, rate=1000}}]"
+    );
+    let s = parse(&rate, "t.toml").unwrap();
+    let plan = s[0].stages.as_ref().expect("stages");
+    assert_eq!(plan.ramps, crate::model::StageKind::Rate);
+    assert_eq!(plan.describe(), "10s:100,30s:1000");
+    assert_eq!(s[0].think_time, Some(std::time::Duration::from_millis(250)));
+    let clients = format!("{base}stage=[{{duration='1m', clients=5}}]");
+    let s = parse(&clients, "t.toml").unwrap();
+    assert_eq!(
+        s[0].stages.as_ref().map(|p| p.ramps),
+        Some(crate::model::StageKind::Clients)
+    );
+    for (extra, needle) in [
+        (
+            "stage=[{duration='1s', rate=1}, {duration='1s', clients=1}]",
+            "the same in every stage",
+        ),
+        ("stage=[{duration='1s', rate=1, clients=1}]", "exactly one"),
+        ("stage=[{duration='1y', rate=1}]", "unit"),
+        ("stage=[{duration='1s', rate=0}]", "no request"),
+        ("think_time=true", "not a duration"),
+    ] {
+        let err = parse(&format!("{base}{extra}"), "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(needle), "{extra}: {err}");
+    }
+}

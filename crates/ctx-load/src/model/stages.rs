@@ -1,0 +1,105 @@
+//! Load shapes: a run in stages (a ramping arrival rate, or a ramping number
+//! of clients), and each stage's own figures. Plain data: the engine ramps
+//! ([`crate::engine`]), [`crate::scenarios`] parses the text forms.
+
+use serde::{Deserialize, Serialize};
+
+use super::LatencySummary;
+
+/// What the stages ramp (`stages.ramps` in report.json).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StageKind {
+    /// The open-loop arrival rate, requests per second in total (`--stages`).
+    Rate,
+    /// The number of closed-loop clients (`--client-stages`).
+    Clients,
+}
+
+impl StageKind {
+    /// The unit of a stage's target, as the reports write it.
+    pub fn unit(self) -> &'static str {
+        match self {
+            StageKind::Rate => "req/s",
+            StageKind::Clients => "clients",
+        }
+    }
+}
+
+/// One stage: over `duration_secs`, the level ramps linearly from the
+/// previous stage's target (0 before the first) to `target`.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Stage {
+    pub duration_secs: f64,
+    pub target: f64,
+}
+
+/// A run's stages (k6's ramping-arrival-rate and ramping-vus executors).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct StagePlan {
+    pub ramps: StageKind,
+    pub stages: Vec<Stage>,
+}
+
+impl StagePlan {
+    pub fn total_secs(&self) -> f64 {
+        self.stages.iter().map(|s| s.duration_secs).sum()
+    }
+
+    /// Highest target of any stage.
+    pub fn peak(&self) -> f64 {
+        self.stages.iter().map(|s| s.target).fold(0.0, f64::max)
+    }
+
+    /// Each stage's start and end, seconds from the start of the run, with the
+    /// level it ramps from: `(start, end, from, to)`.
+    pub fn spans(&self) -> Vec<(f64, f64, f64, f64)> {
+        let (mut at, mut level) = (0.0, 0.0);
+        self.stages
+            .iter()
+            .map(|s| {
+                let span = (at, at + s.duration_secs, level, s.target);
+                at += s.duration_secs;
+                level = s.target;
+                span
+            })
+            .collect()
+    }
+
+    /// `10s:100,30s:1000,10s:0`, as `--stages` takes it.
+    pub fn describe(&self) -> String {
+        let parts: Vec<String> = self
+            .stages
+            .iter()
+            .map(|s| format!("{}s:{}", s.duration_secs, s.target))
+            .collect();
+        parts.join(",")
+    }
+}
+
+/// One stage's figures (`metrics.stages` in report.json). A request belongs
+/// to the stage of its intended send time (open loop) or its actual send time
+/// (closed loop).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct StageFigures {
+    /// 1-based, in the order of the plan.
+    pub stage: usize,
+    pub ramps: StageKind,
+    /// Seconds from the start of the scenario's load.
+    pub start_secs: f64,
+    pub end_secs: f64,
+    /// The level (req/s or clients) the stage ramps from and to.
+    pub from: f64,
+    pub to: f64,
+    /// Requests attempted in the stage (sent or failed to connect; not dropped ones).
+    pub requests: u64,
+    pub success: u64,
+    /// success / requests × 100 (100 when the stage sent nothing).
+    pub success_rate_pct: f64,
+    /// Open loop: the rate asked of the stage on average ((from + to) / 2).
+    pub target_rate: Option<f64>,
+    /// requests / the stage's duration.
+    pub achieved_rate: f64,
+    /// Of the requests that got an answer; all zero when none did.
+    pub latency: LatencySummary,
+}
