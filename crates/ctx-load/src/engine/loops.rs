@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::client::{Client, Inspect};
 use super::ramp::Ramp;
-use super::recorder::{Recorder, StageRecorder, StageTally};
+use super::recorder::{Recorder, SharedTallies, StageRecorder};
 use super::{CompletionHook, EngineConfig, Progress, RequestGenerator};
 use crate::model::{ContentCheckTally, WorkerShare};
 
@@ -20,7 +20,7 @@ pub(super) struct Shared {
     pub progress: Arc<Progress>,
     pub start: Instant,
     /// A staged run: stage ends (seconds from `start`) and the run's per-stage tallies.
-    pub stages: Option<(Arc<[f64]>, Arc<std::sync::Mutex<Vec<StageTally>>>)>,
+    pub stages: Option<(Arc<[f64]>, SharedTallies)>,
 }
 
 impl Shared {

@@ -33,6 +33,9 @@ pub(super) struct Recorder {
     pub(super) stages: Option<StageRecorder>,
 }
 
+/// The run's tallies, one per stage, that clients add theirs to.
+pub(super) type SharedTallies = Arc<Mutex<Vec<StageTally>>>;
+
 /// One stage's requests, success and latency.
 pub(super) struct StageTally {
     pub(super) latency: Histogram<u64>,
@@ -67,11 +70,11 @@ pub(super) struct StageRecorder {
     ends: Arc<[f64]>,
     current: usize,
     tally: StageTally,
-    shared: Arc<Mutex<Vec<StageTally>>>,
+    shared: SharedTallies,
 }
 
 impl StageRecorder {
-    pub(super) fn new(ends: Arc<[f64]>, shared: Arc<Mutex<Vec<StageTally>>>) -> Self {
+    pub(super) fn new(ends: Arc<[f64]>, shared: SharedTallies) -> Self {
         StageRecorder {
             ends,
             current: 0,
