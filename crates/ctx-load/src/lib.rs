@@ -28,6 +28,7 @@ pub mod progress;
 pub mod report;
 mod runner;
 pub mod scenarios;
+pub mod search;
 pub mod server;
 
 use std::path::PathBuf;
@@ -117,6 +118,9 @@ pub struct LoadOptions {
     /// `--baseline`: compare every figure with this earlier run's (read with
     /// [`scenarios::baseline::read`]); a regression fails the run.
     pub baseline: Option<model::Baseline>,
+    /// `--find-max`: a saturation search of the one selected scenario
+    /// instead of a run of each.
+    pub find_max: Option<FindMaxOptions>,
     /// This process's part of a distributed run (`--workers`, `--worker-index`;
     /// see [`model::WorkerShare`]); `WHOLE` = the whole load.
     pub share: WorkerShare,
@@ -147,6 +151,7 @@ impl Default for LoadOptions {
             monitor_interval: Duration::from_millis(250),
             leak_rule: LeakRule::default(),
             progress: false,
+            find_max: None,
             share: WorkerShare::WHOLE,
             baseline: None,
         }
@@ -176,6 +181,112 @@ impl LoadOptions {
             profile: Profile::Quick,
             ..LoadOptions::default()
         }
+    }
+}
+
+/// The first rate a saturation search tries, requests per second (`--rate`).
+pub const FIND_MAX_START_RATE: f64 = 100.0;
+/// Each step of a saturation search lasts this long (`--duration`): at
+/// 200 req/s and more, the 1 000 answers a p99 needs.
+pub const FIND_MAX_STEP_SECS: u64 = 5;
+/// A saturation search stops starting steps after this long (`--max-duration`):
+/// room for ~20 steps of 5 s, enough to double from 100 req/s to 100 000
+/// and bisect to 5 %.
+pub const FIND_MAX_BUDGET_SECS: u64 = 180;
+/// A saturation search's open loop uses at least this many connections, so
+/// that the load generator is not what saturates: each connection carries
+/// one request at a time, and the rate needs rate × latency of them.
+pub const FIND_MAX_MIN_CLIENTS: u64 = 64;
+
+/// `--find-max`: the SLO and the bounds of a saturation search (see
+/// [`search`] and docs/load.md).
+#[derive(Clone, Debug)]
+pub struct FindMaxOptions {
+    /// `METRIC=VALUE` limits (`--slo`), as given.
+    pub slo: Vec<String>,
+    /// The first rate tried.
+    pub start_rate: f64,
+    /// How long each rate is offered.
+    pub step: Duration,
+    /// The time budget: no step starts that would end after it.
+    pub max_duration: Duration,
+}
+
+/// The metrics an SLO may limit: the latency and success figures of one step.
+pub const SLO_METRICS: [&str; 7] = [
+    "success_rate",
+    "avg_ms",
+    "p50_ms",
+    "p90_ms",
+    "p95_ms",
+    "p99_ms",
+    "p999_ms",
+];
+
+/// A checked [`FindMaxOptions`]: each step's thresholds (the SLO plus the
+/// open-loop rules), and the SLO as the report shows it.
+#[derive(Clone, Debug)]
+pub(crate) struct SearchPlan {
+    pub slo: model::Thresholds,
+    pub slo_given: std::collections::BTreeMap<String, f64>,
+    pub start_rate: f64,
+    pub step: Duration,
+    pub max_duration: Duration,
+}
+
+impl FindMaxOptions {
+    pub(crate) fn plan(&self) -> Result<SearchPlan, LoadError> {
+        let bad = |why: String| LoadError::InvalidOption(why);
+        if self.slo.is_empty() {
+            return Err(bad(
+                "--find-max needs an SLO: --slo p99_ms=50 (and more --slo, e.g. success_rate=99.9)"
+                    .into(),
+            ));
+        }
+        // The open-loop rules stay (a rate that was not offered was not met);
+        // the scenario's own thresholds do not apply to a search.
+        let mut slo = model::Thresholds::default();
+        let mut given = std::collections::BTreeMap::new();
+        for spec in &self.slo {
+            let (metric, value) = spec.split_once('=').ok_or_else(|| {
+                bad(format!(
+                    "--slo {spec:?}: expected METRIC=VALUE, e.g. p99_ms=50"
+                ))
+            })?;
+            let metric = metric.trim();
+            if !SLO_METRICS.contains(&metric) {
+                return Err(bad(format!(
+                    "--slo {spec:?}: an SLO limits one of {}",
+                    SLO_METRICS.join(", ")
+                )));
+            }
+            let limit: f64 = value
+                .trim()
+                .parse()
+                .map_err(|_| bad(format!("--slo {spec:?}: {value:?} is not a number")))?;
+            slo.set(metric, value)
+                .map_err(|e| bad(format!("--slo {spec:?}: {e}")))?;
+            given.insert(metric.to_string(), limit);
+        }
+        if !(self.start_rate.is_finite() && self.start_rate >= search::MIN_RATE) {
+            return Err(bad(format!(
+                "--rate (the first rate of the search) must be at least {}, got {}",
+                search::MIN_RATE,
+                self.start_rate
+            )));
+        }
+        if self.step.is_zero() || self.max_duration < self.step {
+            return Err(bad(
+                "--max-duration must be at least one step (--duration)".into()
+            ));
+        }
+        Ok(SearchPlan {
+            slo,
+            slo_given: given,
+            start_rate: self.start_rate,
+            step: self.step,
+            max_duration: self.max_duration,
+        })
     }
 }
 
@@ -235,6 +346,39 @@ pub fn prepare_scenarios(opts: &LoadOptions) -> Result<Vec<Scenario>, LoadError>
             return Err(LoadError::InvalidOption(format!(
                 "--rate × --duration plans more than {MAX_REQUESTS_PER_SCENARIO} requests per scenario"
             )));
+        }
+    }
+    if let Some(search) = &opts.find_max {
+        search.plan()?;
+        if opts.open_loop.is_some()
+            || opts.stages.is_some()
+            || opts.sustained.is_some()
+            || opts.closed_duration.is_some()
+            || opts.think_time.is_some()
+        {
+            return Err(LoadError::InvalidOption(
+                "--find-max shapes the load itself (open loop, the rate it searches): \
+                 drop --stages, --client-stages and --think-time"
+                    .into(),
+            ));
+        }
+        if !opts.thresholds.is_empty() {
+            return Err(LoadError::InvalidOption(
+                "--find-max judges each step by its SLO: give limits with --slo, not --threshold"
+                    .into(),
+            ));
+        }
+        if opts.scenarios.len() != 1 {
+            return Err(LoadError::InvalidOption(
+                "--find-max searches one scenario: give exactly one --scenario".into(),
+            ));
+        }
+        if !opts.share.is_whole() {
+            return Err(LoadError::InvalidOption(
+                "--find-max runs from one process (it decides each step from the one before); \
+                 drop --workers"
+                    .into(),
+            ));
         }
     }
     if let Some(plan) = &opts.stages {
@@ -301,6 +445,17 @@ pub fn prepare_scenarios(opts: &LoadOptions) -> Result<Vec<Scenario>, LoadError>
         let mut s = s.scaled(opts.scale);
         if let Some(c) = opts.clients {
             s = s.with_clients(c);
+        }
+        if opts.find_max.is_some() {
+            if s.fanout.is_some() {
+                return Err(LoadError::InvalidOption(format!(
+                    "--find-max searches an HTTP scenario's rate, not {}'s",
+                    s.name
+                )));
+            }
+            if opts.clients.is_none() {
+                s.clients = s.clients.max(FIND_MAX_MIN_CLIENTS);
+            }
         }
         if opts.sustained.is_some() && s.name == "memory_stress" {
             // Judged where it can be: in the sustained phase.

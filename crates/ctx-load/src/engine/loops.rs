@@ -79,7 +79,7 @@ pub(super) async fn closed(
         let outcome = client.execute(&request, timeout, inspect).await;
         let done = Instant::now();
         let connect = client.take_connect_time();
-        let ok = recorder.record(&request, outcome, sent, sent, done, connect);
+        let ok = recorder.record(&request, outcome, sent, sent, sent, done, connect);
         if let Some(hook) = shared.hook() {
             hook(client_id, op_id, ok);
         }
@@ -125,7 +125,7 @@ pub(super) async fn closed_staged(shared: Shared, client_id: u64, ramp: Arc<Ramp
         let outcome = client.execute(&request, timeout, inspect).await;
         let done = Instant::now();
         let connect = client.take_connect_time();
-        let ok = recorder.record(&request, outcome, sent, sent, done, connect);
+        let ok = recorder.record(&request, outcome, sent, sent, sent, done, connect);
         if let Some(hook) = shared.hook() {
             hook(client_id, op_id, ok);
         }
@@ -220,7 +220,7 @@ pub(super) async fn open(shared: Shared, client_id: u64, schedule: Schedule) -> 
         let outcome = client.execute(&request, timeout, inspect).await;
         let done = Instant::now();
         let connect = client.take_connect_time();
-        let ok = recorder.record(&request, outcome, timed_from, sent, done, connect);
+        let ok = recorder.record(&request, outcome, intended, timed_from, sent, done, connect);
         if let Some(hook) = shared.hook() {
             hook(client_id, op_id, ok);
         }

@@ -140,12 +140,15 @@ impl Recorder {
 
     /// Records one finished request. `timed_from` is the actual send time
     /// (closed loop) or the intended send time (open loop); `sent` is the
-    /// actual send time (for the uncorrected histogram). Returns whether it
-    /// succeeded.
+    /// actual send time (for the uncorrected histogram); `due` puts it in its
+    /// stage: the open loop's due time, the closed loop's send time. Returns
+    /// whether it succeeded.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn record(
         &mut self,
         req: &Request,
         outcome: Outcome,
+        due: Instant,
         timed_from: Instant,
         sent: Instant,
         done: Instant,
@@ -198,9 +201,7 @@ impl Recorder {
             self.per_second.resize_with(sec + 1, SecondBucket::default);
         }
         if let Some(stages) = self.stages.as_mut() {
-            let offset = timed_from
-                .saturating_duration_since(self.start)
-                .as_secs_f64();
+            let offset = due.saturating_duration_since(self.start).as_secs_f64();
             let tally = stages.tally_for(offset);
             tally.requests += 1;
             if ok {

@@ -380,6 +380,7 @@ fn facts(inputs: &[(&Path, InputReport)]) -> RunFacts {
                 })
                 .collect(),
         ),
+        find_max: None,
     }
 }
 

@@ -5,6 +5,7 @@
 mod baseline;
 mod errors;
 mod fanout;
+mod find_max;
 mod histogram;
 mod latency;
 mod metrics;
@@ -21,6 +22,7 @@ pub use baseline::{
 };
 pub use errors::{ErrorBreakdown, SecondBucket};
 pub use fanout::{FanoutSummary, SubscriberSummary, Tally};
+pub use find_max::{FindMax, SearchEnd, SearchStep, StepPhase};
 pub use histogram::{RawHistograms, decode_histogram, encode_histogram};
 pub use latency::{LatencySummary, PercentilePoint, new_histogram, percentile_curve, us_between};
 pub use metrics::{ContentCheckTally, OpenLoopSummary, PerformanceMetrics, RunMode, SetupSummary};

@@ -7,8 +7,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::{
-    BaselineComparison, MergedInput, PerformanceMetrics, RawHistograms, RunMode, StagePlan,
-    ThresholdCheck, Thresholds, Verdict, WorkerShare,
+    BaselineComparison, FindMax, MergedInput, PerformanceMetrics, RawHistograms, RunMode,
+    StagePlan, ThresholdCheck, Thresholds, Verdict, WorkerShare,
 };
 
 /// Bumped whenever a field of `report.json` changes meaning or disappears
@@ -133,6 +133,11 @@ pub struct RunReport {
     pub merged_from: Option<Vec<MergedInput>>,
     /// `--baseline`: every figure compared with the earlier run's; null otherwise.
     pub baseline: Option<BaselineComparison>,
+    /// A saturation search (`--find-max`): the rates tried and the highest
+    /// that met the SLO; absent otherwise. `scenarios` then holds the step at
+    /// that rate (or, when none met it, the lowest rate tried).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub find_max: Option<FindMax>,
 }
 
 /// Why a run stopped before every scenario finished (`aborted_reason` in

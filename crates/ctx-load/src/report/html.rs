@@ -89,6 +89,16 @@ pub fn render(r: &RunReport) -> String {
         }
         o.push_str("</ul>");
     }
+    if let Some(search) = &r.find_max {
+        let _ = write!(
+            o,
+            "<h2>Saturation search</h2><p><b>{}</b></p><p>Each rate in open loop for {:.1} s, \
+             judged by the SLO; the rates tried, lowest first:</p>{}",
+            esc(&shape_rows::find_max_line(search)),
+            search.step_secs,
+            shape_rows::find_max_table(search).html()
+        );
+    }
     o.push_str(&rows::scenario_table(r).html());
     if let Some(comparison) = &r.baseline {
         let _ = write!(

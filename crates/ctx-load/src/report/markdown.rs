@@ -98,6 +98,16 @@ pub fn render_markdown(r: &RunReport) -> String {
         baseline_markdown(&mut o, comparison);
     }
 
+    if let Some(search) = &r.find_max {
+        let _ = writeln!(
+            o,
+            "## Saturation Search\n\n**{}**\n\nEach rate in open loop for {:.1} s, judged by the SLO; \
+             the rates tried, lowest first (the rate-versus-latency curve):\n\n{}",
+            shape_rows::find_max_line(search),
+            search.step_secs,
+            shape_rows::find_max_table(search).markdown()
+        );
+    }
     let _ = writeln!(o, "## Detailed Results by Test Category\n");
     for sc in &r.scenarios {
         let m = &sc.metrics;

@@ -15,7 +15,13 @@ const TERMINAL_REASONS: usize = 4;
 
 /// The summary printed at the end of a run.
 pub fn summary(report: &RunReport) -> String {
-    let mut out = rows::scenario_table(report).terminal();
+    let mut out = String::new();
+    if let Some(search) = &report.find_max {
+        let _ = writeln!(out, "saturation search, rate by rate:");
+        out.push_str(&shape_rows::find_max_table(search).terminal());
+        let _ = writeln!(out, "{}", shape_rows::find_max_line(search));
+    }
+    out.push_str(&rows::scenario_table(report).terminal());
     for scenario in &report.scenarios {
         if let Some(stages) = shape_rows::stage_table(scenario) {
             let _ = writeln!(out, "{} by stage:", scenario.name);
@@ -77,6 +83,11 @@ pub fn summary_json(report: &RunReport, report_dir: Option<&Path>) -> serde_json
             "regressions": comparison.regressions,
             "changes": baseline::changes_table(comparison).json(),
             "notes": baseline::notes(comparison),
+        })),
+        "find_max": report.find_max.as_ref().map(|search| json!({
+            "max_rate_per_sec": search.max_rate_per_sec,
+            "end": search.end,
+            "steps": shape_rows::find_max_table(search).json(),
         })),
         "report_json": report_dir.map(|d| d.join("report.json")),
     })

@@ -4,9 +4,9 @@
 //! exactly the rules of a single run.
 
 use crate::model::{
-    AbortReason, Baseline, CheckStatus, MergedInput, ModeInfo, PerformanceMetrics, Profile,
-    RawHistograms, RunMode, RunReport, SCHEMA_VERSION, ScenarioReport, ServerInfo, Summary,
-    Thresholds, WorkerShare,
+    AbortReason, Baseline, CheckStatus, FindMax, MergedInput, ModeInfo, PerformanceMetrics,
+    Profile, RawHistograms, RunMode, RunReport, SCHEMA_VERSION, ScenarioReport, ServerInfo,
+    Summary, Thresholds, WorkerShare,
 };
 
 use super::{RunContext, decide, evaluate, readiness, recommendations};
@@ -25,6 +25,8 @@ pub struct RunFacts {
     pub merged_from: Option<Vec<MergedInput>>,
     /// `--baseline`: the earlier run to compare with.
     pub baseline: Option<Baseline>,
+    /// A saturation search (`--find-max`); None otherwise.
+    pub find_max: Option<FindMax>,
 }
 
 /// What one scenario measured, before it is judged.
@@ -67,6 +69,7 @@ pub fn judge_run(facts: RunFacts, scenarios: Vec<ScenarioReport>) -> RunReport {
         RunContext {
             smoke: facts.profile == Profile::Quick,
             baseline: comparison.as_ref(),
+            search: facts.find_max.as_ref(),
         },
     );
     let readiness = readiness(&verdict);
@@ -96,5 +99,6 @@ pub fn judge_run(facts: RunFacts, scenarios: Vec<ScenarioReport>) -> RunReport {
         worker: facts.worker,
         merged_from: facts.merged_from,
         baseline: comparison,
+        find_max: facts.find_max,
     }
 }

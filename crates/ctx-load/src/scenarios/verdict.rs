@@ -10,8 +10,17 @@
 //!   (not measured, too few samples, too short, leak trend undecided), or no
 //!   scenario finished; it says what to run for a conclusive verdict;
 //! - **pass**: everything else — every check held on enough evidence.
+//!
+//! A saturation search (`--find-max`) is judged by the same rules over the
+//! step at the highest rate that met the SLO, and by how it ended: **fail**
+//! when no rate met the SLO, **inconclusive** when the SLO held at every rate
+//! tried (the capacity was not reached), **pass** when a rate met it and a
+//! higher one broke it.
 
-use crate::model::{BaselineComparison, CheckStatus, Outcome, Readiness, ScenarioReport, Verdict};
+use crate::model::{
+    BaselineComparison, CheckStatus, FindMax, Outcome, Readiness, ScenarioReport, SearchEnd,
+    Verdict,
+};
 
 /// The seed's production-readiness criteria: every scenario with a success
 /// rate ≥ 95 % and p99 ≤ 2000 ms.
@@ -25,6 +34,8 @@ pub struct RunContext<'a> {
     pub smoke: bool,
     /// The comparison with `--baseline`: each regression fails the run.
     pub baseline: Option<&'a BaselineComparison>,
+    /// A saturation search, and how it ended.
+    pub search: Option<&'a FindMax>,
 }
 
 /// One reason per figure that got worse than the baseline's.
@@ -74,6 +85,14 @@ fn next_step(inconclusive: &[&str], context: RunContext) -> String {
             .into();
     }
     let mut steps = Vec::new();
+    if inconclusive
+        .iter()
+        .any(|why| why.contains("held at every rate"))
+    {
+        steps.push(
+            "search higher: start from a higher --rate, or give the search more time with --max-duration",
+        );
+    }
     if inconclusive.iter().any(|why| why.contains("no server PID")) {
         steps.push("pass --server-pid with --target so the server's memory is measured");
     }
@@ -153,6 +172,29 @@ pub fn decide(scenarios: &[ScenarioReport], context: RunContext) -> Verdict {
     if let Some(comparison) = context.baseline {
         regressions(comparison, &mut failures);
     }
+    let mut search_note = String::new();
+    if let Some(search) = context.search {
+        let slo = slo_text(search);
+        match (search.end, search.steps.iter().map(|s| s.rate_per_sec).reduce(f64::max)) {
+            (SearchEnd::NeverMet, _) => failures.push(format!(
+                "saturation search: no rate met the SLO ({slo}); the lowest tried, {:.1} req/s, broke it",
+                search.broke_at_rate_per_sec.unwrap_or(0.0)
+            )),
+            (SearchEnd::NeverBroken, Some(highest)) => {
+                search_note = format!(
+                    "saturation search: the SLO ({slo}) held at every rate tried, up to {highest:.1} req/s: the capacity is higher"
+                );
+            }
+            (SearchEnd::NeverBroken, None) => {
+                search_note = "saturation search: no step fitted in --max-duration (held at every rate tried: none)".into();
+            }
+            (SearchEnd::Converged | SearchEnd::BudgetSpent, _) => {}
+        }
+    }
+    if !search_note.is_empty() {
+        gaps.push(search_note.clone());
+        gap_notes.push(&search_note);
+    }
     if !failures.is_empty() {
         return Verdict {
             outcome: Outcome::Fail,
@@ -182,6 +224,19 @@ pub fn decide(scenarios: &[ScenarioReport], context: RunContext) -> Verdict {
         reasons: Vec::new(),
         next_step: None,
     }
+}
+
+/// `p99_ms <= 50, success_rate >= 99.9`.
+fn slo_text(search: &FindMax) -> String {
+    let parts: Vec<String> = search
+        .slo
+        .iter()
+        .map(|(metric, limit)| {
+            let op = if metric == "success_rate" { ">=" } else { "<=" };
+            format!("{metric} {op} {limit}")
+        })
+        .collect();
+    parts.join(", ")
 }
 
 /// The seed report's readiness assessment: exactly the verdict.

@@ -93,6 +93,19 @@ pub struct LoadArgs {
     /// Closed loop: each client pauses this long after each answer, e.g. 100ms, 1s.
     #[arg(long, value_name = "DURATION")]
     think_time: Option<String>,
+    /// Saturation search: step the open-loop rate up from --rate [100] (then bisect) until
+    /// the --slo breaks, each rate for --duration [5] seconds, and report the highest rate
+    /// that met it. One scenario [default: mixed_workload].
+    #[arg(long, requires = "slo", conflicts_with_all = ["stages", "client_stages", "think_time"])]
+    find_max: bool,
+    /// With --find-max: a limit each step must meet, METRIC=VALUE (p50_ms, p90_ms, p95_ms,
+    /// p99_ms, p999_ms, avg_ms, success_rate); repeatable.
+    #[arg(long, value_name = "METRIC=VALUE", requires = "find_max")]
+    slo: Vec<String>,
+    /// With --find-max: the search's time budget in seconds; no step starts that would end
+    /// after it.
+    #[arg(long, value_name = "SECS", requires = "find_max", default_value_t = ctx_load::FIND_MAX_BUDGET_SECS as f64)]
+    max_duration: f64,
     /// Print the run's summary as one JSON document on stdout (verdict, totals, the
     /// scenario table's rows, the report.json path) instead of the table.
     #[arg(long)]
@@ -143,6 +156,10 @@ struct MergeArgs {
     json: bool,
 }
 
+/// The scenario a saturation search runs when none is named: the seed's mix
+/// of reads and writes.
+const FIND_MAX_SCENARIO: &str = "mixed_workload";
+
 fn secs(flag: &str, v: f64) -> Result<Duration, LoadError> {
     Duration::try_from_secs_f64(v)
         .ok()
@@ -165,7 +182,22 @@ fn read_baseline(
 }
 
 fn build_options(args: LoadArgs) -> Result<LoadOptions, LoadError> {
+    let find_max = if args.find_max {
+        Some(ctx_load::FindMaxOptions {
+            slo: args.slo.clone(),
+            start_rate: args.rate.unwrap_or(ctx_load::FIND_MAX_START_RATE),
+            step: secs(
+                "--duration",
+                args.duration.unwrap_or(ctx_load::FIND_MAX_STEP_SECS as f64),
+            )?,
+            max_duration: secs("--max-duration", args.max_duration)?,
+        })
+    } else {
+        None
+    };
     let (open_loop, closed_duration) = match (args.rate, args.duration) {
+        // A search's rate and duration are its first rate and its step.
+        _ if find_max.is_some() => (None, None),
         (Some(rate), duration) => (
             Some(OpenLoop {
                 rate,
@@ -200,7 +232,8 @@ fn build_options(args: LoadArgs) -> Result<LoadOptions, LoadError> {
         || args.rate.is_some()
         || args.duration.is_some()
         || stages.is_some()
-        || think_time.is_some();
+        || think_time.is_some()
+        || find_max.is_some();
     let base = if args.quick {
         LoadOptions::quick()
     } else if shaped {
@@ -242,13 +275,18 @@ fn build_options(args: LoadArgs) -> Result<LoadOptions, LoadError> {
     for text in &args.headers {
         headers.push(ctx_load::engine::parse_header(text)?);
     }
+    let scenarios = if find_max.is_some() && args.scenarios.is_empty() {
+        vec![FIND_MAX_SCENARIO.to_string()]
+    } else {
+        args.scenarios
+    };
     Ok(LoadOptions {
         target: args.target,
         tls,
         headers,
         launcher,
         server_pid: args.server_pid,
-        scenarios: args.scenarios,
+        scenarios,
         scenario_file: args.scenario_file,
         scale: args.scale,
         clients: args.clients,
@@ -259,6 +297,7 @@ fn build_options(args: LoadArgs) -> Result<LoadOptions, LoadError> {
         closed_duration: closed_duration.or(base.closed_duration),
         stages,
         think_time,
+        find_max,
         timeout: secs("--timeout", args.timeout)?,
         progress: true,
         share,

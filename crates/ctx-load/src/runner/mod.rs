@@ -1,6 +1,8 @@
 //! One whole run: reach or start the server, run each scenario (engine or
-//! fan-out, with the monitor and the progress line), judge it, and write the
-//! report.
+//! fan-out, with the monitor and the progress line) or a saturation search
+//! ([`search`]), judge it, and write the report.
+
+mod search;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,7 +65,17 @@ pub async fn run(opts: LoadOptions) -> Result<RunOutcome, LoadError> {
     let pid = child.as_ref().map(|c| c.pid()).or(opts.server_pid);
 
     let mut reports = Vec::new();
-    let aborted = run_scenarios(&opts, &selected, &target, pid, &mut child, &mut reports).await;
+    let mut find_max = None;
+    let aborted = match (&opts.find_max, selected.first()) {
+        (Some(spec), Some(scenario)) => {
+            let plan = spec.plan()?;
+            let searched = search::find_max(&opts, &plan, scenario, &target, pid, &mut child).await;
+            reports.extend(searched.shown);
+            find_max = Some(searched.find_max);
+            searched.aborted
+        }
+        _ => run_scenarios(&opts, &selected, &target, pid, &mut child, &mut reports).await,
+    };
     let stop_note = match child {
         Some(c) => c.stop().await,
         None => None,
@@ -80,6 +92,7 @@ pub async fn run(opts: LoadOptions) -> Result<RunOutcome, LoadError> {
         },
         mode: ModeInfo {
             kind: if opts.open_loop.is_some()
+                || opts.find_max.is_some()
                 || opts
                     .stages
                     .as_ref()
@@ -106,6 +119,7 @@ pub async fn run(opts: LoadOptions) -> Result<RunOutcome, LoadError> {
         worker: (!opts.share.is_whole()).then_some(opts.share),
         merged_from: None,
         baseline: opts.baseline.clone(),
+        find_max,
     };
     let report = scenarios::judge_run(facts, reports);
 
@@ -165,47 +179,65 @@ async fn run_scenarios(
 ) -> Option<AbortReason> {
     let total = selected.len();
     for (i, scenario) in selected.iter().enumerate() {
-        let one = run_one(opts, scenario, target, pid, i + 1, total);
-        // A server of ours that dies mid-scenario ends the run at once,
-        // rather than after every remaining request has failed.
-        let died = async {
-            match child.as_mut() {
-                Some(c) => c.wait_exit().await,
-                None => std::future::pending().await,
-            }
-        };
-        let name = scenario.name.clone();
-        let result = tokio::select! {
-            r = one => r.map_err(|error| AbortReason::EngineFailed { scenario: name, error }),
-            _ = tokio::signal::ctrl_c() => Err(AbortReason::Interrupted { scenario: name }),
-            status = died => Err(AbortReason::ServerExited {
-                status,
-                scenario: name,
-                during: true,
-                stderr: child.as_ref().map(|c| c.stderr_tail()).unwrap_or_default(),
-            }),
-        };
-        match result {
+        let label = format!("[{}/{total}] {}", i + 1, scenario.name);
+        match run_guarded(opts, scenario, target, pid, child, label).await {
             Ok(rep) => reports.push(rep),
-            Err(reason) => {
-                if opts.progress {
-                    eprintln!();
-                }
-                return Some(reason);
-            }
-        }
-        if let Some(c) = child.as_mut()
-            && let Some(status) = c.exited()
-        {
-            return Some(AbortReason::ServerExited {
-                status,
-                scenario: scenario.name.clone(),
-                during: false,
-                stderr: c.stderr_tail(),
-            });
+            Err(reason) => return Some(reason),
         }
     }
     None
+}
+
+/// Runs one scenario, unless Ctrl-C or the death of our server stops it
+/// (which it reports as the reason the run ends).
+pub(crate) async fn run_guarded(
+    opts: &LoadOptions,
+    scenario: &Scenario,
+    target: &Target,
+    pid: Option<u32>,
+    child: &mut Option<ChildServer>,
+    label: String,
+) -> Result<ScenarioReport, AbortReason> {
+    let one = run_one(opts, scenario, target, pid, label);
+    // A server of ours that dies mid-scenario ends the run at once,
+    // rather than after every remaining request has failed.
+    let died = async {
+        match child.as_mut() {
+            Some(c) => c.wait_exit().await,
+            None => std::future::pending().await,
+        }
+    };
+    let name = scenario.name.clone();
+    let result = tokio::select! {
+        r = one => r.map_err(|error| AbortReason::EngineFailed { scenario: name, error }),
+        _ = tokio::signal::ctrl_c() => Err(AbortReason::Interrupted { scenario: name }),
+        status = died => Err(AbortReason::ServerExited {
+            status,
+            scenario: name,
+            during: true,
+            stderr: child.as_ref().map(|c| c.stderr_tail()).unwrap_or_default(),
+        }),
+    };
+    let report = match result {
+        Ok(report) => report,
+        Err(reason) => {
+            if opts.progress {
+                eprintln!();
+            }
+            return Err(reason);
+        }
+    };
+    if let Some(c) = child.as_mut()
+        && let Some(status) = c.exited()
+    {
+        return Err(AbortReason::ServerExited {
+            status,
+            scenario: scenario.name.clone(),
+            during: false,
+            stderr: c.stderr_tail(),
+        });
+    }
+    Ok(report)
 }
 
 async fn run_one(
@@ -213,8 +245,7 @@ async fn run_one(
     scenario: &Scenario,
     target: &Target,
     pid: Option<u32>,
-    index: usize,
-    of: usize,
+    label: String,
 ) -> Result<ScenarioReport, String> {
     let setup = if scenario.setup.is_empty() {
         None
@@ -241,7 +272,6 @@ async fn run_one(
     cfg.share = opts.share;
     let late_slack_ms = cfg.late_slack.as_secs_f64() * 1000.0;
     let counters = Arc::new(Progress::default());
-    let label = format!("[{index}/{of}] {}", scenario.name);
     let ticker = opts
         .progress
         .then(|| progress::spawn(label.clone(), counters.clone()));
