@@ -4,13 +4,14 @@ use crate::config::ServerConfig;
 use crate::dump::DumpDir;
 use crate::live::Hub;
 use crate::metrics::Metrics;
-use ctx_store::Store;
+use ctx_store::ContextStore;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 pub struct App {
-    pub store: Store,
+    /// The embedded store or another backend: handlers never know which.
+    pub store: Arc<dyn ContextStore>,
     pub dumps: DumpDir,
     pub metrics: Arc<Metrics>,
     pub config: ServerConfig,

@@ -70,9 +70,10 @@ impl From<StoreError> for ApiError {
             StoreError::NotAnInteger { .. } => StatusCode::CONFLICT,
             // A quota, not a bad request: the same write passes once keys are deleted.
             StoreError::TooManyKeys { .. } => StatusCode::INSUFFICIENT_STORAGE,
-            StoreError::Closed | StoreError::NoSpace(_) | StoreError::WritesRefused(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            StoreError::Closed
+            | StoreError::NoSpace(_)
+            | StoreError::WritesRefused(_)
+            | StoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let mut error = ApiError::new(status, e.to_string());

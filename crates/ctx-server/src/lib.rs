@@ -20,7 +20,7 @@ pub use config::{AuthScope, ConfigFile, ServerConfig};
 pub use tls::TlsError;
 
 use app::App;
-use ctx_store::{Store, StoreConfig};
+use ctx_store::{ContextStore, Store, StoreConfig};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,6 +31,9 @@ use tokio::net::TcpListener;
 pub enum ServeError {
     #[error("cannot open the data directory: {0}")]
     Store(#[from] ctx_store::StoreError),
+    /// Another backend could not be opened (e.g. no etcd member answered).
+    #[error("cannot open the store: {0}")]
+    Backend(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -52,6 +55,15 @@ impl ServeError {
 /// How long shutdown waits for live connections to take their close frames.
 const LIVE_CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// Opens a backend other than the embedded store, once the socket is bound. It is given
+/// the metrics' commit observer.
+pub type OpenStore = Box<
+    dyn FnOnce(
+            Option<Arc<dyn Fn(ctx_store::CommitStats) + Send + Sync>>,
+        ) -> ctx_store::BoxFuture<'static, Result<Arc<dyn ContextStore>, ServeError>>
+        + Send,
+>;
+
 /// A bound, ready server. Binding and serving are separate steps so a caller can learn
 /// the real address (with port 0) before traffic starts.
 pub struct Server {
@@ -61,8 +73,17 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds the listening socket, then opens the store (reloading everything on disk).
+    /// Binds the listening socket, then opens the embedded store (reloading everything on
+    /// disk).
     pub async fn bind(config: ServerConfig) -> Result<Server, ServeError> {
+        Server::bind_with(config, None).await
+    }
+
+    /// As [`Server::bind`], on the store `open` gives (the embedded one when `None`).
+    pub async fn bind_with(
+        config: ServerConfig,
+        open: Option<OpenStore>,
+    ) -> Result<Server, ServeError> {
         // A bad certificate is refused before anything is bound or created.
         let tls = tls::acceptor(config.tls_cert.as_deref(), config.tls_key.as_deref())?;
         // The socket first: a server that cannot listen (port taken, bad host) must not
@@ -73,20 +94,13 @@ impl Server {
             .await
             .map_err(|source| ServeError::Bind { addr, source })?;
         let metrics = Arc::new(metrics::Metrics::new());
-        let mut store_config = StoreConfig::new(&config.data_dir);
-        store_config.history_limit = config.history_limit;
-        store_config.history_max_bytes = config.history_max_bytes;
-        store_config.checkpoint_every = config.checkpoint_interval;
-        store_config.max_key_bytes = config.max_key_bytes;
-        store_config.max_keys = config.max_keys;
-        store_config.recover = config.recover;
         let observer = metrics.clone();
-        store_config.commit_observer = Some(Arc::new(move |stats| observer.observe_commit(stats)));
-        // Reloading a large store is blocking work; keep it off the async workers.
-        let store = tokio::task::spawn_blocking(move || Store::open(store_config))
-            .await
-            .map_err(|e| ServeError::Io(std::io::Error::other(e)))??;
-
+        let observer: Arc<dyn Fn(ctx_store::CommitStats) + Send + Sync> =
+            Arc::new(move |stats| observer.observe_commit(stats));
+        let store = match open {
+            Some(open) => open(Some(observer)).await?,
+            None => Server::open_embedded(&config, observer).await?,
+        };
         let app = Arc::new(App {
             store,
             dumps: dump::DumpDir::new(config.dump_dir.clone()),
@@ -97,6 +111,25 @@ impl Server {
             live: Default::default(),
         });
         Ok(Server { listener, app, tls })
+    }
+
+    async fn open_embedded(
+        config: &ServerConfig,
+        observer: Arc<dyn Fn(ctx_store::CommitStats) + Send + Sync>,
+    ) -> Result<Arc<dyn ContextStore>, ServeError> {
+        let mut store_config = StoreConfig::new(&config.data_dir);
+        store_config.history_limit = config.history_limit;
+        store_config.history_max_bytes = config.history_max_bytes;
+        store_config.checkpoint_every = config.checkpoint_interval;
+        store_config.max_key_bytes = config.max_key_bytes;
+        store_config.max_keys = config.max_keys;
+        store_config.recover = config.recover;
+        store_config.commit_observer = Some(observer);
+        // Reloading a large store is blocking work; keep it off the async workers.
+        let store = tokio::task::spawn_blocking(move || Store::open(store_config))
+            .await
+            .map_err(|e| ServeError::Io(std::io::Error::other(e)))??;
+        Ok(Arc::new(store))
     }
 
     /// What `--recover` found damaged and dropped at open (empty when all was intact).

@@ -14,8 +14,8 @@ use crate::group::Group;
 use crate::health::{Faults, LogFailure, PROBE_EVERY};
 use crate::leases::LeaseEvent;
 use crate::manifest::Ceiling;
+use crate::memory::Memory;
 use crate::state::Change;
-use crate::store::Shared;
 use crate::txn::{LeaseId, LeaseInfo, RevokeOutcome, Txn, TxnOutcome};
 use crate::value::Timestamp;
 use crate::wal::{AppendError, Wal};
@@ -57,18 +57,18 @@ pub(crate) fn spawn(
     disk: Disk,
     wal: Wal,
     ceiling: Ceiling,
-    shared: Arc<Shared>,
+    memory: Arc<Memory>,
+    faults: Arc<Faults>,
     config: StoreConfig,
     rx: mpsc::Receiver<Command>,
 ) -> std::io::Result<()> {
-    let faults = shared.faults.clone();
     let applier = Applier::spawn(disk, wal.dir().to_owned(), faults.clone())?;
     let mut committer = Committer {
         wal,
         ceiling,
         applier,
         last_rotation: Instant::now(),
-        shared,
+        memory,
         config,
         writers: HashSet::new(),
         faults,
@@ -90,7 +90,7 @@ struct Committer {
     ceiling: Ceiling,
     applier: Applier,
     last_rotation: Instant,
-    shared: Arc<Shared>,
+    memory: Arc<Memory>,
     config: StoreConfig,
     /// Writer names seen lately, so history entries share one allocation per writer
     /// instead of one per change. Bounded in `Group::intern`.
@@ -174,7 +174,7 @@ impl Committer {
         }
         let started = Instant::now();
         let (outcomes, changes, compact_through) = {
-            let state = self.shared.state.read();
+            let state = self.memory.state.read();
             let mut group = Group::new(&state, Timestamp::now(), &mut self.writers)
                 .with_key_limit(self.config.max_keys);
             let outcomes: Vec<_> = batch.iter().map(|(txn, _)| group.txn(txn)).collect();
@@ -209,7 +209,7 @@ impl Committer {
             return;
         }
         let (answer, changes, events, compact_through) = {
-            let state = self.shared.state.read();
+            let state = self.memory.state.read();
             let mut group = Group::new(&state, Timestamp::now(), &mut self.writers);
             let now = group.now;
             let put = |id: LeaseId, ttl: Duration| {
@@ -292,11 +292,11 @@ impl Committer {
             self.note(&failure);
             return Err(failure);
         }
-        let mut state = self.shared.state.write();
+        let mut state = self.memory.state.write();
         state.apply_group(changes, events, |change| {
             // Published under the write lock so a watcher that snapshots history and
             // subscribes under the read lock sees each change exactly once.
-            let _ = self.shared.feed.send(change.clone());
+            let _ = self.memory.feed.send(change.clone());
         });
         if let Some(cutoff) = compact_through {
             state.compact_through(cutoff);
@@ -306,7 +306,7 @@ impl Committer {
 
     /// The revision the next change will have: where a new log segment starts.
     fn next_revision(&self) -> u64 {
-        self.shared.state.read().revision + 1
+        self.memory.state.read().revision + 1
     }
 
     /// Why the next batch cannot be written, if it cannot: a failure (until a restart),

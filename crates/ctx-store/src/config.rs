@@ -39,7 +39,7 @@ pub struct StoreConfig {
 }
 
 impl StoreConfig {
-    pub(crate) fn history_bound(&self) -> crate::state::HistoryBound {
+    pub fn history_bound(&self) -> crate::state::HistoryBound {
         crate::state::HistoryBound {
             max_entries: self.history_limit,
             max_bytes: self.history_max_bytes,

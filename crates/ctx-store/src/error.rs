@@ -34,6 +34,10 @@ pub enum StoreError {
     TooManyKeys { limit: usize },
     #[error("invalid transaction: {0}")]
     InvalidTxn(String),
+    /// A remote store (etcd) did not answer or could not commit: the write may not have
+    /// been done.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
     #[error("the store is shut down")]
     Closed,
     #[error(

@@ -31,6 +31,11 @@ pub enum WriteHealth {
     Refused {
         reason: String,
     },
+    /// A remote store (etcd) does not answer or has lost its quorum: writes fail, and
+    /// reads may be stale, until it answers again.
+    Unavailable {
+        reason: String,
+    },
 }
 
 /// Set once by whichever writer thread first fails with an unknown outcome.

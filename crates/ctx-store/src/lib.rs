@@ -1,6 +1,7 @@
 //! The shared context: a map from string keys to JSON values, a revisioned history of every
 //! change, and a live change feed — durable on disk. No HTTP lives here; the server crate
-//! puts an API on top of [`Store`].
+//! puts an API on top of a [`ContextStore`]: the embedded [`Store`] here, or another
+//! backend (etcd, crate `ctx-etcd`) sharing the in-memory [`Memory`].
 //!
 //! Design in one paragraph: every read is served from memory (a `BTreeMap` behind a
 //! read/write lock, so prefix scans come out sorted and reads never touch the disk). Every
@@ -14,6 +15,7 @@
 //! sync per batch, not per write. docs/design.md has the longer story.
 
 mod applier;
+mod backend;
 mod committer;
 mod config;
 mod disk;
@@ -24,6 +26,7 @@ mod history;
 mod lease_table;
 mod leases;
 mod manifest;
+mod memory;
 mod open;
 mod state;
 mod store;
@@ -31,12 +34,14 @@ mod txn;
 mod value;
 mod wal;
 
+pub use backend::{BoxFuture, ContextStore, StoreKind};
 pub use config::{CommitStats, StoreConfig};
 pub use error::StoreError;
 pub use health::WriteHealth;
 pub use history::{HistoryPage, HistoryQuery};
-pub use state::{Change, Record};
-pub use store::{Snapshot, Store, Watch, WriteOutcome};
+pub use memory::{Evaluated, Memory, Snapshot, Watch};
+pub use state::{Change, HistoryBound, Record};
+pub use store::{Store, WriteOutcome};
 pub use txn::{
     Compare, LeaseId, LeaseInfo, MAX_LEASE_TTL, MAX_TXN_OPS, MIN_LEASE_TTL, Op, OpResult,
     RevokeOutcome, Txn, TxnOutcome,

@@ -56,9 +56,9 @@ pub fn entry_bytes(change: &Change) -> usize {
 }
 
 /// How much history is kept: at most `max_entries` entries and `max_bytes` (as counted
-/// by [`entry_bytes`]); the oldest go first.
+/// by `entry_bytes`: texts plus a fixed overhead per entry); the oldest go first.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct HistoryBound {
+pub struct HistoryBound {
     pub max_entries: usize,
     pub max_bytes: usize,
 }
@@ -66,7 +66,7 @@ pub(crate) struct HistoryBound {
 impl HistoryBound {
     /// The highest revision to drop so that the retained history followed by `new` fits,
     /// or `None` when everything fits.
-    pub fn cutoff(&self, state: &State, new: &[Arc<Change>]) -> Option<u64> {
+    pub(crate) fn cutoff(&self, state: &State, new: &[Arc<Change>]) -> Option<u64> {
         let mut entries = state.history.len() + new.len();
         let mut bytes = state.history_bytes + new.iter().map(|c| entry_bytes(c)).sum::<usize>();
         let mut cutoff = None;

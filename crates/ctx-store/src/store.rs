@@ -5,34 +5,27 @@ use crate::config::StoreConfig;
 use crate::error::StoreError;
 use crate::health::{Faults, WriteHealth};
 use crate::history::{HistoryPage, HistoryQuery};
-use crate::state::{Change, Record, State};
+use crate::memory::{Memory, Snapshot, Watch};
+use crate::state::Record;
 use crate::txn::{
     LeaseId, LeaseInfo, MAX_LEASE_TTL, MAX_TXN_OPS, MIN_LEASE_TTL, Op, RevokeOutcome, Txn,
     TxnOutcome,
 };
 use crate::value::{JsonValue, Timestamp};
-use parking_lot::RwLock;
 use std::collections::HashSet;
-use std::ops::Bound;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 /// Writes waiting for the committer; past this, writers wait (backpressure) rather than
 /// queueing without bound.
 const WRITE_QUEUE: usize = 16 * 1024;
 
-pub(crate) struct Shared {
-    pub state: RwLock<State>,
-    pub feed: broadcast::Sender<Arc<Change>>,
-    pub faults: Arc<Faults>,
-}
-
 #[derive(Clone)]
 pub struct Store {
-    shared: Arc<Shared>,
+    memory: Arc<Memory>,
+    faults: Arc<Faults>,
     writes: mpsc::Sender<Command>,
-    max_key_bytes: usize,
     recovered: Arc<[String]>,
 }
 
@@ -48,20 +41,16 @@ pub struct WriteOutcome {
     pub changed: bool,
 }
 
-/// Keys and values at one revision, sorted by key.
-pub struct Snapshot {
-    pub records: Vec<(Arc<str>, Record)>,
-    pub revision: u64,
-}
-
-/// Changes after a revision, then the live feed from exactly where they stop.
-pub struct Watch {
-    pub backlog: Vec<Arc<Change>>,
-    /// Live changes. A receiver that falls more than `feed_capacity` behind gets
-    /// `RecvError::Lagged` and must resume from its last revision.
-    pub live: broadcast::Receiver<Arc<Change>>,
-    /// The store's revision when the watch began.
-    pub revision: u64,
+impl WriteOutcome {
+    /// The outcome of a one-operation transaction.
+    pub fn of(outcome: &TxnOutcome) -> Result<WriteOutcome, StoreError> {
+        let result = outcome.results.first().ok_or(StoreError::Closed)?;
+        Ok(WriteOutcome {
+            revision: result.revision,
+            timestamp: result.timestamp,
+            changed: result.changed,
+        })
+    }
 }
 
 impl Store {
@@ -80,22 +69,29 @@ impl Store {
             revision = state.revision,
             "store opened"
         );
-        let (feed, _) = broadcast::channel(config.feed_capacity.max(1));
-        let shared = Arc::new(Shared {
-            state: RwLock::new(state),
-            feed,
-            faults: Arc::default(),
-        });
+        let memory = Arc::new(Memory::with_state(
+            state,
+            config.feed_capacity,
+            config.max_key_bytes,
+        ));
+        let faults = Arc::<Faults>::default();
         let (writes, rx) = mpsc::channel(WRITE_QUEUE);
-        let max_key_bytes = config.max_key_bytes;
-        committer::spawn(disk, wal, ceiling, shared.clone(), config, rx)
-            .map_err(|e| StoreError::Storage(format!("cannot start committer thread: {e}")))?;
-        spawn_reaper(shared.clone(), writes.downgrade())
+        committer::spawn(
+            disk,
+            wal,
+            ceiling,
+            memory.clone(),
+            faults.clone(),
+            config,
+            rx,
+        )
+        .map_err(|e| StoreError::Storage(format!("cannot start committer thread: {e}")))?;
+        spawn_reaper(memory.clone(), writes.downgrade())
             .map_err(|e| StoreError::Storage(format!("cannot start lease thread: {e}")))?;
         Ok(Store {
-            shared,
+            memory,
+            faults,
             writes,
-            max_key_bytes,
             recovered: recovered.into(),
         })
     }
@@ -106,66 +102,45 @@ impl Store {
         &self.recovered
     }
 
+    /// The map, history and change feed every read is answered from.
+    pub fn memory(&self) -> &Memory {
+        &self.memory
+    }
+
     /// Keys are non-empty UTF-8 without control characters, at most `max_key_bytes` long.
     pub fn validate_key(&self, key: &str) -> Result<(), StoreError> {
-        if key.is_empty() {
-            return Err(StoreError::InvalidKey("the key is empty".into()));
-        }
-        if key.len() > self.max_key_bytes {
-            return Err(StoreError::InvalidKey(format!(
-                "the key is {} bytes; the limit is {}",
-                key.len(),
-                self.max_key_bytes
-            )));
-        }
-        if key.chars().any(char::is_control) {
-            return Err(StoreError::InvalidKey(
-                "the key contains a control character".into(),
-            ));
-        }
-        Ok(())
+        self.memory.validate_key(key)
     }
 
     pub fn get(&self, key: &str) -> Option<Record> {
-        self.shared.state.read().keys.get(key).cloned()
+        self.memory.get(key)
     }
 
     /// Whether writes are taken now (see `health.rs` for the policy after a fault).
     pub fn write_health(&self) -> WriteHealth {
-        self.shared.faults.health()
+        self.faults.health()
     }
 
     pub fn revision(&self) -> u64 {
-        self.shared.state.read().revision
+        self.memory.revision()
     }
 
     pub fn key_count(&self) -> usize {
-        self.shared.state.read().keys.len()
+        self.memory.key_count()
     }
 
     /// History entries retained.
     pub fn history_len(&self) -> usize {
-        self.shared.state.read().history.len()
+        self.memory.history_len()
     }
 
     /// All keys (or those starting with `prefix`), sorted, with the revision they are at.
     pub fn snapshot(&self, prefix: Option<&str>) -> Snapshot {
-        let state = self.shared.state.read();
-        let prefix = prefix.unwrap_or("");
-        let records = state
-            .keys
-            .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
-            .take_while(|(k, _)| k.starts_with(prefix))
-            .map(|(k, r)| (k.clone(), r.clone()))
-            .collect();
-        Snapshot {
-            records,
-            revision: state.revision,
-        }
+        self.memory.snapshot(prefix)
     }
 
     pub fn history(&self, query: &HistoryQuery) -> HistoryPage {
-        query.run(&self.shared.state.read())
+        self.memory.history(query)
     }
 
     /// Sets `key` to `value`; answers once the change is on disk. The value is a
@@ -177,30 +152,16 @@ impl Store {
         value: impl Into<JsonValue>,
         who: &str,
     ) -> Result<WriteOutcome, StoreError> {
-        let op = Op::Set {
-            key: key.to_owned(),
-            value: value.into(),
-            lease: None,
-        };
-        self.single(op, who).await
+        self.single(Op::set(key, value.into()), who).await
     }
 
     /// Deletes `key` (recorded in history with `after: None`); answers once durable.
     pub async fn delete(&self, key: &str, who: &str) -> Result<WriteOutcome, StoreError> {
-        let op = Op::Delete {
-            key: key.to_owned(),
-        };
-        self.single(op, who).await
+        self.single(Op::delete(key), who).await
     }
 
     async fn single(&self, op: Op, who: &str) -> Result<WriteOutcome, StoreError> {
-        let outcome = self.commit(Txn::ops(vec![op], who)).await?;
-        let result = outcome.results.first().ok_or(StoreError::Closed)?;
-        Ok(WriteOutcome {
-            revision: result.revision,
-            timestamp: result.timestamp,
-            changed: result.changed,
-        })
+        WriteOutcome::of(&self.commit(Txn::ops(vec![op], who)).await?)
     }
 
     /// Runs a transaction: if every condition holds, `success`, else `failure`, as one
@@ -283,11 +244,7 @@ impl Store {
 
     /// A live lease with its keys, sorted.
     pub fn lease(&self, id: LeaseId) -> Option<LeaseInfo> {
-        let state = self.shared.state.read();
-        let lease = state.leases.alive(id, Timestamp::now())?;
-        let mut info = lease.info(id);
-        info.keys = lease.keys.iter().map(|k| k.to_string()).collect();
-        Some(info)
+        self.memory.embedded_lease(id)
     }
 
     async fn lease_command(&self, command: LeaseCommand) -> Result<LeaseAnswer, StoreError> {
@@ -303,30 +260,9 @@ impl Store {
             .map_err(|_| StoreError::Closed)
     }
 
-    /// Every retained change after `since` (none when `None`), then the live feed, with no
-    /// gap and no overlap between the two. Fails with [`StoreError::Compacted`] when changes
-    /// after `since` were already compacted away: the caller must resync from a snapshot.
+    /// Every retained change after `since`, then the live feed (see [`Memory::watch`]).
     pub fn watch(&self, since: Option<u64>) -> Result<Watch, StoreError> {
-        let state = self.shared.state.read();
-        let backlog = match since {
-            Some(since) if since < state.compacted_through => {
-                return Err(StoreError::Compacted {
-                    requested: since,
-                    compacted_through: state.compacted_through,
-                    current: state.revision,
-                });
-            }
-            Some(since) => {
-                let start = state.history.partition_point(|c| c.revision <= since);
-                state.history.range(start..).cloned().collect()
-            }
-            None => Vec::new(),
-        };
-        Ok(Watch {
-            backlog,
-            live: self.shared.feed.subscribe(),
-            revision: state.revision,
-        })
+        self.memory.watch(since)
     }
 
     /// Finishes queued writes and closes the database. Later writes fail with `Closed`.
@@ -344,7 +280,7 @@ const REAP_EVERY: Duration = Duration::from_millis(50);
 /// The thread that asks the committer to end expired leases. It holds only a weak handle
 /// on the write queue, so it never keeps a dropped store's committer alive, and it stops
 /// when the queue is gone.
-fn spawn_reaper(shared: Arc<Shared>, writes: mpsc::WeakSender<Command>) -> std::io::Result<()> {
+fn spawn_reaper(memory: Arc<Memory>, writes: mpsc::WeakSender<Command>) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("ctx-store-leases".into())
         .spawn(move || {
@@ -353,7 +289,7 @@ fn spawn_reaper(shared: Arc<Shared>, writes: mpsc::WeakSender<Command>) -> std::
                 let Some(writes) = writes.upgrade() else {
                     return;
                 };
-                let due = shared
+                let due = memory
                     .state
                     .read()
                     .leases

@@ -62,6 +62,21 @@ pub enum Op {
 }
 
 impl Op {
+    /// A set without a lease.
+    pub fn set(key: &str, value: JsonValue) -> Op {
+        Op::Set {
+            key: key.to_owned(),
+            value,
+            lease: None,
+        }
+    }
+
+    pub fn delete(key: &str) -> Op {
+        Op::Delete {
+            key: key.to_owned(),
+        }
+    }
+
     pub fn key(&self) -> &str {
         match self {
             Op::Set { key, .. } | Op::Delete { key } | Op::Incr { key, .. } | Op::Get { key } => {

@@ -15,7 +15,7 @@ use super::{ClientGuard, Rewrite};
 use crate::app::AppState;
 use crate::auth;
 use crate::routes::Context;
-use ctx_store::{Change, Timestamp};
+use ctx_store::{Change, JsonValue, Timestamp};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -209,7 +209,7 @@ async fn context_set(
     }
     let who = request.who.unwrap_or_else(|| DEFAULT_WHO.to_owned());
     let mut ticket = origins.begin(&key, socket.id);
-    let result = app.store.set(&key, &value, &who).await;
+    let result = app.store.set(&key, JsonValue::from(&value), &who).await;
     ticket.finish(
         result
             .as_ref()

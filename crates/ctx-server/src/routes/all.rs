@@ -1,6 +1,7 @@
 //! `GET /ctx/all[?prefix=P]`.
 
 use crate::app::AppState;
+use crate::error::ApiError;
 use axum::Json;
 use axum::extract::{Query, State};
 use ctx_store::{Record, Timestamp};
@@ -11,6 +12,7 @@ use std::sync::Arc;
 #[derive(Deserialize)]
 pub struct AllQuery {
     prefix: Option<String>,
+    consistent: Option<bool>,
 }
 
 /// Serialises the sorted records as a JSON object without building an intermediate map.
@@ -37,10 +39,14 @@ pub struct AllAnswer {
     timestamp: Timestamp,
 }
 
-pub async fn all(State(app): State<AppState>, Query(query): Query<AllQuery>) -> Json<AllAnswer> {
+pub async fn all(
+    State(app): State<AppState>,
+    Query(query): Query<AllQuery>,
+) -> Result<Json<AllAnswer>, ApiError> {
+    super::wait::current(&app, query.consistent).await?;
     let snapshot = app.store.snapshot(query.prefix.as_deref());
     let history_count = app.store.history_len();
-    Json(AllAnswer {
+    Ok(Json(AllAnswer {
         status: "success",
         key_count: snapshot.records.len(),
         context: Context(snapshot.records),
@@ -48,5 +54,5 @@ pub async fn all(State(app): State<AppState>, Query(query): Query<AllQuery>) -> 
         history_count,
         connected_clients: app.connected_clients(),
         timestamp: Timestamp::now(),
-    })
+    }))
 }

@@ -423,7 +423,7 @@ pub async fn show(
     State(app): State<AppState>,
     Path(id): Path<LeaseId>,
 ) -> Result<Json<LeaseAnswer>, ApiError> {
-    match app.store.lease(id) {
+    match app.store.lease(id).await? {
         Some(info) => Ok(Json(LeaseAnswer::of(info, true))),
         None => Err(ctx_store::StoreError::LeaseNotFound(id).into()),
     }

@@ -1,6 +1,7 @@
 //! `GET /ctx/history?key=&who=&prefix=&since_revision=&limit=`.
 
 use crate::app::AppState;
+use crate::error::ApiError;
 use axum::Json;
 use axum::extract::{Query, State};
 use ctx_store::{Change, HistoryQuery, Timestamp};
@@ -14,6 +15,7 @@ pub struct HistoryParams {
     prefix: Option<String>,
     since_revision: Option<u64>,
     limit: Option<usize>,
+    consistent: Option<bool>,
 }
 
 #[derive(Serialize)]
@@ -28,7 +30,8 @@ pub struct HistoryAnswer {
 pub async fn history(
     State(app): State<AppState>,
     Query(params): Query<HistoryParams>,
-) -> Json<HistoryAnswer> {
+) -> Result<Json<HistoryAnswer>, ApiError> {
+    super::wait::current(&app, params.consistent).await?;
     let page = app.store.history(&HistoryQuery {
         key: params.key,
         who: params.who,
@@ -36,11 +39,11 @@ pub async fn history(
         since_revision: params.since_revision,
         limit: params.limit,
     });
-    Json(HistoryAnswer {
+    Ok(Json(HistoryAnswer {
         status: "success",
         history: page.entries,
         total_entries: page.total_entries,
         filtered_entries: page.filtered_entries,
         timestamp: Timestamp::now(),
-    })
+    }))
 }

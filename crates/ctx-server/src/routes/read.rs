@@ -29,6 +29,7 @@ pub struct KeyQuery {
     // Not a flattened `WaitQuery`: serde_urlencoded cannot give numbers to a flattened struct.
     wait_for_revision: Option<u64>,
     timeout_secs: Option<f64>,
+    consistent: Option<bool>,
 }
 
 /// The route `by_path` answers; its catch-all takes everything after this prefix.
@@ -40,6 +41,7 @@ pub async fn by_path(
     Path(key): Path<String>,
     Query(wait): Query<WaitQuery>,
 ) -> Result<Response, ApiError> {
+    super::wait::current(&app, wait.consistent).await?;
     match wait.wait_for_revision {
         Some(after) => super::wait::wait(&app, &key, after, &wait).await,
         None => read(&app, &key),
@@ -56,7 +58,9 @@ pub async fn by_query(
     let wait = WaitQuery {
         wait_for_revision: query.wait_for_revision,
         timeout_secs: query.timeout_secs,
+        consistent: query.consistent,
     };
+    super::wait::current(&app, wait.consistent).await?;
     match wait.wait_for_revision {
         Some(after) => super::wait::wait(&app, &key, after, &wait).await,
         None => read(&app, &key),

@@ -17,13 +17,16 @@ pub enum Writes {
     PausedDiskFull,
     /// After a storage failure with an unknown outcome, until a restart.
     RefusedUntilRestart,
+    /// The etcd cluster does not answer (or has no quorum): reads may be stale.
+    Unavailable,
 }
 
 impl Writes {
-    pub const ALL: [Writes; 3] = [
+    pub const ALL: [Writes; 4] = [
         Writes::Accepting,
         Writes::PausedDiskFull,
         Writes::RefusedUntilRestart,
+        Writes::Unavailable,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -31,6 +34,7 @@ impl Writes {
             Writes::Accepting => "accepting",
             Writes::PausedDiskFull => "paused_disk_full",
             Writes::RefusedUntilRestart => "refused_until_restart",
+            Writes::Unavailable => "unavailable",
         }
     }
 
@@ -40,6 +44,7 @@ impl Writes {
             WriteHealth::Accepting => (Writes::Accepting, None),
             WriteHealth::DiskFull { reason } => (Writes::PausedDiskFull, Some(reason)),
             WriteHealth::Refused { reason } => (Writes::RefusedUntilRestart, Some(reason)),
+            WriteHealth::Unavailable { reason } => (Writes::Unavailable, Some(reason)),
         }
     }
 }
@@ -52,6 +57,8 @@ pub struct StatusAnswer {
     #[serde(skip_serializing_if = "Option::is_none")]
     write_error: Option<String>,
     version: &'static str,
+    /// `embedded` or `etcd`.
+    store: &'static str,
     uptime_seconds: u64,
     key_count: usize,
     revision: u64,
@@ -72,6 +79,7 @@ pub async fn status(State(app): State<AppState>) -> Json<StatusAnswer> {
         writes,
         write_error,
         version: env!("CARGO_PKG_VERSION"),
+        store: app.store.kind().as_str(),
         uptime_seconds: app.started.elapsed().as_secs(),
         key_count: app.store.key_count(),
         revision: app.store.revision(),

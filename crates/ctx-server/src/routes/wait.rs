@@ -19,6 +19,19 @@ const MAX_TIMEOUT: Duration = Duration::from_secs(300);
 pub struct WaitQuery {
     pub wait_for_revision: Option<u64>,
     pub timeout_secs: Option<f64>,
+    /// `?consistent=true`: answer only once the store holds every change committed before
+    /// the request (see `current`).
+    pub consistent: Option<bool>,
+}
+
+/// For `?consistent=true`: waits until the store's memory holds every change committed
+/// before now. At once on the embedded store; on etcd, until this node has applied etcd's
+/// current revision (docs/cluster.md).
+pub async fn current(app: &AppState, consistent: Option<bool>) -> Result<(), ApiError> {
+    if consistent == Some(true) {
+        app.store.caught_up().await?;
+    }
+    Ok(())
 }
 
 impl WaitQuery {

@@ -64,7 +64,7 @@ impl Connection {
             let result = match write {
                 Write::Set(value, options) if options.is_plain() => app
                     .store
-                    .set(&key, &value, who)
+                    .set(&key, JsonValue::from(&value), who)
                     .await
                     .map_err(ApiError::from),
                 Write::Set(value, options) => {
