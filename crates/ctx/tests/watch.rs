@@ -261,11 +261,27 @@ fn reconnects_and_resumes_after_a_dropped_connection() {
     set(&server, "a", json!(3));
     proxy.reopen();
 
-    assert_eq!(watch.notice(), "ctx watch: reconnected");
+    assert_eq!(
+        watch.notice(),
+        format!("ctx watch: reconnected to {}", proxy.url)
+    );
     assert_eq!(watch.line(), "2 b = 2 (t)");
     assert_eq!(watch.line(), "3 a = 3 (t)");
     set(&server, "c", json!(4));
     assert_eq!(watch.line(), "4 c = 4 (t)", "live again, nothing repeated");
+}
+
+#[test]
+fn with_several_servers_the_first_reachable_one_is_followed() {
+    let (server, _dir) = server();
+    // A port nobody listens on: bound, then released.
+    let dead = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let dead_url = format!("http://{}", dead.local_addr().expect("address"));
+    drop(dead);
+    let servers = format!("{dead_url},{}", server.url);
+    let watch = Watch::start(&servers, &["watch", "--since", "0"]);
+    set(&server, "a", json!(1));
+    assert_eq!(watch.line(), "1 a = 1 (t)");
 }
 
 #[test]

@@ -5,6 +5,9 @@
 //! dropped connection it reconnects with a bounded backoff and resumes from the last
 //! revision it printed, so nothing is missed or printed twice; if the server no longer
 //! keeps that revision, it says so and continues from the server's current revision.
+//! `--server` may name several servers, comma-separated (the nodes of a cluster, which
+//! share one revision sequence): a reconnect that fails moves on to the next one, and
+//! resumes there from the same revision.
 
 use crate::cmd::client::{API_KEY_HEADER, ClientOptions, plain};
 use crate::exit;
@@ -27,7 +30,8 @@ pub struct WatchArgs {
     /// First replay the retained changes after this revision.
     #[arg(long)]
     since: Option<u64>,
-    /// After a connection drops, give up once the server has been unreachable this long.
+    /// After a connection drops, give up once every server has been unreachable this long.
+    /// (--server may list several cluster nodes, comma-separated: reconnects go round them.)
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     retry_for: u64,
     #[command(flatten)]
@@ -56,19 +60,22 @@ pub fn run(args: WatchArgs) -> ExitCode {
             );
         }
     };
-    let url = match ws_url(&options.server) {
-        Ok(url) => url,
-        Err(reason) => {
-            return fail(
-                exit::USAGE,
-                &format!(
-                    "bad server URL {:?}: {reason}; expected e.g. http://127.0.0.1:8080",
-                    options.server
-                ),
-            );
+    let servers: Vec<String> = options.server.split(',').map(str::to_owned).collect();
+    let mut urls = Vec::with_capacity(servers.len());
+    for server in &servers {
+        match ws_url(server) {
+            Ok(url) => urls.push(url),
+            Err(reason) => {
+                return fail(
+                    exit::USAGE,
+                    &format!(
+                        "bad server URL {server:?}: {reason}; expected e.g. http://127.0.0.1:8080"
+                    ),
+                );
+            }
         }
-    };
-    let tls = if url.starts_with("wss://") {
+    }
+    let tls = if urls.iter().any(|url| url.starts_with("wss://")) {
         match crate::tls::client_config(options.cacert.as_deref()) {
             Ok(config) => Some(Connector::Rustls(config)),
             Err(message) => return fail(exit::COULD_NOT_RUN, &message),
@@ -81,10 +88,11 @@ pub fn run(args: WatchArgs) -> ExitCode {
         Err(message) => return fail(exit::USAGE, &message),
     };
     let mut watcher = Watcher {
-        url,
+        urls,
+        servers,
+        current: 0,
         tls,
         api_key,
-        server: options.server,
         json: options.json,
         prefixes: args.prefixes,
         last: args.since,
@@ -143,12 +151,15 @@ fn refusal(err: &tokio_tungstenite::tungstenite::Error) -> Option<String> {
 }
 
 struct Watcher {
-    url: String,
+    /// The `/ws` URL of every server, in `--server` order.
+    urls: Vec<String>,
+    servers: Vec<String>,
+    /// The server followed now (an index into both lists).
+    current: usize,
     /// The rustls connector for a `wss://` URL.
     tls: Option<Connector>,
     /// Sent as X-API-Key on every upgrade, as the other client commands send it.
     api_key: Option<HeaderValue>,
-    server: String,
     json: bool,
     prefixes: Vec<String>,
     /// The last revision printed (or subscribed at): where a reconnect resumes.
@@ -172,26 +183,26 @@ impl Watcher {
     /// refusing the upgrade (401, 403, a plain `ws://` to a TLS port) is an answer like
     /// any other command's refusal (4), anything else means it could not run (3).
     async fn watch(&mut self) -> Result<(), (u8, String)> {
-        let mut socket = match self.connect().await {
+        let mut socket = match self.connect_first().await {
             Ok(socket) => socket,
             Err(e) => {
                 return Err(match (crate::tls::describe_failure(&e), refusal(&e)) {
                     (Some(reason), _) => (
                         exit::COULD_NOT_RUN,
-                        format!("TLS with {}: {reason}", self.server),
+                        format!("TLS with {}: {reason}", self.servers[self.current]),
                     ),
                     (None, Some(reason)) => (
                         exit::SERVER_ERROR,
                         format!(
                             "the server at {} refused the WebSocket connection ({reason})",
-                            self.server
+                            self.servers[self.current]
                         ),
                     ),
                     (None, None) => (
                         exit::COULD_NOT_RUN,
                         format!(
                             "cannot reach the server at {} ({}); is `ctx serve` running? Use --server or CTX_SERVER.",
-                            self.server,
+                            self.servers[self.current],
                             crate::cmd::client::root_cause(&e)
                         ),
                     ),
@@ -214,12 +225,29 @@ impl Watcher {
                 .reconnect()
                 .await
                 .map_err(|message| (exit::COULD_NOT_RUN, message))?;
-            notice("reconnected");
+            notice(&format!("reconnected to {}", self.servers[self.current]));
+        }
+    }
+
+    /// The first connection: each server in turn while they are unreachable; a refusal
+    /// or a TLS failure is an answer and ends the search.
+    async fn connect_first(&mut self) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+        loop {
+            match self.connect().await {
+                Err(e)
+                    if self.current + 1 < self.urls.len()
+                        && crate::tls::describe_failure(&e).is_none()
+                        && refusal(&e).is_none() =>
+                {
+                    self.current += 1;
+                }
+                answer => return answer,
+            }
         }
     }
 
     async fn connect(&self) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
-        let mut request = self.url.as_str().into_client_request()?;
+        let mut request = self.urls[self.current].as_str().into_client_request()?;
         if let Some(key) = &self.api_key {
             request.headers_mut().insert(API_KEY_HEADER, key.clone());
         }
@@ -247,14 +275,23 @@ impl Watcher {
                 Ok(socket) => return Ok(socket),
                 Err(e) if started.elapsed() >= self.retry_for => {
                     return Err(format!(
-                        "gave up: the server at {} has been unreachable for {} s ({})",
-                        self.server,
+                        "gave up: {} has been unreachable for {} s ({})",
+                        self.unreachable(),
                         started.elapsed().as_secs(),
                         crate::cmd::client::root_cause(&e)
                     ));
                 }
-                Err(_) => {}
+                // The next server, if there are several (a killed cluster node).
+                Err(_) => self.current = (self.current + 1) % self.urls.len(),
             }
+        }
+    }
+
+    /// Who could not be reached, for the message when reconnecting gives up.
+    fn unreachable(&self) -> String {
+        match self.servers.as_slice() {
+            [one] => format!("the server at {one}"),
+            all => format!("every server ({})", all.join(", ")),
         }
     }
 
