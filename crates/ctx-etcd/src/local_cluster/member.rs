@@ -1,7 +1,6 @@
 //! One etcd member: its ports, data directory and log, and the child process when it runs.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom};
+use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 
@@ -124,15 +123,7 @@ impl Member {
 
     /// The end of the member's log, for error messages.
     pub(super) fn log_tail(&self) -> String {
-        const TAIL_BYTES: u64 = 4096;
-        let Ok(mut file) = File::open(&self.log_path) else {
-            return String::new();
-        };
-        let length = file.metadata().map(|metadata| metadata.len()).unwrap_or(0);
-        let _ = file.seek(SeekFrom::Start(length.saturating_sub(TAIL_BYTES)));
-        let mut tail = String::new();
-        let _ = file.read_to_string(&mut tail);
-        tail
+        crate::log_tail(&self.log_path)
     }
 
     /// True when the log says a port was taken: another process bound one of the ports
