@@ -195,6 +195,7 @@ fn metrics_with(success: u64, total: u64, lat_ms: &[u64], secs: f64) -> Performa
         content_checks: Vec::new(),
         elapsed: Duration::from_secs_f64(secs),
         per_second: Vec::new(),
+        timeline: Default::default(),
         open: None,
         stages: Vec::new(),
     };

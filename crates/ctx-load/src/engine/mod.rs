@@ -27,6 +27,7 @@
 //! the run, and mergeable across workers and runs.
 
 mod client;
+mod live;
 mod loops;
 pub mod monitor;
 mod ramp;
@@ -35,7 +36,7 @@ mod target;
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -43,6 +44,7 @@ use hdrhistogram::Histogram;
 use hyper::Method;
 
 pub use client::{one_shot, run_setup};
+pub use live::Progress;
 pub use ramp::Ramp;
 pub(crate) use target::OpenError;
 pub use target::{Target, parse_header};
@@ -51,7 +53,8 @@ use crate::error::LoadError;
 use crate::model::{
     ContentCheckTally, ErrorBreakdown, LatencySummary, OpenLoopSummary, PerformanceMetrics,
     RawHistograms, ResourceUsage, RunMode, SecondBucket, SetupSummary, StageFigures, StageKind,
-    StagePlan, WorkerShare, encode_histogram, new_histogram, percentile_curve,
+    StagePlan, Timeline, TimelineTally, WorkerShare, encode_histogram, new_histogram,
+    percentile_curve,
 };
 
 /// One HTTP request as produced by a generator. The path is relative to the
@@ -214,14 +217,6 @@ impl EngineConfig {
     }
 }
 
-/// Live counters a progress display can read while the run goes on.
-#[derive(Debug, Default)]
-pub struct Progress {
-    pub done: AtomicU64,
-    pub errors: AtomicU64,
-    pub total: AtomicU64,
-}
-
 /// Open-loop specifics.
 #[derive(Clone, Debug)]
 pub struct OpenLoopResult {
@@ -254,6 +249,7 @@ pub struct RunResult {
     /// Wall time from the first scheduled request to the last completion.
     pub elapsed: Duration,
     pub per_second: Vec<SecondBucket>,
+    pub timeline: Timeline,
     pub open: Option<OpenLoopResult>,
     /// A staged run: each stage's figures (empty otherwise).
     pub stages: Vec<StageFigures>,
@@ -302,6 +298,7 @@ pub async fn run(
             None
         }
         Mode::ClosedFor { clients, duration } => {
+            progress.plan_duration(duration);
             let deadline = start + duration;
             for client_id in 0..clients {
                 set.spawn(loops::closed(
@@ -317,6 +314,7 @@ pub async fn run(
             let ramp = ramp
                 .clone()
                 .ok_or_else(|| LoadError::Internal("no ramp".into()))?;
+            progress.plan_duration(Duration::from_secs_f64(ramp.duration()));
             for client_id in 0..ramp_clients(&ramp) {
                 set.spawn(loops::closed_staged(
                     shared.clone(),
@@ -379,6 +377,7 @@ pub async fn run(
     let mut uncorrected = new_histogram();
     let mut errors = ErrorBreakdown::default();
     let mut per_second: Vec<SecondBucket> = Vec::new();
+    let mut timeline = TimelineTally::default();
     let (mut success, mut attempted, mut late) = (0, 0, 0);
     let mut last = start;
     while let Some(joined) = set.join_next().await {
@@ -407,6 +406,7 @@ pub async fn run(
             acc.ok += bucket.ok;
             acc.errors += bucket.errors;
         }
+        timeline.merge(&rec.timeline);
     }
     for (i, bucket) in per_second.iter_mut().enumerate() {
         bucket.second = i as u64;
@@ -437,6 +437,7 @@ pub async fn run(
         content_checks,
         elapsed: last.saturating_duration_since(start),
         per_second,
+        timeline: timeline.timeline(),
         open,
         stages,
     })
@@ -461,6 +462,7 @@ fn spawn_open(
     duration: Duration,
 ) {
     let clients = clients.max(1);
+    shared.progress.plan_duration(duration);
     let schedule = loops::Schedule {
         clients,
         pace,
@@ -582,6 +584,7 @@ impl RunResult {
             avg_cpu_percent: resources.as_ref().and_then(|r| r.avg_cpu_percent),
             resources,
             throughput_series: self.per_second.clone(),
+            timeline: self.timeline.clone(),
             setup,
             content_checks: self.content_checks.clone(),
             fanout: None,

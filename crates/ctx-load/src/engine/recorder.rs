@@ -10,7 +10,9 @@ use hdrhistogram::Histogram;
 use super::Progress;
 use super::Request;
 use super::client::Outcome;
-use crate::model::{ContentCheckTally, ErrorBreakdown, SecondBucket, new_histogram, us_between};
+use crate::model::{
+    ContentCheckTally, ErrorBreakdown, SecondBucket, TimelineTally, new_histogram, us_between,
+};
 
 /// Per-worker recorder: everything a worker measures, merged at the end.
 pub(super) struct Recorder {
@@ -27,6 +29,7 @@ pub(super) struct Recorder {
     pub(super) late: u64,
     pub(super) errors: ErrorBreakdown,
     pub(super) per_second: Vec<SecondBucket>,
+    pub(super) timeline: TimelineTally,
     pub(super) last_completion: Instant,
     pub(super) progress: Arc<Progress>,
     /// A staged run: the per-stage figures.
@@ -132,6 +135,7 @@ impl Recorder {
             late: 0,
             errors: ErrorBreakdown::default(),
             per_second: Vec::new(),
+            timeline: TimelineTally::default(),
             last_completion: start,
             progress,
             stages: None,
@@ -162,11 +166,13 @@ impl Recorder {
             self.connect
                 .saturating_record(us_between(sent, sent + connect));
         }
-        let answered = matches!(outcome, Outcome::Answered(_));
+        let mut answered_in = None;
         let ok = match outcome {
             Outcome::Answered(status) => {
-                self.latency
-                    .saturating_record(us_between(timed_from + connect, done));
+                let latency = us_between(timed_from + connect, done);
+                answered_in = Some(latency);
+                self.latency.saturating_record(latency);
+                self.progress.record_latency(latency);
                 if let Some(h) = self.uncorrected.as_mut() {
                     h.saturating_record(us_between(sent + connect, done));
                 }
@@ -196,7 +202,10 @@ impl Recorder {
                 false
             }
         };
-        let sec = done.saturating_duration_since(self.start).as_secs() as usize;
+        let since_start = done.saturating_duration_since(self.start);
+        self.timeline
+            .record(since_start.as_micros() as u64, ok, answered_in);
+        let sec = since_start.as_secs() as usize;
         if self.per_second.len() <= sec {
             self.per_second.resize_with(sec + 1, SecondBucket::default);
         }
@@ -207,10 +216,8 @@ impl Recorder {
             if ok {
                 tally.success += 1;
             }
-            if answered {
-                tally
-                    .latency
-                    .saturating_record(us_between(timed_from + connect, done));
+            if let Some(latency) = answered_in {
+                tally.latency.saturating_record(latency);
             }
         }
         let bucket = &mut self.per_second[sec];

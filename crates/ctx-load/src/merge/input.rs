@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::error::LoadError;
 use crate::model::{
     ContentCheckTally, ErrorBreakdown, ModeInfo, Profile, RawHistograms, ResourceUsage, RunMode,
-    SCHEMA_VERSION, SecondBucket, ServerInfo, SetupSummary, Thresholds, WorkerShare,
+    SCHEMA_VERSION, SecondBucket, ServerInfo, SetupSummary, Thresholds, Timeline, WorkerShare,
 };
 
 #[derive(Debug, Deserialize)]
@@ -48,6 +48,9 @@ pub(super) struct InputMetrics {
     pub success_count: u64,
     pub errors: ErrorBreakdown,
     pub throughput_series: Vec<SecondBucket>,
+    /// Absent in reports written before the timeline existed.
+    #[serde(default)]
+    pub timeline: Timeline,
     pub open_loop: Option<InputOpenLoop>,
     pub resources: Option<ResourceUsage>,
     pub setup: Option<SetupSummary>,

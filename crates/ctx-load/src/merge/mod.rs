@@ -29,7 +29,8 @@ use crate::engine::{OpenLoopResult, RunResult};
 use crate::error::LoadError;
 use crate::model::{
     Baseline, ContentCheckTally, ErrorBreakdown, MergedInput, ModeInfo, Profile, RunReport,
-    ScenarioReport, SecondBucket, ServerInfo, SetupSummary, decode_histogram, new_histogram,
+    ScenarioReport, SecondBucket, ServerInfo, SetupSummary, Timeline, decode_histogram,
+    new_histogram,
 };
 use crate::scenarios::{self, RunFacts, ScenarioFigures};
 
@@ -270,6 +271,7 @@ fn merge_scenario(
         .filter_map(|(_, p)| p.metrics.resources.as_ref())
         .max_by_key(|r| r.samples.len())
         .cloned();
+    let timelines: Vec<&Timeline> = parts.iter().map(|(_, p)| &p.metrics.timeline).collect();
     let run = RunResult {
         attempted,
         success,
@@ -278,6 +280,7 @@ fn merge_scenario(
         connect,
         elapsed: Duration::try_from_secs_f64(longest).unwrap_or_default(),
         per_second,
+        timeline: Timeline::combine(&timelines),
         open,
         content_checks,
         // Per-stage figures need per-stage histograms, which report.json does

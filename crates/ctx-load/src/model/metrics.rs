@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     ErrorBreakdown, FanoutSummary, LatencySummary, PercentilePoint, ResourceUsage, SecondBucket,
-    StageFigures,
+    StageFigures, Timeline,
 };
 
 /// How a scenario's load was offered (`metrics.mode` in report.json).
@@ -134,6 +134,9 @@ pub struct PerformanceMetrics {
     /// Samples and leak analysis; None = not measured.
     pub resources: Option<ResourceUsage>,
     pub throughput_series: Vec<SecondBucket>,
+    /// Completions and p50/p99 latency in sub-second buckets (report.html's
+    /// charts over time).
+    pub timeline: Timeline,
     pub setup: Option<SetupSummary>,
     /// The scenario's content checks, counted over every answer (empty without checks).
     pub content_checks: Vec<ContentCheckTally>,

@@ -13,6 +13,7 @@ mod resources;
 mod run;
 mod stages;
 mod thresholds;
+mod timeline;
 mod verdict;
 mod worker;
 
@@ -33,5 +34,8 @@ pub use run::{
 };
 pub use stages::{Stage, StageFigures, StageKind, StagePlan};
 pub use thresholds::{CheckStatus, THRESHOLD_METRICS, ThresholdCheck, Thresholds};
+pub use timeline::{
+    LATENCY_BIN_COUNT, LatencyBins, TimeBucket, Timeline, TimelineTally, bin_middle_us, bin_of,
+};
 pub use verdict::{Outcome, Verdict};
 pub use worker::{MergedInput, WorkerShare};

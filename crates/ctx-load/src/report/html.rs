@@ -1,14 +1,13 @@
-//! `report.html`: the report's key figures with inline SVG charts (latency
-//! percentile curve, throughput over time, server RSS over time). One
-//! self-contained file: no scripts, no external assets, opens anywhere.
+//! `report.html`: the report's key figures with inline SVG charts (see
+//! [`super::plots`]). One self-contained file: no scripts, no external
+//! assets, opens anywhere.
 
 use std::fmt::Write as _;
 
-use super::chart::{PCT_TICKS, Series, curve_points, line_chart};
 use super::rows::{self, measured, title_case};
 use super::shape_rows;
-use super::{baseline, esc};
-use crate::model::{FanoutSummary, LatencySummary, RunMode, RunReport};
+use super::{baseline, esc, plots};
+use crate::model::{FanoutSummary, LatencySummary, RunReport};
 
 /// The fan-out figures of a `ws_fanout` section, and the subscribers that did
 /// not get every write exactly once, in order.
@@ -37,10 +36,10 @@ fn fanout_html(o: &mut String, f: &FanoutSummary, delivery: &LatencySummary) {
 pub fn render(r: &RunReport) -> String {
     let mut o = String::new();
     o.push_str("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>ctx load report</title><style>");
-    o.push_str("body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}");
+    o.push_str("body{font-family:system-ui,sans-serif;max-width:1320px;margin:2em auto;padding:0 1em;color:#222}");
     o.push_str("table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}.text{text-align:left}");
     o.push_str("th:first-child,td:first-child{text-align:left}.fail{color:#b00;font-weight:bold}.pass{color:#080}");
-    o.push_str(".banner{background:#fee;border:1px solid #b00;padding:.5em 1em}svg{display:block;margin:.5em 0}");
+    o.push_str(".banner{background:#fee;border:1px solid #b00;padding:.5em 1em}svg{display:block;margin:.5em 0}.charts{display:flex;flex-wrap:wrap;gap:0 12px}");
     o.push_str("</style></head><body>");
     let _ = write!(
         o,
@@ -112,6 +111,13 @@ pub fn render(r: &RunReport) -> String {
         }
         o.push_str(&baseline::figures_table(comparison).html());
     }
+    if let Some(charts) = plots::run_charts(&r.scenarios) {
+        o.push_str("<div class=\"charts\">");
+        for chart in charts {
+            o.push_str(&chart.render());
+        }
+        o.push_str("</div>");
+    }
     if !r.recommendations.is_empty() {
         o.push_str("<h2>Recommendations</h2><ul>");
         for rec in &r.recommendations {
@@ -136,83 +142,13 @@ pub fn render(r: &RunReport) -> String {
         if let Some(f) = &m.fanout {
             fanout_html(&mut o, f, &m.latency);
         }
-        let mut lat = vec![Series {
-            name: match m.mode {
-                RunMode::Open => "corrected (from intended send)",
-                RunMode::Fanout => "write-to-delivery (from due time)",
-                RunMode::Closed => "latency",
-            },
-            colour: "#1f77b4",
-            points: curve_points(&m.latency_curve),
-        }];
-        if let Some(ol) = &m.open_loop {
-            lat.push(Series {
-                name: "uncorrected (from actual send)",
-                colour: "#ff7f0e",
-                points: curve_points(&ol.uncorrected_curve),
-            });
+        o.push_str("<div class=\"charts\">");
+        for chart in plots::scenario_charts(sc, &[]) {
+            o.push_str(&chart.render());
         }
-        if let Some(f) = &m.fanout {
-            lat.push(Series {
-                name: "POST /ctx (from due time)",
-                colour: "#ff7f0e",
-                points: curve_points(&f.write_latency_curve),
-            });
-        }
-        o.push_str(&line_chart(
-            "Latency by percentile",
-            "percentile",
-            "ms",
-            &lat,
-            Some(&PCT_TICKS),
-        ));
-        // The last second of a run is usually partial: plotted as a rate it
-        // would look like a collapse. Keep it only when it is the only one.
-        let full_second =
-            |sec: u64| (sec + 1) as f64 <= m.duration_secs || m.throughput_series.len() == 1;
-        let tput = vec![
-            Series {
-                name: "ok/s",
-                colour: "#2ca02c",
-                points: m
-                    .throughput_series
-                    .iter()
-                    .filter(|b| full_second(b.second))
-                    .map(|b| (b.second as f64, b.ok as f64))
-                    .collect(),
-            },
-            Series {
-                name: "errors/s",
-                colour: "#d62728",
-                points: m
-                    .throughput_series
-                    .iter()
-                    .filter(|b| full_second(b.second))
-                    .map(|b| (b.second as f64, b.errors as f64))
-                    .collect(),
-            },
-        ];
-        o.push_str(&line_chart(
-            "Throughput over time",
-            "second of run",
-            "requests/s",
-            &tput,
-            None,
-        ));
+        o.push_str("</div>");
         match &m.resources {
             Some(res) => {
-                let rss = vec![Series {
-                    name: "server RSS",
-                    colour: "#9467bd",
-                    points: res.samples.iter().map(|s| (s.t_secs, s.rss_mb)).collect(),
-                }];
-                o.push_str(&line_chart(
-                    "Server RSS over time",
-                    "seconds",
-                    "MB",
-                    &rss,
-                    None,
-                ));
                 let _ = write!(
                     o,
                     "<p>Memory trend: {:?} — {}</p>",

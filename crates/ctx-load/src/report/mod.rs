@@ -13,6 +13,7 @@ pub mod baseline;
 mod chart;
 pub mod html;
 pub mod markdown;
+mod plots;
 pub mod rows;
 pub mod shape_rows;
 pub mod table;
