@@ -97,6 +97,7 @@ pub fn render(r: &RunReport) -> String {
             search.step_secs,
             shape_rows::find_max_table(search).html()
         );
+        o.push_str(&plots::find_max_chart(search).render());
     }
     o.push_str(&rows::scenario_table(r).html());
     if let Some(comparison) = &r.baseline {
@@ -143,7 +144,7 @@ pub fn render(r: &RunReport) -> String {
             fanout_html(&mut o, f, &m.latency);
         }
         o.push_str("<div class=\"charts\">");
-        for chart in plots::scenario_charts(sc, &[]) {
+        for chart in plots::scenario_charts(sc, &plots::stage_marks(&m.stages)) {
             o.push_str(&chart.render());
         }
         o.push_str("</div>");

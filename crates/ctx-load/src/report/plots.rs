@@ -4,7 +4,9 @@
 //! in — and the whole run's throughput and p99, scenario after scenario.
 
 use super::chart::{Chart, Level, Mark, PCT_TICKS, Series, XAxis, curve_points};
-use crate::model::{RunMode, ScenarioReport, TimeBucket, Timeline};
+use crate::model::{
+    FindMax, RunMode, ScenarioReport, StageFigures, StageKind, TimeBucket, Timeline,
+};
 
 const BLUE: &str = "#1f77b4";
 const ORANGE: &str = "#ff7f0e";
@@ -235,4 +237,70 @@ pub fn run_charts(scenarios: &[ScenarioReport]) -> Option<[Chart<'static>; 2]> {
             marks,
         },
     ])
+}
+
+/// A mark where each stage after the first begins, labelled with the level it ramps to.
+pub fn stage_marks(stages: &[StageFigures]) -> Vec<Mark> {
+    stages
+        .iter()
+        .skip(1)
+        .map(|stage| Mark {
+            at: stage.start_secs,
+            label: format!(
+                "stage {} → {}{}",
+                stage.stage,
+                stage.to,
+                match stage.ramps {
+                    StageKind::Rate => " req/s",
+                    StageKind::Clients => " clients",
+                }
+            ),
+        })
+        .collect()
+}
+
+/// The saturation search's curve: p50 and p99 (and success) by rate tried,
+/// the SLO's latency limits as lines, a mark at the highest rate that met it.
+pub fn find_max_chart(search: &FindMax) -> Chart<'static> {
+    let mut steps: Vec<_> = search.steps.iter().collect();
+    steps.sort_by(|a, b| a.rate_per_sec.total_cmp(&b.rate_per_sec));
+    let by_rate = |figure: fn(&crate::model::SearchStep) -> f64| -> Vec<(f64, f64)> {
+        steps.iter().map(|s| (s.rate_per_sec, figure(s))).collect()
+    };
+    let levels = ["p50_ms", "p99_ms"]
+        .into_iter()
+        .filter_map(|metric| {
+            search.slo.get(metric).map(|&value| Level {
+                value,
+                label: format!("SLO {metric} {value}"),
+            })
+        })
+        .collect();
+    Chart {
+        title: "Saturation search: latency by rate",
+        x_label: "requests/s offered",
+        y_label: "ms",
+        x_axis: XAxis::FromZero,
+        series: vec![
+            Series {
+                name: "p50",
+                colour: BLUE,
+                points: by_rate(|s| s.p50_ms),
+            },
+            Series {
+                name: "p99",
+                colour: ORANGE,
+                points: by_rate(|s| s.p99_ms),
+            },
+        ],
+        levels,
+        marks: search
+            .max_rate_per_sec
+            .map(|rate| Mark {
+                at: rate,
+                label: format!("max {rate:.0} req/s"),
+            })
+            .into_iter()
+            .collect(),
+    }
 }
