@@ -7,6 +7,10 @@
 //! keep-alive connection longer than `idle_timeout` is disconnected, because hyper starts
 //! that clock whenever it waits for a request head.
 //!
+//! Each connection is first admitted by the limits (`limits::Gatekeeper`: open connections,
+//! the optional rate limit), which pick the gate its requests pass through and keep it in
+//! the open-connection count until its socket closes.
+//!
 //! With TLS, each connection's handshake runs in its own task (a slow peer never holds up
 //! the accept loop) and is bounded by `idle_timeout` too. The plain-HTTP path is the same
 //! monomorphic code as without TLS: one `Option` test per accepted connection, no boxing
@@ -27,6 +31,9 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tower::Service;
 
+use crate::limits::Gatekeeper;
+use crate::limits::connections::Counted;
+use crate::limits::gate::Gate;
 use crate::tls::{HANDSHAKE_RECORD, PLAIN_HTTP_ANSWER};
 
 /// After a failed `accept` (e.g. out of file descriptors), wait this long before the next
@@ -37,6 +44,9 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// one 431 and closes the connection. ctx's own requests need a few hundred bytes; 16 KiB
 /// leaves room for long cookies or tokens, and a 200 KB head no longer ties up a worker.
 const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// A connection over `--max-connections` is answered one request, and must send it soon.
+const REFUSING_HEADER_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What `serve` needs of the router: a cloneable, infallible tower service.
 pub(crate) trait AppService:
@@ -60,6 +70,7 @@ pub(crate) async fn serve<S: AppService>(
     service: S,
     idle_timeout: Duration,
     tls: Option<TlsAcceptor>,
+    gatekeeper: Gatekeeper,
     shutdown: impl Future<Output = ()>,
 ) {
     let mut http = http1::Builder::new();
@@ -67,15 +78,20 @@ pub(crate) async fn serve<S: AppService>(
         .header_read_timeout(idle_timeout)
         .max_header_size(MAX_HEADER_BYTES)
         .keep_alive(true);
+    let mut refusing = http.clone();
+    refusing
+        .header_read_timeout(idle_timeout.min(REFUSING_HEADER_TIMEOUT))
+        .keep_alive(false);
+    let upkeep = gatekeeper.spawn_upkeep();
     // `stop` tells every connection to finish; each holds a `done` receiver, so
     // `done_tx.closed()` completes when the last connection has ended.
     let (stop_tx, stop_rx) = watch::channel(());
     let (done_tx, done_rx) = watch::channel(());
     tokio::pin!(shutdown);
     loop {
-        let tcp = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((tcp, _)) => tcp,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
@@ -84,15 +100,22 @@ pub(crate) async fn serve<S: AppService>(
             },
             () = &mut shutdown => break,
         };
+        let Some((open, gate)) = gatekeeper.admit(&service, peer.ip()) else {
+            continue; // dropping `tcp` closes it
+        };
         // Small request/response pairs: Nagle's delay would dominate latency.
         let _ = tcp.set_nodelay(true);
-        let service = TowerToHyperService::new(service.clone());
+        let http = match gate {
+            Gate::Refusing { .. } => &refusing,
+            Gate::Open(_) | Gate::RateLimited { .. } => &http,
+        };
+        let service = TowerToHyperService::new(gate);
         let stop = stop_rx.clone();
         let done = done_rx.clone();
         match &tls {
             None => {
                 let connection = http
-                    .serve_connection(TokioIo::new(tcp), service)
+                    .serve_connection(TokioIo::new(Counted::new(tcp, open)), service)
                     .with_upgrades();
                 tokio::spawn(drive(connection, stop, done));
             }
@@ -114,7 +137,7 @@ pub(crate) async fn serve<S: AppService>(
                         _ = stop_early.changed() => return,
                     };
                     let connection = http
-                        .serve_connection(TokioIo::new(stream), service)
+                        .serve_connection(TokioIo::new(Counted::new(stream, open)), service)
                         .with_upgrades();
                     drive(connection, stop, done).await;
                 });
@@ -122,6 +145,9 @@ pub(crate) async fn serve<S: AppService>(
         }
     }
     drop(listener);
+    if let Some(upkeep) = upkeep {
+        upkeep.abort();
+    }
     drop(done_rx);
     let _ = stop_tx.send(());
     done_tx.closed().await;
@@ -130,7 +156,7 @@ pub(crate) async fn serve<S: AppService>(
 /// Runs one connection to its end, or until `stop`: then it finishes the request in
 /// flight (bounded by the request timeout) and closes; an idle connection closes at once.
 async fn drive<I, S>(
-    connection: UpgradeableConnection<TokioIo<I>, TowerToHyperService<S>>,
+    connection: UpgradeableConnection<TokioIo<I>, TowerToHyperService<Gate<S>>>,
     mut stop: watch::Receiver<()>,
     done: watch::Receiver<()>,
 ) where

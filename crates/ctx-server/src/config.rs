@@ -27,6 +27,10 @@ pub struct ServerConfig {
     pub max_value_depth: usize,
     /// Most keys the store holds; a write creating one more is refused. `None`: no limit.
     pub max_keys: Option<usize>,
+    /// Most open connections (`limits::connections`). `None`: no limit.
+    pub max_connections: Option<usize>,
+    /// Requests per client address (`limits::rate`). `None` (the default): no limit.
+    pub rate_limit: Option<RateLimit>,
     /// A request (body included) that takes longer than this is answered 408.
     pub request_timeout: Duration,
     /// A connection that sends no complete request head for this long (idle keep-alive,
@@ -81,7 +85,9 @@ pub const DEFAULT_HISTORY_MAX_BYTES: usize = 256 * 1024 * 1024;
 pub const DEFAULT_CHECKPOINT_INTERVAL_MS: u64 = 1000;
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
 pub const DEFAULT_MAX_KEY_BYTES: usize = 1024;
+pub use crate::limits::connections::DEFAULT_MAX_CONNECTIONS;
 pub use crate::limits::depth::{DEFAULT_MAX_VALUE_DEPTH, MAX_VALUE_DEPTH_CEILING};
+pub use crate::limits::rate::RateLimit;
 /// At ~250 bytes of memory per key plus its value (docs/performance.md: 1 000 000 keys of
 /// 100 bytes took 247 MiB), 10 million keys of small values is ~2.5 GiB: far above any
 /// test campaign's context, low enough that a runaway writer inventing keys meets a clear
@@ -112,6 +118,10 @@ pub struct ConfigFile {
     pub max_value_depth: Option<usize>,
     /// `0`: no limit.
     pub max_keys: Option<usize>,
+    /// `0`: no limit.
+    pub max_connections: Option<usize>,
+    /// `"N/s"` or `"N/min"`.
+    pub rate_limit: Option<RateLimit>,
     /// Largest WebSocket / Socket.IO message (`live::LiveConfig::max_message_bytes`).
     pub ws_max_message_bytes: Option<usize>,
     pub request_timeout_secs: Option<u64>,
@@ -201,6 +211,12 @@ impl ServerConfig {
                 Some(limit) => Some(limit),
                 None => Some(DEFAULT_MAX_KEYS),
             },
+            max_connections: match overrides.max_connections.or(file.max_connections) {
+                Some(0) => None,
+                Some(limit) => Some(limit),
+                None => Some(DEFAULT_MAX_CONNECTIONS),
+            },
+            rate_limit: overrides.rate_limit.or(file.rate_limit),
             request_timeout: Duration::from_secs(
                 overrides
                     .request_timeout_secs

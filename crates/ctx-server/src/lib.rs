@@ -16,7 +16,7 @@ mod routes;
 mod tls;
 
 pub use auth::{ApiKey, Role, Secret};
-pub use config::{AuthScope, ConfigFile, ServerConfig};
+pub use config::{AuthScope, ConfigFile, RateLimit, ServerConfig};
 pub use tls::TlsError;
 
 use app::App;
@@ -162,7 +162,16 @@ impl Server {
             app.live.begin_shutdown();
         };
         let idle_timeout = self.app.config.idle_timeout;
-        accept::serve(self.listener, service, idle_timeout, self.tls, shutdown).await;
+        let gatekeeper = limits::Gatekeeper::new(&self.app.config, self.app.metrics.clone());
+        accept::serve(
+            self.listener,
+            service,
+            idle_timeout,
+            self.tls,
+            gatekeeper,
+            shutdown,
+        )
+        .await;
         self.app.live.wait_closed(LIVE_CLOSE_GRACE).await;
         self.app.store.close().await;
         tracing::info!("store closed");

@@ -25,6 +25,11 @@ struct WriteStateLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusalLabels {
+    limit: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
     route: &'static str,
 }
@@ -47,6 +52,10 @@ pub struct Metrics {
     write_state: Family<WriteStateLabels, Gauge>,
     commit_seconds: Histogram,
     commit_writes: Histogram,
+    /// Open TCP connections (upgraded ones included), kept by `limits::connections`.
+    connections: Gauge,
+    /// Requests and connections refused by a limit, by limit.
+    refused: Family<RefusalLabels, Counter>,
     /// Cached series per interned route (`Route::slot`).
     routes: Box<[OnceLock<Box<RouteHandles>>]>,
 }
@@ -64,6 +73,18 @@ impl Metrics {
         let write_state = Family::<WriteStateLabels, Gauge>::default();
         let commit_seconds = latency_histogram();
         let commit_writes = Histogram::new(exponential_buckets(1.0, 2.0, 12));
+        let connections = Gauge::default();
+        let refused = Family::<RefusalLabels, Counter>::default();
+        registry.register(
+            "open_connections",
+            "Open TCP connections, upgraded WebSocket ones included",
+            connections.clone(),
+        );
+        registry.register(
+            "refused",
+            "Requests answered 503 for --max-connections or 429 for --rate-limit, and connections closed unread past --max-connections",
+            refused.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests by route, method and status",
@@ -106,6 +127,8 @@ impl Metrics {
             write_state,
             commit_seconds,
             commit_writes,
+            connections,
+            refused,
             routes: (0..ROUTE_SLOTS).map(|_| OnceLock::new()).collect(),
         }
     }
@@ -113,6 +136,16 @@ impl Metrics {
     pub fn observe_commit(&self, stats: ctx_store::CommitStats) {
         self.commit_seconds.observe(stats.duration.as_secs_f64());
         self.commit_writes.observe(stats.writes as f64);
+    }
+
+    /// The open-connection gauge, which the accept loop keeps.
+    pub fn connections(&self) -> Gauge {
+        self.connections.clone()
+    }
+
+    /// Counts one refusal by `limit` (`max_connections`, `rate_limit`).
+    pub fn refused(&self, limit: &'static str) {
+        self.refused.get_or_create(&RefusalLabels { limit }).inc();
     }
 
     /// The text exposition, with the gauges read at scrape time.

@@ -158,7 +158,8 @@ fn config_file_env_and_flags_apply_in_order() {
     let config = dir.path().join("ctx.toml");
     std::fs::write(
         &config,
-        "port = 1\nhistory_limit = 2\nmax_key_bytes = 8\nmax_keys = 2\nmax_value_depth = 1\n",
+        "port = 1\nhistory_limit = 2\nmax_key_bytes = 8\nmax_keys = 2\nmax_value_depth = 1\n\
+         max_connections = 100\nrate_limit = \"1000/s\"\nws_max_message_bytes = 4096\n",
     )
     .unwrap();
     // The file says port 1; the environment overrides it with 0; history and key limits come from the file.
@@ -235,7 +236,7 @@ fn config_file_env_and_flags_apply_in_order() {
 }
 
 #[test]
-fn a_value_depth_limit_beyond_what_json_parsing_allows_is_refused_in_one_line() {
+fn a_value_depth_limit_beyond_json_parsing_or_a_zero_rate_limit_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(CTX)
         .args([
@@ -256,6 +257,15 @@ fn a_value_depth_limit_beyond_what_json_parsing_allows_is_refused_in_one_line() 
         stderr.contains("max_value_depth 101 is above 100"),
         "{stderr}"
     );
+
+    let out = Command::new(CTX)
+        .args(["serve", "--port", "0", "--rate-limit", "0/s", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("N/s or N/min"), "{stderr}");
 }
 
 #[test]

@@ -46,6 +46,12 @@ pub struct ServeArgs {
     /// Most keys held; a write creating one more is refused (507); 0: no limit [default: 10000000].
     #[arg(long)]
     max_keys: Option<usize>,
+    /// Most open connections; past it new ones get 503 (but /health); 0: no limit [default: 10000].
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Requests per client address, N/s or N/min; over it: 429 with Retry-After [default: none].
+    #[arg(long, value_name = "N/s")]
+    rate_limit: Option<ctx_server::RateLimit>,
     /// Seconds before a request is answered 408 [default: 30].
     #[arg(long)]
     request_timeout_secs: Option<u64>,
@@ -113,6 +119,8 @@ impl ServeArgs {
             max_key_bytes: self.max_key_bytes,
             max_value_depth: self.max_value_depth,
             max_keys: self.max_keys,
+            max_connections: self.max_connections,
+            rate_limit: self.rate_limit,
             ws_max_message_bytes: self.ws_max_message_bytes,
             request_timeout_secs: self.request_timeout_secs,
             idle_timeout_secs: self.idle_timeout_secs,
