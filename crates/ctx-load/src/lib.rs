@@ -243,9 +243,17 @@ impl FindMaxOptions {
                     .into(),
             ));
         }
-        // The open-loop rules stay (a rate that was not offered was not met);
-        // the scenario's own thresholds do not apply to a search.
-        let mut slo = model::Thresholds::default();
+        // A rate that was not offered was not met: the achieved-rate rule
+        // stays. Late sends are not judged: one that waited on the server's
+        // queue shows in the corrected latency the SLO limits, and one that a
+        // busy load generator sent late is not the server's doing (measured:
+        // on a loaded 2-core machine, 10 % of sends were late at 84 % of a
+        // test server's capacity, with p99 37 ms against a 50 ms SLO). The
+        // scenario's own thresholds do not apply to a search.
+        let mut slo = model::Thresholds {
+            max_late_pct: None,
+            ..model::Thresholds::default()
+        };
         let mut given = std::collections::BTreeMap::new();
         for spec in &self.slo {
             let (metric, value) = spec.split_once('=').ok_or_else(|| {

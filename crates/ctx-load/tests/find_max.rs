@@ -16,6 +16,10 @@ use ctx_load::{FindMaxOptions, LoadOptions};
 
 const CAPACITY: f64 = 200.0;
 
+/// The two searches run one after the other: one saturating its server while
+/// the other measures would move the measured capacity.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// One worker: each request takes the next free slot of 1 / CAPACITY
 /// seconds and is answered at the slot's end.
 fn server_of_known_capacity() -> Router {
@@ -50,11 +54,11 @@ fn search(
         scenarios: vec!["concurrent_reads".into()],
         // Enough for 1.5 × CAPACITY at a 5 ms service time, few enough that
         // a debug build on a busy machine opens them on time.
-        clients: Some(4),
+        clients: Some(8),
         find_max: Some(FindMaxOptions {
             slo: vec![slo.into()],
             start_rate,
-            step: Duration::from_secs(1),
+            step: Duration::from_millis(1500),
             max_duration: Duration::from_secs(30),
         }),
         write_report: report_dir.is_some(),
@@ -63,15 +67,20 @@ fn search(
     }
 }
 
-/// Tolerance of the found maximum around the true capacity N. Above it, a
-/// step of T seconds at rate R queues (R − N)·T requests, (R − N)·T / N
-/// seconds of delay by its end, which the SLO (p99 ≤ 50 ms) allows up to
-/// R ≈ 1.05 N for T = 1 s; below it, the search stops within 5 % of the best
-/// rate met, and a busy machine's jitter can fail a step at full capacity.
-const TOLERANCE: f64 = 0.15;
+/// Tolerance of the found maximum around the true capacity N: within
+/// [N × (1 − BELOW), N × (1 + ABOVE)]. Above N, a step of T seconds at rate R
+/// queues (R − N)·T requests, (R − N)·T / N seconds of delay by its end, which
+/// the SLO (p99 ≤ 50 ms) allows up to R ≈ 1.03 N for T = 1.5 s. Below N, the
+/// search stops within 5 % of the best rate met, and near full load the
+/// bursts of a busy machine's timers queue at the server (at 94 % of N there
+/// is only 6 % spare capacity to drain them): measured on a loaded 2-core
+/// machine, steps broke the SLO from 84 % of N.
+const BELOW: f64 = 0.25;
+const ABOVE: f64 = 0.10;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_search_finds_a_known_capacity() {
+    let _serial = SERIAL.lock().await;
     let url = common::serve(server_of_known_capacity()).await;
     let dir = tempfile::tempdir().unwrap();
     let report_dir = dir.path().join("r");
@@ -79,10 +88,14 @@ async fn the_search_finds_a_known_capacity() {
         .await
         .expect("search carried out");
     let report = &outcome.report;
+    // The search's table, for the CI log.
+    eprintln!("{}", outcome.summary_table);
     let search = report.find_max.as_ref().expect("find_max in the report");
-    let max = search.max_rate_per_sec.expect("a rate met the SLO");
+    let Some(max) = search.max_rate_per_sec else {
+        panic!("no rate met the SLO: {}", outcome.summary_table);
+    };
     assert!(
-        (max - CAPACITY).abs() <= TOLERANCE * CAPACITY,
+        (CAPACITY * (1.0 - BELOW)..=CAPACITY * (1.0 + ABOVE)).contains(&max),
         "found {max:.1} req/s for a capacity of {CAPACITY}: {}",
         outcome.summary_table
     );
@@ -106,7 +119,7 @@ async fn the_search_finds_a_known_capacity() {
             .iter()
             .any(|s| !s.met_slo && !s.broken.is_empty())
     );
-    // Nothing failed; a 1 s step's p99 rests on too few answers for a pass.
+    // Nothing failed; a 1.5 s step's p99 rests on too few answers for a pass.
     assert_ne!(outcome.outcome, Outcome::Fail, "{}", outcome.summary_table);
     assert_eq!(report.scenarios.len(), 1);
     assert!(report.scenarios[0].passed);
@@ -134,9 +147,10 @@ async fn the_search_finds_a_known_capacity() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_search_where_no_rate_meets_the_slo_fails() {
+    let _serial = SERIAL.lock().await;
     let url = common::serve(server_of_known_capacity()).await;
     // Every answer takes 5 ms: a p99 of 1 ms is out of reach at any rate.
-    let mut opts = search(url, "p99_ms=1", 8.0, None);
+    let mut opts = search(url, "p99_ms=1", 400.0, None);
     if let Some(spec) = opts.find_max.as_mut() {
         spec.step = Duration::from_millis(500);
     }
@@ -145,7 +159,8 @@ async fn a_search_where_no_rate_meets_the_slo_fails() {
     assert_eq!(search.end, SearchEnd::NeverMet);
     assert_eq!(search.max_rate_per_sec, None);
     let rates: Vec<f64> = search.steps.iter().map(|s| s.rate_per_sec).collect();
-    assert_eq!(rates, vec![8.0, 4.0, 2.0, 1.0]);
+    // 0.5 s steps halve no lower than 200 req/s (100 requests a step).
+    assert_eq!(rates, vec![400.0, 200.0]);
     assert_eq!(outcome.outcome, Outcome::Fail);
     assert!(
         outcome

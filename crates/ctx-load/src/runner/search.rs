@@ -67,7 +67,7 @@ pub(super) async fn find_max(
     child: &mut Option<ChildServer>,
 ) -> Searched {
     let started = Instant::now();
-    let mut bracket = Bracket::default();
+    let mut bracket = Bracket::new(spec.step.as_secs_f64());
     let mut steps = Vec::new();
     let mut best: Option<ScenarioReport> = None;
     let mut lowest: Option<(f64, ScenarioReport)> = None;

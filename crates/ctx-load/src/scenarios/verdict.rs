@@ -177,8 +177,11 @@ pub fn decide(scenarios: &[ScenarioReport], context: RunContext) -> Verdict {
         let slo = slo_text(search);
         match (search.end, search.steps.iter().map(|s| s.rate_per_sec).reduce(f64::max)) {
             (SearchEnd::NeverMet, _) => failures.push(format!(
-                "saturation search: no rate met the SLO ({slo}); the lowest tried, {:.1} req/s, broke it",
-                search.broke_at_rate_per_sec.unwrap_or(0.0)
+                "saturation search: no rate met the SLO ({slo}); the lowest tried, {:.1} req/s, broke it \
+                 (a step of {:.0} s needs at least {} requests, so the search goes no lower)",
+                search.broke_at_rate_per_sec.unwrap_or(0.0),
+                search.step_secs,
+                crate::search::MIN_STEP_REQUESTS
             )),
             (SearchEnd::NeverBroken, Some(highest)) => {
                 search_note = format!(
