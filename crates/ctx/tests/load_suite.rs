@@ -409,3 +409,51 @@ fn list_shows_ws_fanout_with_its_size() {
         "{stdout}"
     );
 }
+
+/// A long run shows where it is on stderr while it goes (stderr is a pipe
+/// here: plain lines, one every few seconds), and `--json` keeps stdout one
+/// JSON document.
+#[test]
+fn a_long_run_prints_progress_on_stderr_and_json_alone_on_stdout() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let secs = ctx_load::progress::PLAIN_EVERY.as_secs_f64() + 1.5;
+    let out = ctx_load(
+        &[
+            "--scenario",
+            "concurrent_reads",
+            "--rate",
+            "100",
+            "--duration",
+            &secs.to_string(),
+            "--no-report",
+            "--json",
+        ],
+        tmp.path(),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summary: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON document");
+    assert_eq!(summary["scenarios"][0]["scenario"], "concurrent_reads");
+    let lines = stderr_lines(&out);
+    assert_eq!(
+        lines.first().map(String::as_str),
+        Some("[1/1] concurrent_reads: started"),
+        "{lines:#?}"
+    );
+    // At least one line while it ran: rate, p99, errors, time left.
+    let live: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with("[1/1] concurrent_reads · "))
+        .collect();
+    assert!(!live.is_empty(), "{lines:#?}");
+    let line = live[0];
+    assert!(
+        line.contains(" req/s · p99 ") && line.contains(" errors · ") && line.ends_with(" left"),
+        "{line}"
+    );
+    assert!(
+        lines
+            .last()
+            .is_some_and(|l| l.starts_with("[1/1] concurrent_reads: ") && l.contains(" ops in ")),
+        "{lines:#?}"
+    );
+}

@@ -1,9 +1,7 @@
 //! What a progress display reads while a run goes on: shared atomic counters
 //! the client tasks bump as requests complete (relaxed adds, one more per
-//! answer than the counters the run already kept), and the phase a staged
-//! run or a saturation search is in.
+//! answer than the counters the run already kept).
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -21,9 +19,6 @@ pub struct Progress {
     pub planned_ms: AtomicU64,
     /// Answers by latency bin (see [`crate::model::bin_of`]).
     latency: Box<[AtomicU64]>,
-    /// What the run is doing now beyond the scenario ("stage 2/3 → 500 req/s",
-    /// "step 4: 800 req/s"); empty when nothing more to say.
-    phase: Mutex<String>,
 }
 
 impl Default for Progress {
@@ -34,7 +29,6 @@ impl Default for Progress {
             total: AtomicU64::new(0),
             planned_ms: AtomicU64::new(0),
             latency: (0..LATENCY_BIN_COUNT).map(|_| AtomicU64::new(0)).collect(),
-            phase: Mutex::new(String::new()),
         }
     }
 }
@@ -64,17 +58,6 @@ impl Progress {
         })
     }
 
-    /// Sets the phase shown beside the scenario's name.
-    pub fn set_phase(&self, phase: impl Into<String>) {
-        if let Ok(mut current) = self.phase.lock() {
-            *current = phase.into();
-        }
-    }
-
-    pub fn phase(&self) -> String {
-        self.phase.lock().map(|p| p.clone()).unwrap_or_default()
-    }
-
     /// Notes that the load is planned to last `planned` (for time remaining).
     pub fn plan_duration(&self, planned: Duration) {
         self.planned_ms
@@ -95,7 +78,5 @@ mod tests {
         }
         let p99 = p.latency_quantile_ms(0.99).unwrap();
         assert!((p99 - 99.0).abs() < 3.0, "{p99}");
-        p.set_phase("stage 2/3");
-        assert_eq!(p.phase(), "stage 2/3");
     }
 }

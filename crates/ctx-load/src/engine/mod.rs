@@ -150,6 +150,17 @@ impl Mode {
         }
     }
 
+    /// How long the load is planned to last; None when bounded by a request count.
+    pub fn planned_duration(&self) -> Option<Duration> {
+        match self {
+            Mode::Closed { .. } => None,
+            Mode::ClosedFor { duration, .. } | Mode::Open { duration, .. } => Some(*duration),
+            Mode::OpenStaged { plan, .. } | Mode::ClosedStaged { plan } => {
+                Duration::try_from_secs_f64(plan.total_secs()).ok()
+            }
+        }
+    }
+
     /// Whether requests are timed from their intended send (open loop).
     pub fn is_open(&self) -> bool {
         matches!(self, Mode::Open { .. } | Mode::OpenStaged { .. })

@@ -4,9 +4,7 @@
 //! in — and the whole run's throughput and p99, scenario after scenario.
 
 use super::chart::{Chart, Level, Mark, PCT_TICKS, Series, XAxis, curve_points};
-use crate::model::{
-    FindMax, RunMode, ScenarioReport, StageFigures, StageKind, TimeBucket, Timeline,
-};
+use crate::model::{FindMax, RunMode, ScenarioReport, StageFigures, TimeBucket, Timeline};
 
 const BLUE: &str = "#1f77b4";
 const ORANGE: &str = "#ff7f0e";
@@ -247,13 +245,10 @@ pub fn stage_marks(stages: &[StageFigures]) -> Vec<Mark> {
         .map(|stage| Mark {
             at: stage.start_secs,
             label: format!(
-                "stage {} → {}{}",
+                "stage {} → {} {}",
                 stage.stage,
                 stage.to,
-                match stage.ramps {
-                    StageKind::Rate => " req/s",
-                    StageKind::Clients => " clients",
-                }
+                stage.ramps.unit()
             ),
         })
         .collect()

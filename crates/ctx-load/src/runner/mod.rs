@@ -178,9 +178,17 @@ async fn run_scenarios(
     reports: &mut Vec<ScenarioReport>,
 ) -> Option<AbortReason> {
     let total = selected.len();
+    // The load each scenario plans (None: bounded by a request count).
+    let lengths: Vec<Option<Duration>> = selected
+        .iter()
+        .map(|s| mode_of(opts, s, s.clients).planned_duration())
+        .collect();
     for (i, scenario) in selected.iter().enumerate() {
-        let label = format!("[{}/{total}] {}", i + 1, scenario.name);
-        match run_guarded(opts, scenario, target, pid, child, label).await {
+        let heading = progress::Heading {
+            then: lengths[i + 1..].iter().copied().sum(),
+            ..progress::Heading::new(format!("[{}/{total}] {}", i + 1, scenario.name))
+        };
+        match run_guarded(opts, scenario, target, pid, child, heading).await {
             Ok(rep) => reports.push(rep),
             Err(reason) => return Some(reason),
         }
@@ -196,9 +204,9 @@ pub(crate) async fn run_guarded(
     target: &Target,
     pid: Option<u32>,
     child: &mut Option<ChildServer>,
-    label: String,
+    heading: progress::Heading,
 ) -> Result<ScenarioReport, AbortReason> {
-    let one = run_one(opts, scenario, target, pid, label);
+    let one = run_one(opts, scenario, target, pid, heading);
     // A server of ours that dies mid-scenario ends the run at once,
     // rather than after every remaining request has failed.
     let died = async {
@@ -245,7 +253,7 @@ async fn run_one(
     scenario: &Scenario,
     target: &Target,
     pid: Option<u32>,
-    label: String,
+    mut heading: progress::Heading,
 ) -> Result<ScenarioReport, String> {
     let setup = if scenario.setup.is_empty() {
         None
@@ -272,9 +280,22 @@ async fn run_one(
     cfg.share = opts.share;
     let late_slack_ms = cfg.late_slack.as_secs_f64() * 1000.0;
     let counters = Arc::new(Progress::default());
+    if let Some(plan) = cfg.mode.plan() {
+        let count = plan.stages.len();
+        heading.stages = plan
+            .spans()
+            .into_iter()
+            .enumerate()
+            .map(|(i, (_, end, _, to))| {
+                let unit = plan.ramps.unit();
+                (end, format!("stage {}/{count} → {to} {unit}", i + 1))
+            })
+            .collect();
+    }
+    let label = heading.label.clone();
     let ticker = opts
         .progress
-        .then(|| progress::spawn(label.clone(), counters.clone()));
+        .then(|| progress::spawn(heading, counters.clone()));
     // Sampling starts before the first request and stops after the last one.
     let monitor = match pid {
         Some(pid) => match monitor::Monitor::start(pid, opts.monitor_interval) {

@@ -10,7 +10,7 @@ use crate::model::{AbortReason, CheckStatus, FindMax, ScenarioReport, SearchStep
 use crate::scenarios::Scenario;
 use crate::search::{Bracket, Next, PRECISION};
 use crate::server::ChildServer;
-use crate::{LoadOptions, SearchPlan};
+use crate::{LoadOptions, SearchPlan, progress};
 
 /// What a search leaves for the report.
 pub(super) struct Searched {
@@ -86,12 +86,16 @@ pub(super) async fn find_max(
         });
         step.thresholds = spec.slo.clone();
         let number = steps.len() + 1;
-        let label = format!(
-            "[find-max step {number}] {} at {rate:.1} req/s",
-            scenario.name
-        );
+        let heading = progress::Heading {
+            // At most: the search may end sooner.
+            then: spec.max_duration.checked_sub(started.elapsed() + spec.step),
+            ..progress::Heading::new(format!(
+                "[find-max step {number}] {} at {rate:.1} req/s",
+                scenario.name
+            ))
+        };
         let started_secs = started.elapsed().as_secs_f64();
-        let report = match super::run_guarded(opts, &step, target, pid, child, label).await {
+        let report = match super::run_guarded(opts, &step, target, pid, child, heading).await {
             Ok(report) => report,
             Err(reason) => {
                 aborted = Some(reason);
