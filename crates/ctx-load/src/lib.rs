@@ -234,6 +234,17 @@ pub(crate) struct SearchPlan {
     pub max_duration: Duration,
 }
 
+impl SearchPlan {
+    /// The lowest latency limit of the SLO (any percentile or the average), ms.
+    pub(crate) fn tightest_latency_ms(&self) -> Option<f64> {
+        self.slo_given
+            .iter()
+            .filter(|(metric, _)| metric.as_str() != "success_rate")
+            .map(|(_, limit)| *limit)
+            .reduce(f64::min)
+    }
+}
+
 impl FindMaxOptions {
     pub(crate) fn plan(&self) -> Result<SearchPlan, LoadError> {
         let bad = |why: String| LoadError::InvalidOption(why);
@@ -464,6 +475,13 @@ pub fn prepare_scenarios(opts: &LoadOptions) -> Result<Vec<Scenario>, LoadError>
             if opts.clients.is_none() {
                 s.clients = s.clients.max(FIND_MAX_MIN_CLIENTS);
             }
+        }
+        if s.fanout.is_some() && (opts.stages.is_some() || opts.think_time.is_some()) {
+            return Err(LoadError::InvalidOption(format!(
+                "{} writes at --rate for --duration: --stages, --client-stages and --think-time \
+                 do not apply to it",
+                s.name
+            )));
         }
         if opts.sustained.is_some() && s.name == "memory_stress" {
             // Judged where it can be: in the sustained phase.

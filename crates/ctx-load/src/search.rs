@@ -3,7 +3,8 @@
 //! until the SLO breaks (halves when the starting rate already breaks it),
 //! then bisects between the best rate that met it and the lowest that broke
 //! it until they are within the precision. The runs themselves are
-//! [`crate::runner`]'s.
+//! [`crate::runner`]'s, which try a rate that broke the SLO a second time
+//! before recording it here.
 
 use crate::model::{SearchEnd, StepPhase};
 

@@ -112,7 +112,8 @@ async fn the_search_finds_a_known_capacity() {
     );
     // Doubling from 150 reached 300, which broke the SLO.
     let rates: Vec<f64> = search.steps.iter().map(|s| s.rate_per_sec).collect();
-    assert_eq!(&rates[..2], &[150.0, 300.0], "{rates:?}");
+    // 300 req/s saturates the server (p50 past the limit): believed at once.
+    assert_eq!(&rates[..3], &[150.0, 300.0, 225.0], "{rates:?}");
     assert!(
         search
             .steps
@@ -121,6 +122,10 @@ async fn the_search_finds_a_known_capacity() {
     );
     // Nothing failed; a 1.5 s step's p99 rests on too few answers for a pass.
     assert_ne!(outcome.outcome, Outcome::Fail, "{}", outcome.summary_table);
+    if outcome.outcome == Outcome::Inconclusive {
+        let next = report.verdict.next_step.as_deref().unwrap_or_default();
+        assert!(next.contains("--duration SECS per rate"), "{next}");
+    }
     assert_eq!(report.scenarios.len(), 1);
     assert!(report.scenarios[0].passed);
 
@@ -160,6 +165,8 @@ async fn a_search_where_no_rate_meets_the_slo_fails() {
     assert_eq!(search.max_rate_per_sec, None);
     let rates: Vec<f64> = search.steps.iter().map(|s| s.rate_per_sec).collect();
     // 0.5 s steps halve no lower than 200 req/s (100 requests a step).
+    // Each broken rate whose median met the limit is tried twice before the
+    // search believes it (the median of 5 ms answers is past 1 ms: at once).
     assert_eq!(rates, vec![400.0, 200.0]);
     assert_eq!(outcome.outcome, Outcome::Fail);
     assert!(

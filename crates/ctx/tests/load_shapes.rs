@@ -35,6 +35,21 @@ fn bad_shapes_and_searches_are_refused_before_any_load() {
     refused(&["--client-stages", "1s:1.5"], "whole number");
     refused(&["--think-time", "5parsecs"], "--think-time");
     refused(&["--rate", "10", "--think-time", "1s"], "closed loop");
+    refused(
+        &[
+            "--client-stages",
+            "1s:2",
+            "--workers",
+            "2",
+            "--worker-index",
+            "0",
+        ],
+        "do not split",
+    );
+    refused(
+        &["--scenario", "ws_fanout", "--stages", "1s:5"],
+        "do not apply",
+    );
     refused(&["--find-max"], "--slo");
     refused(&["--slo", "p99_ms=5"], "--find-max");
     refused(&["--find-max", "--slo", "leak=on"], "an SLO limits one of");

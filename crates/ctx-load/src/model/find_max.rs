@@ -31,6 +31,9 @@ pub enum StepPhase {
     Ramp,
     /// Halving the interval between the best rate that met it and the lowest that broke it.
     Bisect,
+    /// The same rate again, after it broke the SLO once: it broke the SLO
+    /// only if it breaks it again.
+    Confirm,
 }
 
 /// One rate tried: an open loop at `rate_per_sec` for the step's duration.

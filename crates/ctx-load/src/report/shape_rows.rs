@@ -2,7 +2,7 @@
 //! each stage's figures, and the steps of a saturation search.
 
 use super::table::{Cell, Table, Tone};
-use crate::model::{FindMax, ScenarioReport, SearchEnd, SearchStep, StageFigures};
+use crate::model::{FindMax, ScenarioReport, SearchEnd, SearchStep, StageFigures, StepPhase};
 
 fn level(value: f64) -> String {
     if value.fract() == 0.0 {
@@ -99,6 +99,10 @@ pub fn find_max_table(search: &FindMax) -> Table {
         } else {
             Cell::toned(format!("broken: {}", step.broken.join("; ")), Tone::Fail)
         };
+        let number = match step.phase {
+            StepPhase::Confirm => format!("{} (again)", step.step),
+            StepPhase::Ramp | StepPhase::Bisect => step.step.to_string(),
+        };
         table.rows.push(vec![
             Cell::new(format!("{:.1}", step.rate_per_sec)),
             Cell::new(format!("{:.1}", step.achieved_rate)),
@@ -106,7 +110,7 @@ pub fn find_max_table(search: &FindMax) -> Table {
             Cell::new(format!("{:.2}%", step.success_rate_pct)),
             Cell::new(format!("{:.2}", step.p50_ms)),
             Cell::new(format!("{:.2}", step.p99_ms)),
-            Cell::new(step.step.to_string()),
+            Cell::new(number),
             slo,
         ]);
     }

@@ -105,7 +105,12 @@ fn next_step(inconclusive: &[&str], context: RunContext) -> String {
         .iter()
         .any(|why| why.contains("samples") || why.contains("requests") || why.contains("lasted"))
     {
-        steps.push("run longer: --duration SECS (closed loop for a time) or --scale N");
+        steps.push(if context.search.is_some() {
+            // A search's --duration is each step's: 5 s at 200 req/s gives a p99 its 1000 answers.
+            "longer steps: --duration SECS per rate (a p99 needs 1000 answers at the rate found)"
+        } else {
+            "run longer: --duration SECS (closed loop for a time) or --scale N"
+        });
     }
     if steps.is_empty() {
         steps.push("run `ctx load` (the default run) for a conclusive verdict");
