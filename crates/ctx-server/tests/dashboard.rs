@@ -1,12 +1,11 @@
 //! The web dashboard at `/`: its files over HTTP, the API key over `/ws`, and the page
 //! itself in a real headless Chromium against a real server.
 
-mod browser;
 mod common;
 
-use browser::Browser;
 use common::{TestServer, assert_error};
 use ctx_server::AuthScope;
+use ctx_test_browser::Browser;
 use hyper::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};

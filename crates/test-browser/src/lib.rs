@@ -1,4 +1,5 @@
-//! A headless Chromium driven over the DevTools protocol, for the dashboard's tests.
+//! A headless Chromium driven over the DevTools protocol, for tests of web pages (the
+//! server's dashboard, `ctx load`'s report.html).
 //!
 //! A few commands are all the tests need (open a tab, evaluate JavaScript, collect console
 //! errors), so this speaks the protocol directly over the WebSocket client the crate already
