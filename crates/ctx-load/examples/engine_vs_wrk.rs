@@ -86,13 +86,15 @@ fn main() -> Res<()> {
     let target = Target::parse(&url)?;
     let generator: ctx_load::RequestGenerator = Arc::new(|_, _| Request::get("/"));
     let ours = |ops: u64| -> Res<Round> {
-        let cfg = EngineConfig::new(
+        let mut cfg = EngineConfig::new(
             target.clone(),
             Mode::Closed {
                 clients: connections,
                 ops_per_client: ops,
             },
         );
+        // One lane, on this thread: its CPU time is the engine's, against wrk -t1.
+        cfg.lanes = 1;
         let (start, cpu0) = (Instant::now(), thread_cpu_secs());
         let res = client_rt.block_on(engine::run(
             &cfg,

@@ -3,7 +3,7 @@
 //! drain, record" and nothing more.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::client::{Client, Inspect};
@@ -21,9 +21,16 @@ pub(super) struct Shared {
     pub start: Instant,
     /// A staged run: stage ends (seconds from `start`) and the run's per-stage tallies.
     pub stages: Option<(Arc<[f64]>, SharedTallies)>,
+    /// Set when the run is abandoned (see `lanes::StopOnDrop`): clients stop
+    /// before their next request.
+    pub stop: Arc<AtomicBool>,
 }
 
 impl Shared {
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
     fn recorder(&self, open_loop: bool) -> Recorder {
         let mut recorder =
             Recorder::new(self.start, self.progress.clone(), open_loop, self.checks());
@@ -67,6 +74,9 @@ pub(super) async fn closed(
     let mut client = Client::new(shared.cfg.target.clone());
     let timeout = shared.cfg.timeout;
     for op_id in 0..ops_per_client {
+        if shared.stopped() {
+            break;
+        }
         if op_id > 0 {
             shared.think().await;
             if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
@@ -106,7 +116,7 @@ pub(super) async fn closed_staged(shared: Shared, client_id: u64, ramp: Arc<Ramp
         let now = Instant::now()
             .saturating_duration_since(start)
             .as_secs_f64();
-        if now >= end {
+        if now >= end || shared.stopped() {
             break;
         }
         let Some(active_from) = ramp.first_reaching(needed, now) else {
@@ -188,7 +198,7 @@ pub(super) async fn open(shared: Shared, client_id: u64, schedule: Schedule) -> 
     let mut g = schedule.share.index + client_id * schedule.share.workers;
     let mut op_id = 0;
     let mut prev_done = start;
-    while g < planned {
+    while g < planned && !shared.stopped() {
         let intended = start + pace.due(g);
         let request = (shared.generator)(client_id, op_id);
         if Instant::now() < intended {

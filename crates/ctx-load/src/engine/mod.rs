@@ -27,6 +27,7 @@
 //! the run, and mergeable across workers and runs.
 
 mod client;
+mod lanes;
 mod live;
 mod loops;
 pub mod monitor;
@@ -36,7 +37,7 @@ mod target;
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -44,6 +45,7 @@ use hdrhistogram::Histogram;
 use hyper::Method;
 
 pub use client::{one_shot, run_setup};
+pub use lanes::default_lanes;
 pub use live::Progress;
 pub use ramp::Ramp;
 pub(crate) use target::OpenError;
@@ -192,6 +194,9 @@ pub struct EngineConfig {
     /// Open loop: send only this worker's requests of the schedule (see
     /// [`WorkerShare`]); the clients of `mode` are this worker's own.
     pub share: WorkerShare,
+    /// Threads the clients run on, each with its own runtime (see `lanes.rs`);
+    /// 1 = on the caller's runtime. Default: one per core.
+    pub lanes: usize,
 }
 
 impl fmt::Debug for EngineConfig {
@@ -207,6 +212,7 @@ impl fmt::Debug for EngineConfig {
             .field("on_complete", &self.on_complete.is_some())
             .field("inspection", &self.inspection.as_ref().map(|i| &i.names))
             .field("share", &self.share)
+            .field("lanes", &self.lanes)
             .finish()
     }
 }
@@ -224,6 +230,7 @@ impl EngineConfig {
             on_complete: None,
             inspection: None,
             share: WorkerShare::WHOLE,
+            lanes: default_lanes(),
         }
     }
 }
@@ -282,14 +289,16 @@ pub async fn run(
             ends.iter().map(|_| recorder::StageTally::new()).collect();
         (ends, Arc::new(std::sync::Mutex::new(tallies)))
     });
+    let stop = lanes::StopOnDrop(Arc::new(AtomicBool::new(false)));
     let shared = loops::Shared {
         cfg: Arc::new(cfg.clone()),
         generator,
         progress: progress.clone(),
         start,
         stages: stage_tallies.clone(),
+        stop: stop.0.clone(),
     };
-    let mut set = tokio::task::JoinSet::new();
+    let mut tasks: Vec<lanes::ClientTask> = Vec::new();
     let open = match cfg.mode {
         Mode::Closed {
             clients,
@@ -299,12 +308,12 @@ pub async fn run(
                 .total
                 .store(clients * ops_per_client, Ordering::Relaxed);
             for client_id in 0..clients {
-                set.spawn(loops::closed(
+                tasks.push(Box::pin(loops::closed(
                     shared.clone(),
                     client_id,
                     ops_per_client,
                     None,
-                ));
+                )));
             }
             None
         }
@@ -312,12 +321,12 @@ pub async fn run(
             progress.plan_duration(duration);
             let deadline = start + duration;
             for client_id in 0..clients {
-                set.spawn(loops::closed(
+                tasks.push(Box::pin(loops::closed(
                     shared.clone(),
                     client_id,
                     u64::MAX,
                     Some(deadline),
-                ));
+                )));
             }
             None
         }
@@ -327,11 +336,11 @@ pub async fn run(
                 .ok_or_else(|| LoadError::Internal("no ramp".into()))?;
             progress.plan_duration(Duration::from_secs_f64(ramp.duration()));
             for client_id in 0..ramp_clients(&ramp) {
-                set.spawn(loops::closed_staged(
+                tasks.push(Box::pin(loops::closed_staged(
                     shared.clone(),
                     client_id,
                     ramp.clone(),
-                ));
+                )));
             }
             None
         }
@@ -347,7 +356,7 @@ pub async fn run(
             }
             let planned = (rate * duration.as_secs_f64()).floor() as u64;
             let pace = loops::Pace::Even(rate);
-            spawn_open(&mut set, &shared, clients, pace, planned, duration);
+            spawn_open(&mut tasks, &shared, clients, pace, planned, duration);
             Some((rate, cfg.share.requests(planned)))
         }
         Mode::OpenStaged { clients, .. } => {
@@ -359,7 +368,7 @@ pub async fn run(
             // The rate asked of the run: its average over the stages.
             let rate = planned as f64 / ramp.duration();
             spawn_open(
-                &mut set,
+                &mut tasks,
                 &shared,
                 clients,
                 loops::Pace::Ramp(ramp),
@@ -391,8 +400,9 @@ pub async fn run(
     let mut timeline = TimelineTally::default();
     let (mut success, mut attempted, mut late) = (0, 0, 0);
     let mut last = start;
-    while let Some(joined) = set.join_next().await {
-        let rec = joined.map_err(|e| LoadError::Internal(format!("load worker failed: {e}")))?;
+    let recorders = lanes::run(tasks, cfg.lanes).await?;
+    drop(stop);
+    for rec in recorders {
         // Same bounds on both sides: adding cannot go out of range.
         let _ = latency.add(&rec.latency);
         let _ = connect.add(&rec.connect);
@@ -465,7 +475,7 @@ fn ramp_clients(ramp: &Ramp) -> u64 {
 
 /// Spawns the open loop's clients over the schedule `pace` × `planned`.
 fn spawn_open(
-    set: &mut tokio::task::JoinSet<recorder::Recorder>,
+    tasks: &mut Vec<lanes::ClientTask>,
     shared: &loops::Shared,
     clients: u64,
     pace: loops::Pace,
@@ -482,7 +492,11 @@ fn spawn_open(
         send_deadline: shared.start + duration + shared.cfg.send_grace,
     };
     for client_id in 0..clients {
-        set.spawn(loops::open(shared.clone(), client_id, schedule.clone()));
+        tasks.push(Box::pin(loops::open(
+            shared.clone(),
+            client_id,
+            schedule.clone(),
+        )));
     }
 }
 
