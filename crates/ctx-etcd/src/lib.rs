@@ -1,5 +1,9 @@
 //! ctx on an etcd v3 cluster.
 //!
+//! [`store`] (feature `store`) is ctx-store's `ContextStore` on etcd: each node keeps the
+//! shared in-memory map and history, fed by one prefix-wide etcd watch, and commits
+//! writes as etcd transactions.
+//!
 //! [`local_cluster`] starts a real etcd cluster of `/usr/bin/etcd` child processes on
 //! loopback (free ports, its own data directories, torn down on drop) for the integration
 //! tests, `ctx dev-cluster` and bench/run. It needs only the `etcd` binary on PATH, not the
@@ -22,3 +26,7 @@ fn log_tail(path: &std::path::Path) -> String {
     let _ = file.read_to_end(&mut bytes);
     String::from_utf8_lossy(&bytes).into_owned()
 }
+
+/// The etcd backend (`ctx serve --store etcd`): see docs/cluster.md.
+#[cfg(feature = "store")]
+pub mod store;

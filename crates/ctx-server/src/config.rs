@@ -54,7 +54,38 @@ pub struct ServerConfig {
     pub tls_cert: Option<PathBuf>,
     /// The PEM private key of `tls_cert`.
     pub tls_key: Option<PathBuf>,
+    /// Which store serves: the embedded one, or an etcd cluster (docs/cluster.md).
+    pub store: StoreBackend,
+    /// With `store = etcd`: the client URLs of the etcd members.
+    pub etcd_endpoints: Vec<String>,
+    /// With `store = etcd`: the etcd key prefix of this context (nodes sharing it share
+    /// the context).
+    pub etcd_prefix: String,
 }
+
+/// `--store`: where the context lives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    /// On local disk (`data_dir`): one process, no setup.
+    #[default]
+    Embedded,
+    /// On an etcd v3 cluster: any number of ctx nodes in front of it.
+    Etcd,
+}
+
+impl std::str::FromStr for StoreBackend {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "embedded" => Ok(StoreBackend::Embedded),
+            "etcd" => Ok(StoreBackend::Etcd),
+            other => Err(format!("store must be `embedded` or `etcd`, not `{other}`")),
+        }
+    }
+}
+
+pub const DEFAULT_ETCD_PREFIX: &str = "ctx/";
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -133,6 +164,9 @@ pub struct ConfigFile {
     pub cors_origins: Option<Vec<String>>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    pub store: Option<StoreBackend>,
+    pub etcd_endpoints: Option<Vec<String>>,
+    pub etcd_prefix: Option<String>,
 }
 
 impl ConfigFile {
@@ -151,6 +185,14 @@ impl ServerConfig {
 
     /// Settings that no server can run with, as one line for the operator.
     pub fn check(&self) -> Result<(), String> {
+        if self.store == StoreBackend::Etcd && self.etcd_endpoints.is_empty() {
+            return Err("--store etcd needs --etcd-endpoints (http://host:2379,...)".into());
+        }
+        if self.store == StoreBackend::Etcd && self.etcd_prefix.is_empty() {
+            return Err(
+                "--etcd-prefix must not be empty (it would share etcd's whole key space)".into(),
+            );
+        }
         if self.max_value_depth > MAX_VALUE_DEPTH_CEILING {
             return Err(format!(
                 "max_value_depth {} is above {MAX_VALUE_DEPTH_CEILING}: JSON parsing stops at 128 levels of a whole message",
@@ -257,6 +299,15 @@ impl ServerConfig {
             },
             tls_cert: overrides.tls_cert.or(file.tls_cert),
             tls_key: overrides.tls_key.or(file.tls_key),
+            store: overrides.store.or(file.store).unwrap_or_default(),
+            etcd_endpoints: overrides
+                .etcd_endpoints
+                .or(file.etcd_endpoints)
+                .unwrap_or_default(),
+            etcd_prefix: overrides
+                .etcd_prefix
+                .or(file.etcd_prefix)
+                .unwrap_or_else(|| DEFAULT_ETCD_PREFIX.to_owned()),
         }
     }
 

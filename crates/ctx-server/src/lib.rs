@@ -16,7 +16,7 @@ mod routes;
 mod tls;
 
 pub use auth::{ApiKey, Role, Secret};
-pub use config::{AuthScope, ConfigFile, RateLimit, ServerConfig};
+pub use config::{AuthScope, ConfigFile, RateLimit, ServerConfig, StoreBackend};
 pub use tls::TlsError;
 
 use app::App;

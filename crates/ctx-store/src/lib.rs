@@ -41,7 +41,7 @@ pub use health::WriteHealth;
 pub use history::{HistoryPage, HistoryQuery};
 pub use memory::{Evaluated, Memory, Snapshot, Watch};
 pub use state::{Change, HistoryBound, Record};
-pub use store::{Store, WriteOutcome};
+pub use store::{Store, WriteOutcome, validate_lease_ttl, validate_txn};
 pub use txn::{
     Compare, LeaseId, LeaseInfo, MAX_LEASE_TTL, MAX_TXN_OPS, MIN_LEASE_TTL, Op, OpResult,
     RevokeOutcome, Txn, TxnOutcome,

@@ -170,56 +170,15 @@ impl Store {
     /// [`MAX_TXN_OPS`] or writes a key twice, a set names a lease that is not alive, or an
     /// increment meets a value that is not an integer.
     pub async fn commit(&self, txn: Txn) -> Result<TxnOutcome, StoreError> {
-        self.validate_txn(&txn)?;
+        validate_txn(&self.memory, &txn)?;
         let (reply, answer) = oneshot::channel();
         self.send(Command::Txn(txn, reply)).await?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
-    fn validate_txn(&self, txn: &Txn) -> Result<(), StoreError> {
-        for (what, len) in [
-            ("conditions", txn.compare.len()),
-            ("success operations", txn.success.len()),
-            ("failure operations", txn.failure.len()),
-        ] {
-            if len > MAX_TXN_OPS {
-                return Err(StoreError::InvalidTxn(format!(
-                    "{len} {what}; at most {MAX_TXN_OPS} are allowed"
-                )));
-            }
-        }
-        for compare in &txn.compare {
-            self.validate_key(compare.key())?;
-        }
-        for branch in [&txn.success, &txn.failure] {
-            for op in branch {
-                self.validate_key(op.key())?;
-            }
-            // One check for one op (every plain write) would only allocate.
-            if branch.len() > 1 {
-                let mut written = HashSet::new();
-                for op in branch.iter().filter(|op| !matches!(op, Op::Get { .. })) {
-                    if !written.insert(op.key()) {
-                        return Err(StoreError::InvalidTxn(format!(
-                            "the key {:?} is written twice in one branch",
-                            op.key()
-                        )));
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// Grants a lease of `ttl` (between [`MIN_LEASE_TTL`] and [`MAX_LEASE_TTL`]).
     pub async fn grant_lease(&self, ttl: Duration) -> Result<LeaseInfo, StoreError> {
-        if !(MIN_LEASE_TTL..=MAX_LEASE_TTL).contains(&ttl) {
-            return Err(StoreError::InvalidTxn(format!(
-                "a lease's ttl must be between {:?} and {} days",
-                MIN_LEASE_TTL,
-                MAX_LEASE_TTL.as_secs() / 86_400
-            )));
-        }
+        validate_lease_ttl(ttl)?;
         match self.lease_command(LeaseCommand::Grant(ttl)).await? {
             LeaseAnswer::Lease(info) => Ok(info),
             _ => Err(StoreError::Closed),
@@ -310,4 +269,53 @@ fn spawn_reaper(memory: Arc<Memory>, writes: mpsc::WeakSender<Command>) -> std::
             }
         })
         .map(|_| ())
+}
+
+/// What every backend refuses before committing: too many conditions or operations, an
+/// invalid key, a key written twice in one branch.
+pub fn validate_txn(memory: &Memory, txn: &Txn) -> Result<(), StoreError> {
+    for (what, len) in [
+        ("conditions", txn.compare.len()),
+        ("success operations", txn.success.len()),
+        ("failure operations", txn.failure.len()),
+    ] {
+        if len > MAX_TXN_OPS {
+            return Err(StoreError::InvalidTxn(format!(
+                "{len} {what}; at most {MAX_TXN_OPS} are allowed"
+            )));
+        }
+    }
+    for compare in &txn.compare {
+        memory.validate_key(compare.key())?;
+    }
+    for branch in [&txn.success, &txn.failure] {
+        for op in branch {
+            memory.validate_key(op.key())?;
+        }
+        // One check for one op (every plain write) would only allocate.
+        if branch.len() > 1 {
+            let mut written = HashSet::new();
+            for op in branch.iter().filter(|op| !matches!(op, Op::Get { .. })) {
+                if !written.insert(op.key()) {
+                    return Err(StoreError::InvalidTxn(format!(
+                        "the key {:?} is written twice in one branch",
+                        op.key()
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A lease's ttl must be between [`MIN_LEASE_TTL`] and [`MAX_LEASE_TTL`].
+pub fn validate_lease_ttl(ttl: Duration) -> Result<(), StoreError> {
+    if !(MIN_LEASE_TTL..=MAX_LEASE_TTL).contains(&ttl) {
+        return Err(StoreError::InvalidTxn(format!(
+            "a lease's ttl must be between {:?} and {} days",
+            MIN_LEASE_TTL,
+            MAX_LEASE_TTL.as_secs() / 86_400
+        )));
+    }
+    Ok(())
 }

@@ -38,7 +38,7 @@ impl JsonValue {
 
     /// Text that is already canonical JSON (written by this store); checked all the same,
     /// so a damaged data file is an error at open, not a bad answer later.
-    pub(crate) fn from_stored_text(text: String) -> Result<Self, serde_json::Error> {
+    pub fn from_stored_text(text: String) -> Result<Self, serde_json::Error> {
         RawValue::from_string(text).map(|raw| Self(Arc::from(raw)))
     }
 

@@ -4,4 +4,5 @@ pub mod coord;
 pub mod load;
 mod lock;
 pub mod serve;
+mod serve_etcd;
 pub mod watch;

@@ -6,7 +6,7 @@
 //! (TOML, same names as the flags with `_`), then the defaults.
 
 use crate::exit;
-use ctx_server::{ApiKey, AuthScope, ConfigFile, Server, ServerConfig};
+use ctx_server::{ApiKey, AuthScope, ConfigFile, Server, ServerConfig, StoreBackend};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -90,6 +90,15 @@ pub struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, env = "CTX_TLS_KEY", value_name = "PEM")]
     tls_key: Option<PathBuf>,
+    /// Where the context lives: `embedded` (on local disk) or `etcd` (an etcd v3 cluster; see docs/cluster.md) [default: embedded].
+    #[arg(long, env = "CTX_STORE")]
+    store: Option<StoreBackend>,
+    /// With --store etcd: the etcd members' client URLs, comma-separated (http://h1:2379,http://h2:2379).
+    #[arg(long, env = "CTX_ETCD_ENDPOINTS", value_delimiter = ',')]
+    etcd_endpoints: Vec<String>,
+    /// With --store etcd: the etcd key prefix of this context; nodes with the same prefix share it [default: ctx/].
+    #[arg(long, env = "CTX_ETCD_PREFIX")]
+    etcd_prefix: Option<String>,
     /// TOML file with any of the settings above.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -130,6 +139,9 @@ impl ServeArgs {
             cors_origins: (!self.cors_origins.is_empty()).then_some(self.cors_origins),
             tls_cert: self.tls_cert,
             tls_key: self.tls_key,
+            store: self.store,
+            etcd_endpoints: (!self.etcd_endpoints.is_empty()).then_some(self.etcd_endpoints),
+            etcd_prefix: self.etcd_prefix,
         };
         let mut config = ServerConfig::resolve(overrides, file);
         config.recover = self.recover;
@@ -184,7 +196,14 @@ pub fn run(args: ServeArgs) -> ExitCode {
     };
     runtime.block_on(async move {
         let data_dir = config.data_dir.clone();
-        let server = match Server::bind(config).await {
+        let open = match super::serve_etcd::opener(&config) {
+            Ok(open) => open,
+            Err(message) => {
+                eprintln!("ctx serve: {message}");
+                return exit::code(exit::USAGE);
+            }
+        };
+        let server = match Server::bind_with(config, open).await {
             Ok(server) => server,
             Err(e) => {
                 eprintln!("ctx serve: {e}");

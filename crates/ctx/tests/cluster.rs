@@ -1,0 +1,223 @@
+//! Cluster mode end to end (`--features etcd`): a real 3-member etcd cluster on loopback
+//! and three `ctx serve --store etcd` child processes in front of it. A write on one node
+//! is read on another and pushed over /ws to a watcher on the third; history keeps
+//! before/after/who; the per-key rules of the embedded store hold (equal value: no history
+//! entry; missing key: 200 null; stale if_revision: 409); a watcher resumes from a
+//! revision.
+#![cfg(feature = "etcd")]
+
+mod common;
+
+use common::{CTX, ChildServer, http};
+use ctx_etcd::local_cluster::LocalEtcdCluster;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::Duration;
+use tempfile::TempDir;
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Three ctx nodes on one etcd cluster, all under one prefix.
+struct Cluster {
+    nodes: Vec<ChildServer>,
+    // Dropped after the nodes (fields drop in order): members outlive their clients.
+    _etcd: LocalEtcdCluster,
+    _dir: TempDir,
+}
+
+fn cluster() -> Cluster {
+    let dir = TempDir::new().expect("temp dir");
+    let etcd = LocalEtcdCluster::start(3, &dir.path().join("etcd")).expect("start etcd");
+    let endpoints = etcd.endpoints();
+    let nodes = (0..3)
+        .map(|node| {
+            ChildServer::start_with(
+                &dir.path().join(format!("node-{node}")),
+                &[
+                    "--store",
+                    "etcd",
+                    "--etcd-endpoints",
+                    &endpoints,
+                    "--etcd-prefix",
+                    "test/",
+                ],
+            )
+        })
+        .collect();
+    Cluster {
+        nodes,
+        _etcd: etcd,
+        _dir: dir,
+    }
+}
+
+/// `ctx watch --json` on a node: its stdout lines as JSON; killed when dropped.
+struct Watch {
+    child: Child,
+    lines: Receiver<Value>,
+}
+
+impl Watch {
+    fn start(node: &ChildServer, since: u64) -> Watch {
+        let mut child = Command::new(CTX)
+            .args([
+                "watch",
+                "--json",
+                "--since",
+                &since.to_string(),
+                "--server",
+                &node.url,
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn ctx watch");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let Ok(event) = serde_json::from_str::<Value>(&line) else {
+                    continue;
+                };
+                if tx.send(event).is_err() {
+                    break;
+                }
+            }
+        });
+        Watch { child, lines }
+    }
+
+    /// The next change event.
+    #[track_caller]
+    fn change(&self) -> Value {
+        self.lines
+            .recv_timeout(PATIENCE)
+            .unwrap_or_else(|_| panic!("no event within {PATIENCE:?}"))
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn set(node: &ChildServer, key: &str, value: Value, who: &str) -> Value {
+    let (status, answer) = node.post("/ctx", &json!({"key": key, "value": value, "who": who}));
+    assert_eq!(status, 200, "{answer}");
+    answer
+}
+
+#[test]
+fn three_nodes_on_one_etcd_cluster_answer_the_same_api() {
+    let cluster = cluster();
+    let [a, b, c] = [&cluster.nodes[0], &cluster.nodes[1], &cluster.nodes[2]];
+    let (status, answer) = a.get("/ctx/status");
+    assert_eq!(
+        (status, answer["store"].as_str()),
+        (200, Some("etcd")),
+        "{answer}"
+    );
+    let watcher = Watch::start(c, 0);
+
+    // A write on A is read on B and pushed to the watcher on C.
+    let first = set(a, "job/1", json!({"state": "queued"}), "alice");
+    assert_eq!(first["changed"], true, "{first}");
+    let r1 = first["revision"].as_u64().expect("revision");
+    let (status, read) = b.get("/ctx/job/1?consistent=true");
+    assert_eq!(status, 200, "{read}");
+    assert_eq!(read["value"], json!({"state": "queued"}));
+    assert_eq!(read["revision"].as_u64(), Some(r1));
+    let event = watcher.change();
+    assert_eq!(event["key"], "job/1", "{event}");
+    assert_eq!(event["revision"].as_u64(), Some(r1), "{event}");
+    assert_eq!(event["value"], json!({"state": "queued"}), "{event}");
+
+    // Equal value: answered unchanged at the same revision, no history entry.
+    let same = set(b, "job/1", json!({"state": "queued"}), "bob");
+    assert_eq!(
+        (same["changed"].as_bool(), same["revision"].as_u64()),
+        (Some(false), Some(r1)),
+        "{same}"
+    );
+
+    // A second value from C: history on A has before/after/who.
+    let second = set(c, "job/1", json!({"state": "running"}), "carol");
+    let r2 = second["revision"].as_u64().expect("revision");
+    assert!(r2 > r1, "{second}");
+    let (_, history) = a.get("/ctx/history?key=job/1&consistent=true");
+    let entries = history["history"].as_array().expect("history entries");
+    assert_eq!(entries.len(), 2, "{history}");
+    assert_eq!(entries[0]["before"], Value::Null);
+    assert_eq!(entries[0]["after"], json!({"state": "queued"}));
+    assert_eq!(entries[0]["who"], "alice");
+    assert_eq!(entries[1]["before"], json!({"state": "queued"}));
+    assert_eq!(entries[1]["after"], json!({"state": "running"}));
+    assert_eq!(entries[1]["who"], "carol");
+    assert_eq!(entries[1]["revision"].as_u64(), Some(r2));
+
+    // Compare-and-set with a stale revision: 409, nothing written.
+    let (status, refused) = a.post(
+        "/ctx",
+        &json!({"key": "job/1", "value": {"state": "stolen"}, "who": "mallory", "if_revision": r1}),
+    );
+    assert_eq!(status, 409, "{refused}");
+    let (status, won) = b.post(
+        "/ctx",
+        &json!({"key": "job/1", "value": {"state": "done"}, "who": "bob", "if_revision": r2}),
+    );
+    assert_eq!(status, 200, "{won}");
+    let r3 = won["revision"].as_u64().expect("revision");
+
+    // A missing key: 200 with null, on any node.
+    let (status, missing) = c.get("/ctx/nobody/wrote/this?consistent=true");
+    assert_eq!(status, 200, "{missing}");
+    assert_eq!(
+        (missing["value"].clone(), missing["found"].clone()),
+        (Value::Null, json!(false))
+    );
+
+    // A delete on B: history on C names who deleted.
+    let (status, deleted) = http(&b.addr, "DELETE", "/ctx/job/1?who=dave", None);
+    assert_eq!(
+        (status, deleted["deleted"].as_bool()),
+        (200, Some(true)),
+        "{deleted}"
+    );
+    let r4 = deleted["revision"].as_u64().expect("revision");
+    let (_, history) = c.get("/ctx/history?key=job/1&consistent=true");
+    let last = history["history"]
+        .as_array()
+        .and_then(|h| h.last().cloned())
+        .expect("an entry");
+    assert_eq!(
+        (last["after"].clone(), last["who"].clone()),
+        (Value::Null, json!("dave")),
+        "{history}"
+    );
+    assert_eq!(last["before"], json!({"state": "done"}));
+
+    // The live watcher saw every change in order, none twice.
+    let seen: Vec<u64> = (0..3)
+        .map(|_| watcher.change()["revision"].as_u64().unwrap_or(0))
+        .collect();
+    assert_eq!(seen, vec![r2, r3, r4]);
+
+    // A watcher on A resuming after r2 gets exactly what came after it.
+    let resumed = Watch::start(a, r2);
+    let replayed: Vec<u64> = (0..2)
+        .map(|_| resumed.change()["revision"].as_u64().unwrap_or(0))
+        .collect();
+    assert_eq!(replayed, vec![r3, r4]);
+    let after = set(c, "job/2", json!(1), "erin");
+    let live = resumed.change();
+    assert_eq!(
+        (live["key"].as_str(), live["revision"].as_u64()),
+        (Some("job/2"), after["revision"].as_u64()),
+        "{live}"
+    );
+}
