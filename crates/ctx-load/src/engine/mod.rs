@@ -9,7 +9,7 @@
 //! bottleneck it is trying to measure.
 //!
 //! Two modes, each also in stages (a ramping arrival rate, a ramping number
-//! of clients: [`ramp`]):
+//! of clients: [`Ramp`]):
 //! - **Closed loop** (the seed's model): each client sends its next request as
 //!   soon as the previous answer arrived. Latency is measured from the actual
 //!   send. Simple, but it hides queueing: if the server stalls for a second,
@@ -54,9 +54,8 @@ pub use target::{Target, parse_header};
 use crate::error::LoadError;
 use crate::model::{
     ContentCheckTally, ErrorBreakdown, LatencySummary, OpenLoopSummary, PerformanceMetrics,
-    RawHistograms, ResourceUsage, RunMode, SecondBucket, SetupSummary, StageFigures, StageKind,
-    StagePlan, Timeline, TimelineTally, WorkerShare, encode_histogram, new_histogram,
-    percentile_curve,
+    RawHistograms, ResourceUsage, RunMode, SecondBucket, SetupSummary, StageFigures, StagePlan,
+    Timeline, TimelineTally, WorkerShare, encode_histogram, new_histogram, percentile_curve,
 };
 
 /// One HTTP request as produced by a generator. The path is relative to the
@@ -135,11 +134,11 @@ pub enum Mode {
         rate: f64,
         duration: Duration,
     },
-    /// Open loop whose total arrival rate follows `plan` (a [`StageKind::Rate`]
+    /// Open loop whose total arrival rate follows `plan` (a [`crate::model::StageKind::Rate`]
     /// plan), spread evenly over `clients` connections.
     OpenStaged { clients: u64, plan: StagePlan },
     /// Closed loop whose number of active clients follows `plan` (a
-    /// [`StageKind::Clients`] plan; as many connections as its peak).
+    /// [`crate::model::StageKind::Clients`] plan; as many connections as its peak).
     ClosedStaged { plan: StagePlan },
 }
 
@@ -335,7 +334,7 @@ pub async fn run(
                 .clone()
                 .ok_or_else(|| LoadError::Internal("no ramp".into()))?;
             progress.plan_duration(Duration::from_secs_f64(ramp.duration()));
-            for client_id in 0..ramp_clients(&ramp) {
+            for client_id in 0..ramp::ramp_clients(&ramp) {
                 tasks.push(Box::pin(loops::closed_staged(
                     shared.clone(),
                     client_id,
@@ -445,7 +444,7 @@ pub async fn run(
             let tallies = tallies
                 .lock()
                 .map_err(|_| LoadError::Internal("a load worker panicked".into()))?;
-            stage_figures(plan, &tallies)
+            ramp::stage_figures(plan, &tallies)
         }
         _ => Vec::new(),
     };
@@ -462,15 +461,6 @@ pub async fn run(
         open,
         stages,
     })
-}
-
-/// A staged closed loop's connections: as many as its peak client count.
-fn ramp_clients(ramp: &Ramp) -> u64 {
-    let mut clients = 0;
-    while ramp.first_reaching((clients + 1) as f64, 0.0).is_some() {
-        clients += 1;
-    }
-    clients
 }
 
 /// Spawns the open loop's clients over the schedule `pace` × `planned`.
@@ -498,40 +488,6 @@ fn spawn_open(
             schedule.clone(),
         )));
     }
-}
-
-/// Each stage's figures from its tallies.
-fn stage_figures(plan: &StagePlan, tallies: &[recorder::StageTally]) -> Vec<StageFigures> {
-    plan.spans()
-        .into_iter()
-        .zip(tallies)
-        .enumerate()
-        .map(|(i, ((start, end, from, to), tally))| {
-            let secs = end - start;
-            StageFigures {
-                stage: i + 1,
-                ramps: plan.ramps,
-                start_secs: start,
-                end_secs: end,
-                from,
-                to,
-                requests: tally.requests,
-                success: tally.success,
-                success_rate_pct: if tally.requests == 0 {
-                    100.0
-                } else {
-                    tally.success as f64 / tally.requests as f64 * 100.0
-                },
-                target_rate: (plan.ramps == StageKind::Rate).then_some((from + to) / 2.0),
-                achieved_rate: if secs > 0.0 {
-                    tally.requests as f64 / secs
-                } else {
-                    0.0
-                },
-                latency: LatencySummary::from_histogram(&tally.latency),
-            }
-        })
-        .collect()
 }
 
 impl RunResult {

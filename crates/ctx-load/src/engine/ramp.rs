@@ -1,8 +1,10 @@
 //! A piecewise-linear level over time (a [`StagePlan`]): the arrival rate of
 //! a staged open loop, or the number of active clients of a staged closed
-//! loop. Times are seconds from the start of the load.
+//! loop, and each stage's figures at the end. Times are seconds from the
+//! start of the load.
 
-use crate::model::StagePlan;
+use super::recorder::StageTally;
+use crate::model::{LatencySummary, StageFigures, StageKind, StagePlan};
 
 /// One stage as the engine uses it.
 #[derive(Clone, Copy, Debug)]
@@ -127,6 +129,49 @@ impl Ramp {
         }
         None
     }
+}
+
+/// A staged closed loop's connections: as many as its peak client count.
+pub(super) fn ramp_clients(ramp: &Ramp) -> u64 {
+    let mut clients = 0;
+    while ramp.first_reaching((clients + 1) as f64, 0.0).is_some() {
+        clients += 1;
+    }
+    clients
+}
+
+/// Each stage's figures from its tallies.
+pub(super) fn stage_figures(plan: &StagePlan, tallies: &[StageTally]) -> Vec<StageFigures> {
+    plan.spans()
+        .into_iter()
+        .zip(tallies)
+        .enumerate()
+        .map(|(i, ((start, end, from, to), tally))| {
+            let secs = end - start;
+            StageFigures {
+                stage: i + 1,
+                ramps: plan.ramps,
+                start_secs: start,
+                end_secs: end,
+                from,
+                to,
+                requests: tally.requests,
+                success: tally.success,
+                success_rate_pct: if tally.requests == 0 {
+                    100.0
+                } else {
+                    tally.success as f64 / tally.requests as f64 * 100.0
+                },
+                target_rate: (plan.ramps == StageKind::Rate).then_some((from + to) / 2.0),
+                achieved_rate: if secs > 0.0 {
+                    tally.requests as f64 / secs
+                } else {
+                    0.0
+                },
+                latency: LatencySummary::from_histogram(&tally.latency),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

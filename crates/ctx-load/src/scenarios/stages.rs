@@ -1,6 +1,6 @@
 //! Load shapes from text: `--stages 10s:100,30s:1000,10s:0` (a ramping
 //! arrival rate), `--client-stages 10s:5,30s:50` (ramping clients),
-//! `--think-time 100ms`, and the same in a scenario file (see [`super::custom`]).
+//! `--think-time 100ms`, and the same in a scenario file (see `scenarios/custom/`).
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! The saturation search's arithmetic: which rate to try next, from the rates
+//! Which rate to try next, from the rates
 //! that met the SLO and those that broke it. Doubles from the starting rate
 //! until the SLO breaks (halves when the starting rate already breaks it),
 //! then bisects between the best rate that met it and the lowest that broke
