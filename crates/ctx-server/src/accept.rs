@@ -105,22 +105,60 @@ pub(crate) async fn serve<S: AppService>(
         };
         // Small request/response pairs: Nagle's delay would dominate latency.
         let _ = tcp.set_nodelay(true);
-        let http = match gate {
-            Gate::Refusing { .. } => &refusing,
-            Gate::Open(_) | Gate::RateLimited { .. } => &http,
+        let next = Next {
+            tcp: Counted::new(tcp, open),
+            tls: tls.clone(),
+            idle_timeout,
+            stop: stop_rx.clone(),
+            done: done_rx.clone(),
         };
-        let service = TowerToHyperService::new(gate);
-        let stop = stop_rx.clone();
-        let done = done_rx.clone();
-        match &tls {
+        // A connection no limit applies to is served by the router itself, without the
+        // gate: the same code per request as with no limits at all (callgrind: a gate in
+        // front cost ~150-220 instructions per GET, 1-1.4 %).
+        match gate {
+            Gate::Open(service) => next.spawn(&http, service),
+            gate @ Gate::RateLimited { .. } => next.spawn(&http, gate),
+            gate @ Gate::Refusing { .. } => next.spawn(&refusing, gate),
+        }
+    }
+    drop(listener);
+    if let Some(upkeep) = upkeep {
+        upkeep.abort();
+    }
+    drop(done_rx);
+    let _ = stop_tx.send(());
+    done_tx.closed().await;
+}
+
+/// A connection just admitted, and what serving it needs.
+struct Next {
+    tcp: Counted<TcpStream>,
+    tls: Option<TlsAcceptor>,
+    idle_timeout: Duration,
+    stop: watch::Receiver<()>,
+    done: watch::Receiver<()>,
+}
+
+impl Next {
+    /// Serves the connection with `service` on its own task (after the TLS handshake,
+    /// with TLS).
+    fn spawn<S: AppService>(self, http: &http1::Builder, service: S) {
+        let Next {
+            tcp,
+            tls,
+            idle_timeout,
+            stop,
+            done,
+        } = self;
+        let service = TowerToHyperService::new(service);
+        match tls {
             None => {
                 let connection = http
-                    .serve_connection(TokioIo::new(Counted::new(tcp, open)), service)
+                    .serve_connection(TokioIo::new(tcp), service)
                     .with_upgrades();
                 tokio::spawn(drive(connection, stop, done));
             }
             Some(acceptor) => {
-                let acceptor = acceptor.clone();
                 let http = http.clone();
                 tokio::spawn(async move {
                     let handshake = handshake(acceptor, tcp);
@@ -137,26 +175,19 @@ pub(crate) async fn serve<S: AppService>(
                         _ = stop_early.changed() => return,
                     };
                     let connection = http
-                        .serve_connection(TokioIo::new(Counted::new(stream, open)), service)
+                        .serve_connection(TokioIo::new(stream), service)
                         .with_upgrades();
                     drive(connection, stop, done).await;
                 });
             }
         }
     }
-    drop(listener);
-    if let Some(upkeep) = upkeep {
-        upkeep.abort();
-    }
-    drop(done_rx);
-    let _ = stop_tx.send(());
-    done_tx.closed().await;
 }
 
 /// Runs one connection to its end, or until `stop`: then it finishes the request in
 /// flight (bounded by the request timeout) and closes; an idle connection closes at once.
 async fn drive<I, S>(
-    connection: UpgradeableConnection<TokioIo<I>, TowerToHyperService<Gate<S>>>,
+    connection: UpgradeableConnection<TokioIo<I>, TowerToHyperService<S>>,
     mut stop: watch::Receiver<()>,
     done: watch::Receiver<()>,
 ) where
@@ -182,10 +213,10 @@ async fn drive<I, S>(
 /// using `http://` by mistake is told what to do instead of seeing a reset.
 async fn handshake(
     acceptor: TlsAcceptor,
-    mut tcp: TcpStream,
-) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    mut tcp: Counted<TcpStream>,
+) -> Option<tokio_rustls::server::TlsStream<Counted<TcpStream>>> {
     let mut first = [0u8; 1];
-    match tcp.peek(&mut first).await {
+    match tcp.get_ref().peek(&mut first).await {
         Ok(1) if first[0] == HANDSHAKE_RECORD => {}
         Ok(1) if first[0].is_ascii_uppercase() => {
             let _ = tcp.write_all(PLAIN_HTTP_ANSWER).await;

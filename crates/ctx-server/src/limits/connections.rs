@@ -94,6 +94,10 @@ impl<I> Counted<I> {
     pub fn new(io: I, open: Open) -> Self {
         Self { io, _open: open }
     }
+
+    pub fn get_ref(&self) -> &I {
+        &self.io
+    }
 }
 
 impl<I: AsyncRead + Unpin> AsyncRead for Counted<I> {

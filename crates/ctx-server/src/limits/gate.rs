@@ -1,6 +1,6 @@
 //! The per-connection gate in front of the router: what `connections` and `rate` decide,
-//! as answers. A connection under every limit with no rate limit set gets the router
-//! itself ([`Gate::Open`]): one `match` per request, nothing else.
+//! as answers. A connection under every limit with no rate limit set ([`Gate::Open`]) is
+//! served by the router itself, without the gate (`accept.rs`): nothing per request.
 
 use super::rate::Limiter;
 use crate::error::ApiError;
