@@ -96,6 +96,7 @@ pub fn run(args: WatchArgs) -> ExitCode {
         json: options.json,
         prefixes: args.prefixes,
         last: args.since,
+        printed_at_last: Vec::new(),
         retry_for: Duration::from_secs(args.retry_for),
         pause: BACKOFF_MIN,
         down_since: None,
@@ -164,6 +165,11 @@ struct Watcher {
     prefixes: Vec<String>,
     /// The last revision printed (or subscribed at): where a reconnect resumes.
     last: Option<u64>,
+    /// The keys printed at revision `last`. In cluster mode several changes share one
+    /// revision (one etcd transaction, e.g. a node's batch of writes), so a reconnect
+    /// resumes *at* `last` and skips only these, rather than after it (which would lose
+    /// the rest of that revision's changes).
+    printed_at_last: Vec<String>,
     retry_for: Duration,
     /// The next pause before reconnecting; back to the minimum once subscribed again, so a
     /// server that accepts and at once closes (e.g. shutting down) is not hammered.
@@ -296,7 +302,11 @@ impl Watcher {
     }
 
     async fn subscribe(&self, socket: &mut Socket) -> Result<(), String> {
-        let message = ClientMessage::subscribe(self.prefixes.clone(), self.last);
+        let since = match self.last {
+            Some(last) if !self.printed_at_last.is_empty() => Some(last.saturating_sub(1)),
+            other => other,
+        };
+        let message = ClientMessage::subscribe(self.prefixes.clone(), since);
         socket
             .send(Message::text(message.encode()))
             .await
@@ -362,12 +372,12 @@ impl Watcher {
                 value,
                 who,
                 ..
-            }) => self.print_change(text, revision, || {
+            }) => self.print_change(text, revision, &key, || {
                 format!("{revision} {key} = {} ({who})", plain(&value))
             }),
             Event::ContextDeleted(Deleted {
                 revision, key, who, ..
-            }) => self.print_change(text, revision, || {
+            }) => self.print_change(text, revision, &key, || {
                 format!("{revision} {key} deleted ({who})")
             }),
             Event::ContextDumped(dump) => self.print(text, || {
@@ -388,6 +398,7 @@ impl Watcher {
                     self.print(text, String::new);
                 }
                 self.last = Some(current_revision);
+                self.printed_at_last.clear();
                 self.subscribe(socket).await?;
             }
             Event::Error { error, .. } => notice(&format!("server: {error}")),
@@ -397,11 +408,26 @@ impl Watcher {
     }
 
     /// Prints a change unless it was already printed before a reconnect.
-    fn print_change(&mut self, text: &str, revision: u64, human: impl FnOnce() -> String) {
-        if self.last.is_some_and(|last| revision <= last) {
-            return;
+    fn print_change(
+        &mut self,
+        text: &str,
+        revision: u64,
+        key: &str,
+        human: impl FnOnce() -> String,
+    ) {
+        match self.last {
+            Some(last) if revision < last => return,
+            Some(last) if revision == last => {
+                if self.printed_at_last.iter().any(|printed| printed == key) {
+                    return;
+                }
+            }
+            _ => {
+                self.last = Some(revision);
+                self.printed_at_last.clear();
+            }
         }
-        self.last = Some(revision);
+        self.printed_at_last.push(key.to_owned());
         self.print(text, human);
     }
 

@@ -38,6 +38,11 @@ pub(super) struct Connection {
     pub(super) dumps: Option<broadcast::Receiver<Arc<Dumped>>>,
     /// The last revision taken from the feed (sent or filtered out).
     pub(super) position: u64,
+    /// The revision the subscription's replay ran to: the live feed's changes up to it were
+    /// replayed already. Compared with this, not `position`: in cluster mode several
+    /// changes share one revision (one etcd transaction, e.g. a node's batch of writes),
+    /// and all but the first of them would look like repeats of the one before.
+    pub(super) replayed_through: u64,
     pub(super) writes: Arc<Semaphore>,
     /// Text frames the writer has put on the socket: a client busy reading a long replay
     /// answers no pings in time, but is plainly alive.
@@ -129,10 +134,10 @@ impl Connection {
 
     /// Sends `change` if it matches the subscription.
     fn pass(&mut self, change: &Arc<Change>) -> Result<(), Farewell> {
-        if change.revision <= self.position {
+        if change.revision <= self.replayed_through {
             return Ok(()); // never twice
         }
-        self.position = change.revision;
+        self.position = self.position.max(change.revision);
         if matches(&self.prefixes, &change.key) {
             self.queue(event_frame(change))?;
         }
@@ -269,6 +274,7 @@ impl Connection {
         }
         self.prefixes = if all { Vec::new() } else { prefixes };
         self.position = watch.revision;
+        self.replayed_through = watch.revision;
         let backlog: Vec<_> = watch
             .backlog
             .into_iter()

@@ -70,6 +70,7 @@ async fn run(app: AppState, socket: WebSocket, may_write: bool) {
         feed: None,
         dumps: None,
         position: 0,
+        replayed_through: 0,
         sent,
     };
     let farewell = connection.serve(stream).await;
