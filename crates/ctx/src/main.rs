@@ -37,6 +37,8 @@ enum Command {
     Client(cmd::client::ClientCommand),
     #[command(flatten)]
     Coord(cmd::coord::CoordCommand),
+    /// Start a local cluster to try: 3 etcd members and N ctx nodes on loopback, until Ctrl-C.
+    DevCluster(cmd::dev_cluster::DevClusterArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions(cmd::completions::CompletionsArgs),
 }
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
         Command::Watch(args) => cmd::watch::run(args),
         Command::Client(command) => cmd::client::run(command),
         Command::Coord(command) => cmd::coord::run(command),
+        Command::DevCluster(args) => cmd::dev_cluster::run(args),
         Command::Completions(args) => cmd::completions::run::<Cli>(args),
     }
 }

@@ -38,6 +38,12 @@ impl Writes {
         }
     }
 
+    /// Whether reads may be stale: a cluster node cut off from etcd serves its memory, to
+    /// which nothing new can arrive. (An embedded store's memory is the truth.)
+    pub fn reads_stale(self) -> bool {
+        self == Writes::Unavailable
+    }
+
     /// The state and, unless accepting, why.
     pub fn of(health: WriteHealth) -> (Writes, Option<String>) {
         match health {
@@ -56,6 +62,8 @@ pub struct StatusAnswer {
     writes: Writes,
     #[serde(skip_serializing_if = "Option::is_none")]
     write_error: Option<String>,
+    /// True while reads may be stale (see [`Writes::reads_stale`]).
+    stale: bool,
     version: &'static str,
     /// `embedded` or `etcd`.
     store: &'static str,
@@ -78,6 +86,7 @@ pub async fn status(State(app): State<AppState>) -> Json<StatusAnswer> {
         },
         writes,
         write_error,
+        stale: writes.reads_stale(),
         version: env!("CARGO_PKG_VERSION"),
         store: app.store.kind().as_str(),
         uptime_seconds: app.started.elapsed().as_secs(),
@@ -98,7 +107,9 @@ pub async fn health(State(app): State<AppState>) -> Response {
         (Writes::Accepting, _) => Json(serde_json::json!({"status": "ok"})).into_response(),
         (writes, reason) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({"status": "error", "writes": writes, "error": reason})),
+            Json(serde_json::json!({
+                "status": "error", "writes": writes, "stale": writes.reads_stale(), "error": reason,
+            })),
         )
             .into_response(),
     }

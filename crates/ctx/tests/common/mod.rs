@@ -123,25 +123,48 @@ pub fn http_text(
     path: &str,
     body: Option<&serde_json::Value>,
 ) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
+    try_http_text(addr, method, path, body).expect("an HTTP answer")
+}
+
+/// As [`http`], but a refused connection, a timeout (30 s) or a cut answer is an error
+/// rather than a panic: for tests that kill servers under their clients.
+pub fn try_http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> std::io::Result<(u16, serde_json::Value)> {
+    let (status, payload) = try_http_text(addr, method, path, body)?;
+    Ok((
+        status,
+        serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+    ))
+}
+
+pub fn try_http_text(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let body = body.map(|b| b.to_string()).unwrap_or_default();
     let request = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    stream.write_all(request.as_bytes()).expect("send");
+    stream.write_all(request.as_bytes())?;
     let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
-    let (head, payload) = response.split_once("\r\n\r\n").expect("HTTP response");
+    stream.read_to_string(&mut response)?;
+    let cut = || std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "a cut HTTP answer");
+    let (head, payload) = response.split_once("\r\n\r\n").ok_or_else(cut)?;
     let status = head
         .split(' ')
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .expect("status");
-    (status, payload.to_owned())
+        .ok_or_else(cut)?;
+    Ok((status, payload.to_owned()))
 }
 
 /// A self-signed certificate for `localhost` and 127.0.0.1, made at test time, written
