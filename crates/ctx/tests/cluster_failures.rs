@@ -346,8 +346,18 @@ fn a_killed_ctx_node_leaves_the_clients_of_the_other_nodes_unaffected() {
     );
 }
 
+/// A child process killed when dropped, also when an assertion fails first.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `ctx watch --json` as a child: its stdout lines on a channel.
-fn watch(servers: &str, since: u64) -> (Child, Receiver<String>) {
+fn watch(servers: &str, since: u64) -> (KillOnDrop, Receiver<String>) {
     let mut child = Command::new(CTX)
         .args([
             "watch",
@@ -371,7 +381,7 @@ fn watch(servers: &str, since: u64) -> (Child, Receiver<String>) {
             }
         }
     });
-    (child, lines)
+    (KillOnDrop(child), lines)
 }
 
 #[test]
@@ -379,7 +389,7 @@ fn a_watcher_of_a_killed_node_resumes_on_another_from_its_revision_without_gaps_
     let mut cluster = Cluster::start(3);
     let start = status_revision(&cluster.addr(2)).expect("status");
     let servers = format!("{},{}", cluster.nodes[0].url(), cluster.nodes[1].url());
-    let (mut watcher, lines) = watch(&servers, start);
+    let (watcher, lines) = watch(&servers, start);
 
     // Writes through node 2 before, during and after node 0's death; eight at a time, so
     // node 2 batches some into one etcd transaction (one revision, several changes).
@@ -411,8 +421,7 @@ fn a_watcher_of_a_killed_node_resumes_on_another_from_its_revision_without_gaps_
             order.push(revision);
         }
     }
-    let _ = watcher.kill();
-    let _ = watcher.wait();
+    drop(watcher);
     let duplicates: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
     assert!(duplicates.is_empty(), "printed twice: {duplicates:?}");
     assert!(

@@ -10,21 +10,38 @@ use common::CTX;
 use serde_json::json;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::channel;
 use std::time::{Duration, Instant};
 
 const PATIENCE: Duration = Duration::from_secs(90);
 
+/// The dev-cluster child, SIGTERMed (it then stops its members and nodes) if the test fails
+/// before its own SIGINT: a failed assertion must not leave a cluster running.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.0.id().to_string()])
+                .status();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 #[test]
 fn dev_cluster_starts_etcd_and_nodes_that_share_one_context_and_stops_them_on_sigint() {
-    let mut child = Command::new(CTX)
-        .args(["dev-cluster", "--nodes", "2"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn ctx dev-cluster");
-    let stdout = child.stdout.take().expect("stdout");
+    let mut child = Running(
+        Command::new(CTX)
+            .args(["dev-cluster", "--nodes", "2"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn ctx dev-cluster"),
+    );
+    let stdout = child.0.stdout.take().expect("stdout");
     let (sender, lines) = channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -40,10 +57,7 @@ fn dev_cluster_starts_etcd_and_nodes_that_share_one_context_and_stops_them_on_si
         let remaining = PATIENCE.saturating_sub(started.elapsed());
         match lines.recv_timeout(remaining) {
             Ok(line) => printed.push(line),
-            Err(_) => {
-                let _ = child.kill();
-                panic!("dev-cluster did not get ready: {printed:#?}");
-            }
+            Err(_) => panic!("dev-cluster did not get ready: {printed:#?}"),
         }
     }
     // "  etcd 0  URL  pid N" and "  node 0  URL  pid N"
@@ -88,11 +102,11 @@ fn dev_cluster_starts_etcd_and_nodes_that_share_one_context_and_stops_them_on_si
     assert_eq!(answer["value"], json!("hello"));
 
     let interrupted = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args(["-INT", &child.0.id().to_string()])
         .status()
         .expect("kill -INT");
     assert!(interrupted.success());
-    let status = child.wait().expect("dev-cluster exits");
+    let status = child.0.wait().expect("dev-cluster exits");
     assert_eq!(status.code(), Some(0));
     for (url, pid) in members.iter().chain(&nodes) {
         assert!(
