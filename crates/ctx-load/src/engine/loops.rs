@@ -56,6 +56,28 @@ impl Shared {
         self.cfg.inspection.as_ref().map_or(&[], |i| &i.names)
     }
 
+    /// One closed-loop request, sent now and timed from its send; returns
+    /// when it was answered.
+    async fn send_now(
+        &self,
+        client: &mut Client,
+        recorder: &mut Recorder,
+        client_id: u64,
+        op_id: u64,
+    ) -> Instant {
+        let request = (self.generator)(client_id, op_id);
+        let sent = Instant::now();
+        let inspect = self.inspect(&mut recorder.content);
+        let outcome = client.execute(&request, self.cfg.timeout, inspect).await;
+        let done = Instant::now();
+        let connect = client.take_connect_time();
+        let ok = recorder.record(&request, outcome, sent, sent, sent, done, connect);
+        if let Some(hook) = self.hook() {
+            hook(client_id, op_id, ok);
+        }
+        done
+    }
+
     /// The content checks for one answer, counted into `tallies`.
     fn inspect<'a>(&'a self, tallies: &'a mut [ContentCheckTally]) -> Inspect<'a> {
         self.cfg.inspection.as_deref().map(|i| (i, tallies))
@@ -72,7 +94,6 @@ pub(super) async fn closed(
 ) -> Recorder {
     let mut recorder = shared.recorder(false);
     let mut client = Client::new(shared.cfg.target.clone());
-    let timeout = shared.cfg.timeout;
     for op_id in 0..ops_per_client {
         if shared.stopped() {
             break;
@@ -83,16 +104,9 @@ pub(super) async fn closed(
                 break;
             }
         }
-        let request = (shared.generator)(client_id, op_id);
-        let sent = Instant::now();
-        let inspect = shared.inspect(&mut recorder.content);
-        let outcome = client.execute(&request, timeout, inspect).await;
-        let done = Instant::now();
-        let connect = client.take_connect_time();
-        let ok = recorder.record(&request, outcome, sent, sent, sent, done, connect);
-        if let Some(hook) = shared.hook() {
-            hook(client_id, op_id, ok);
-        }
+        let done = shared
+            .send_now(&mut client, &mut recorder, client_id, op_id)
+            .await;
         if deadline.is_some_and(|deadline| done >= deadline) {
             break;
         }
@@ -107,7 +121,6 @@ pub(super) async fn closed(
 pub(super) async fn closed_staged(shared: Shared, client_id: u64, ramp: Arc<Ramp>) -> Recorder {
     let mut recorder = shared.recorder(false);
     let mut client = Client::new(shared.cfg.target.clone());
-    let timeout = shared.cfg.timeout;
     let start = shared.start;
     let end = ramp.duration();
     let needed = (client_id + 1) as f64;
@@ -129,16 +142,9 @@ pub(super) async fn closed_staged(shared: Shared, client_id: u64, ramp: Arc<Ramp
                 break;
             }
         }
-        let request = (shared.generator)(client_id, op_id);
-        let sent = Instant::now();
-        let inspect = shared.inspect(&mut recorder.content);
-        let outcome = client.execute(&request, timeout, inspect).await;
-        let done = Instant::now();
-        let connect = client.take_connect_time();
-        let ok = recorder.record(&request, outcome, sent, sent, sent, done, connect);
-        if let Some(hook) = shared.hook() {
-            hook(client_id, op_id, ok);
-        }
+        shared
+            .send_now(&mut client, &mut recorder, client_id, op_id)
+            .await;
         op_id += 1;
         shared.think().await;
     }

@@ -78,3 +78,18 @@ pub struct FindMax {
     /// How long the search took.
     pub elapsed_secs: f64,
 }
+
+impl FindMax {
+    /// The SLO as a reader writes it: `p99_ms <= 50, success_rate >= 99.9`.
+    pub fn slo_text(&self) -> String {
+        let parts: Vec<String> = self
+            .slo
+            .iter()
+            .map(|(metric, limit)| {
+                let op = if metric == "success_rate" { ">=" } else { "<=" };
+                format!("{metric} {op} {limit}")
+            })
+            .collect();
+        parts.join(", ")
+    }
+}

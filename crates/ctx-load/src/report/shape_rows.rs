@@ -49,14 +49,6 @@ pub fn stage_table(scenario: &ScenarioReport) -> Option<Table> {
 /// The search's answer in one line, e.g. `highest rate that met the SLO
 /// (p99_ms <= 50): 205.3 req/s (broke at 212.5 req/s, converged)`.
 pub fn find_max_line(search: &FindMax) -> String {
-    let slo: Vec<String> = search
-        .slo
-        .iter()
-        .map(|(metric, limit)| {
-            let op = if metric == "success_rate" { ">=" } else { "<=" };
-            format!("{metric} {op} {limit}")
-        })
-        .collect();
     let end = match search.end {
         SearchEnd::Converged => format!("within {}%", search.precision_pct),
         SearchEnd::BudgetSpent => "time budget spent before the precision was reached".into(),
@@ -72,7 +64,7 @@ pub fn find_max_line(search: &FindMax) -> String {
         .unwrap_or_default();
     format!(
         "highest rate that met the SLO ({}): {max}{broke} — {end}; {} steps in {:.0} s",
-        slo.join(", "),
+        search.slo_text(),
         search.steps.len(),
         search.elapsed_secs
     )

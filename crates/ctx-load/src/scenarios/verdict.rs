@@ -179,7 +179,7 @@ pub fn decide(scenarios: &[ScenarioReport], context: RunContext) -> Verdict {
     }
     let mut search_note = String::new();
     if let Some(search) = context.search {
-        let slo = slo_text(search);
+        let slo = search.slo_text();
         match (search.end, search.steps.iter().map(|s| s.rate_per_sec).reduce(f64::max)) {
             (SearchEnd::NeverMet, _) => failures.push(format!(
                 "saturation search: no rate met the SLO ({slo}); the lowest tried, {:.1} req/s, broke it \
@@ -232,19 +232,6 @@ pub fn decide(scenarios: &[ScenarioReport], context: RunContext) -> Verdict {
         reasons: Vec::new(),
         next_step: None,
     }
-}
-
-/// `p99_ms <= 50, success_rate >= 99.9`.
-fn slo_text(search: &FindMax) -> String {
-    let parts: Vec<String> = search
-        .slo
-        .iter()
-        .map(|(metric, limit)| {
-            let op = if metric == "success_rate" { ">=" } else { "<=" };
-            format!("{metric} {op} {limit}")
-        })
-        .collect();
-    parts.join(", ")
 }
 
 /// The seed report's readiness assessment: exactly the verdict.
