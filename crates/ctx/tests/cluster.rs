@@ -3,7 +3,7 @@
 //! is read on another and pushed over /ws to a watcher on the third; history keeps
 //! before/after/who; the per-key rules of the embedded store hold (equal value: no history
 //! entry; missing key: 200 null; stale if_revision: 409); a watcher resumes from a
-//! revision.
+//! revision. Counters, transactions and leases hold across nodes.
 #![cfg(feature = "etcd")]
 
 mod common;
@@ -220,4 +220,104 @@ fn three_nodes_on_one_etcd_cluster_answer_the_same_api() {
         (Some("job/2"), after["revision"].as_u64()),
         "{live}"
     );
+}
+
+/// Polls `check` until it holds or PATIENCE runs out.
+#[track_caller]
+fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while !check() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within {PATIENCE:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn counters_transactions_and_leases_hold_across_nodes() {
+    let cluster = cluster();
+    let [a, b, c] = [&cluster.nodes[0], &cluster.nodes[1], &cluster.nodes[2]];
+
+    // Increments on two nodes at once are exact: each is a guarded etcd Txn, retried
+    // when the other node got there first.
+    std::thread::scope(|scope| {
+        for node in [a, b] {
+            scope.spawn(move || {
+                for _ in 0..20 {
+                    let (status, answer) = node.post("/ctx/incr", &json!({"key": "runs"}));
+                    assert_eq!(status, 200, "{answer}");
+                }
+            });
+        }
+    });
+    let (_, total) = c.get("/ctx/runs?consistent=true");
+    assert_eq!(total["value"], json!(40), "{total}");
+    let (status, refused) = c.post("/ctx/incr", &json!({"key": "runs", "by": i64::MAX}));
+    assert_eq!(status, 409, "an overflowing sum: {refused}");
+
+    // The same claim from two nodes: one transaction wins, the other sees the winner.
+    let claim = |node: &ChildServer, who: &str| {
+        node.post(
+            "/ctx/txn",
+            &json!({
+                "compare": [{"key": "leader", "revision": 0}],
+                "success": [{"op": "set", "key": "leader", "value": who}],
+                "failure": [{"op": "get", "key": "leader"}],
+                "who": who,
+            }),
+        )
+    };
+    let (status, first) = claim(a, "runner-a");
+    assert_eq!(
+        (status, first["succeeded"].as_bool()),
+        (200, Some(true)),
+        "{first}"
+    );
+    let (status, second) = claim(b, "runner-b");
+    assert_eq!(
+        (status, second["succeeded"].as_bool()),
+        (200, Some(false)),
+        "{second}"
+    );
+    assert_eq!(second["results"][0]["value"], "runner-a", "{second}");
+
+    // A lease granted on A holds a key everyone reads; kept alive on B, revoked on C,
+    // and its key is gone on A with the lease named as who deleted it.
+    let (status, lease) = a.post("/ctx/lease", &json!({"ttl_secs": 30}));
+    assert_eq!(status, 200, "{lease}");
+    let id = lease["lease_id"].as_u64().expect("lease id");
+    let (status, held) = a.post(
+        "/ctx",
+        &json!({"key": "lock/db", "value": "a", "lease": id}),
+    );
+    assert_eq!(status, 200, "{held}");
+    let (status, alive) = b.post(&format!("/ctx/lease/{id}/keepalive"), &json!({}));
+    assert_eq!(status, 200, "{alive}");
+    let (status, info) = b.get(&format!("/ctx/lease/{id}"));
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(info["keys"], json!(["lock/db"]), "{info}");
+    let (status, revoked) = http(&c.addr, "DELETE", &format!("/ctx/lease/{id}"), None);
+    assert_eq!(status, 200, "{revoked}");
+    let (_, gone) = a.get("/ctx/lock/db?consistent=true");
+    assert_eq!(gone["found"], json!(false), "{gone}");
+    let (_, history) = a.get("/ctx/history?key=lock/db&consistent=true");
+    let last = history["history"]
+        .as_array()
+        .and_then(|h| h.last().cloned())
+        .expect("an entry");
+    assert_eq!(last["who"], json!(format!("lease:{id}")), "{history}");
+    let (status, _) = b.post(&format!("/ctx/lease/{id}/keepalive"), &json!({}));
+    assert_eq!(status, 404, "a revoked lease cannot be kept alive");
+
+    // A key with a short time to live and no keepalive disappears on every node.
+    let (status, short) = b.post(
+        "/ctx",
+        &json!({"key": "heartbeat", "value": 1, "ttl_secs": 2}),
+    );
+    assert_eq!(status, 200, "{short}");
+    wait_until("the expired key gone on C", || {
+        c.get("/ctx/heartbeat").1["found"] == json!(false)
+    });
 }
