@@ -27,250 +27,34 @@
 //! the run, and mergeable across workers and runs.
 
 mod client;
+mod config;
 mod lanes;
 mod live;
 mod loops;
 pub mod monitor;
 mod ramp;
 mod recorder;
+mod result;
 mod target;
 
-use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use hdrhistogram::Histogram;
-use hyper::Method;
-
 pub use client::{one_shot, run_setup};
+pub use config::{
+    CompletionHook, EngineConfig, Inspection, Mode, OpenLoop, Request, RequestGenerator,
+    ResponseJudge,
+};
 pub use lanes::default_lanes;
 pub use live::Progress;
 pub use ramp::Ramp;
+pub use result::{OpenLoopResult, RunResult};
 pub(crate) use target::OpenError;
 pub use target::{Target, parse_header};
 
 use crate::error::LoadError;
-use crate::model::{
-    ContentCheckTally, ErrorBreakdown, LatencySummary, OpenLoopSummary, PerformanceMetrics,
-    RawHistograms, ResourceUsage, RunMode, SecondBucket, SetupSummary, StageFigures, StagePlan,
-    Timeline, TimelineTally, WorkerShare, encode_histogram, new_histogram, percentile_curve,
-};
-
-/// One HTTP request as produced by a generator. The path is relative to the
-/// target's base URL and may carry a query string.
-#[derive(Clone, Debug)]
-pub struct Request {
-    pub method: Method,
-    pub path: String,
-    pub body: Option<Bytes>,
-}
-
-impl Request {
-    /// A `GET` without a body.
-    pub fn get(path: impl Into<String>) -> Self {
-        Request {
-            method: Method::GET,
-            path: path.into(),
-            body: None,
-        }
-    }
-
-    /// A `POST` with a JSON body.
-    pub fn post_json(path: impl Into<String>, body: &serde_json::Value) -> Self {
-        Request {
-            method: Method::POST,
-            path: path.into(),
-            body: Some(Bytes::from(body.to_string())),
-        }
-    }
-}
-
-/// Maps `(client_id, op_id)` to the request that client sends as its op-th
-/// operation. Shared by all workers, so it must be `Send + Sync`; it is called
-/// on the hot path, so keep it cheap.
-pub type RequestGenerator = Arc<dyn Fn(u64, u64) -> Request + Send + Sync>;
-
-/// Called with `(client_id, op_id, success)` as each request completes
-/// (answered or failed; never for dropped ones), for callers that need to
-/// know *which* requests succeeded, not only how many (`ws_fanout` expects an
-/// event for every successful write). Called on the hot path: keep it cheap.
-pub type CompletionHook = Arc<dyn Fn(u64, u64, bool) + Send + Sync>;
-
-/// Open-loop settings: `rate` requests per second in total for `duration`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct OpenLoop {
-    pub rate: f64,
-    pub duration: Duration,
-}
-
-/// Counts one answer (status, headers, body — empty unless `needs_body`)
-/// into per-check tallies, in the order of [`Inspection::names`].
-pub type ResponseJudge =
-    Arc<dyn Fn(u16, &hyper::HeaderMap, &[u8], &mut [ContentCheckTally]) + Send + Sync>;
-
-/// Content checks to run on every answer (k6-style). Without any, answer
-/// bodies are dropped frame by frame, unread: the hot path pays nothing.
-pub struct Inspection {
-    pub names: Vec<String>,
-    /// A check reads the body (JSON): collect it.
-    pub needs_body: bool,
-    pub judge: ResponseJudge,
-}
-
-/// How the load is offered.
-#[derive(Clone, Debug)]
-pub enum Mode {
-    /// Each of `clients` sends `ops_per_client` requests back to back.
-    Closed { clients: u64, ops_per_client: u64 },
-    /// Each of `clients` sends requests back to back for `duration`, op ids
-    /// counting up (a generator that should repeat cycles them itself).
-    ClosedFor { clients: u64, duration: Duration },
-    /// `rate` requests per second in total, spread evenly over `clients`
-    /// connections, for `duration`.
-    Open {
-        clients: u64,
-        rate: f64,
-        duration: Duration,
-    },
-    /// Open loop whose total arrival rate follows `plan` (a [`crate::model::StageKind::Rate`]
-    /// plan), spread evenly over `clients` connections.
-    OpenStaged { clients: u64, plan: StagePlan },
-    /// Closed loop whose number of active clients follows `plan` (a
-    /// [`crate::model::StageKind::Clients`] plan; as many connections as its peak).
-    ClosedStaged { plan: StagePlan },
-}
-
-impl Mode {
-    /// The stages of a staged mode.
-    pub fn plan(&self) -> Option<&StagePlan> {
-        match self {
-            Mode::OpenStaged { plan, .. } | Mode::ClosedStaged { plan } => Some(plan),
-            _ => None,
-        }
-    }
-
-    /// How long the load is planned to last; None when bounded by a request count.
-    pub fn planned_duration(&self) -> Option<Duration> {
-        match self {
-            Mode::Closed { .. } => None,
-            Mode::ClosedFor { duration, .. } | Mode::Open { duration, .. } => Some(*duration),
-            Mode::OpenStaged { plan, .. } | Mode::ClosedStaged { plan } => {
-                Duration::try_from_secs_f64(plan.total_secs()).ok()
-            }
-        }
-    }
-
-    /// Whether requests are timed from their intended send (open loop).
-    pub fn is_open(&self) -> bool {
-        matches!(self, Mode::Open { .. } | Mode::OpenStaged { .. })
-    }
-}
-
-/// Engine settings for one run.
-#[derive(Clone)]
-pub struct EngineConfig {
-    pub target: Target,
-    pub mode: Mode,
-    /// Per-request timeout, connection set-up included (default 30 s, as the seed).
-    pub timeout: Duration,
-    /// Closed loop: each client's pause after each answer (None: none).
-    pub think_time: Option<Duration>,
-    /// Open loop: a request sent more than this after its intended time is "late".
-    pub late_slack: Duration,
-    /// Open loop: requests not yet sent `duration + send_grace` after the start
-    /// are dropped (counted, never sent), so a dead server cannot stretch the run forever.
-    pub send_grace: Duration,
-    /// When the run (and the open-loop schedule) starts; None = when [`run`]
-    /// is called. A caller that stamps due times into request bodies
-    /// (`start + g / rate`) shares the engine's clock through it.
-    pub start: Option<Instant>,
-    /// See [`CompletionHook`].
-    pub on_complete: Option<CompletionHook>,
-    /// See [`Inspection`].
-    pub inspection: Option<Arc<Inspection>>,
-    /// Open loop: send only this worker's requests of the schedule (see
-    /// [`WorkerShare`]); the clients of `mode` are this worker's own.
-    pub share: WorkerShare,
-    /// Threads the clients run on, each with its own runtime (see `lanes.rs`);
-    /// 1 = on the caller's runtime. Default: one per core.
-    pub lanes: usize,
-}
-
-impl fmt::Debug for EngineConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EngineConfig")
-            .field("target", &self.target)
-            .field("mode", &self.mode)
-            .field("timeout", &self.timeout)
-            .field("think_time", &self.think_time)
-            .field("late_slack", &self.late_slack)
-            .field("send_grace", &self.send_grace)
-            .field("start", &self.start)
-            .field("on_complete", &self.on_complete.is_some())
-            .field("inspection", &self.inspection.as_ref().map(|i| &i.names))
-            .field("share", &self.share)
-            .field("lanes", &self.lanes)
-            .finish()
-    }
-}
-
-impl EngineConfig {
-    pub fn new(target: Target, mode: Mode) -> Self {
-        EngineConfig {
-            target,
-            mode,
-            timeout: Duration::from_secs(30),
-            think_time: None,
-            late_slack: Duration::from_millis(10),
-            send_grace: Duration::from_secs(5),
-            start: None,
-            on_complete: None,
-            inspection: None,
-            share: WorkerShare::WHOLE,
-            lanes: default_lanes(),
-        }
-    }
-}
-
-/// Open-loop specifics.
-#[derive(Clone, Debug)]
-pub struct OpenLoopResult {
-    /// This process's rate (a worker's: its share).
-    pub target_rate: f64,
-    /// A worker's: the whole run's rate (see `OpenLoopSummary::run_target_rate`).
-    pub run_target_rate: Option<f64>,
-    pub planned: u64,
-    pub sent: u64,
-    pub late: u64,
-    /// Latency from the actual send time (what a closed-loop tool would report).
-    pub uncorrected: Histogram<u64>,
-}
-
-/// Everything one engine run measured.
-#[derive(Clone, Debug)]
-pub struct RunResult {
-    /// Requests attempted (sent, or failed to connect). Dropped ones are not included.
-    pub attempted: u64,
-    pub success: u64,
-    pub errors: ErrorBreakdown,
-    /// Latency of every request that got an HTTP answer (any status), in µs.
-    /// Closed loop: from the actual send. Open loop: from the intended send (corrected).
-    pub latency: Histogram<u64>,
-    /// Connection set-up (TCP connect + HTTP handshake) of every connection
-    /// opened, in µs; never part of `latency`.
-    pub connect: Histogram<u64>,
-    /// Content checks, per check (empty without an [`Inspection`]).
-    pub content_checks: Vec<ContentCheckTally>,
-    /// Wall time from the first scheduled request to the last completion.
-    pub elapsed: Duration,
-    pub per_second: Vec<SecondBucket>,
-    pub timeline: Timeline,
-    pub open: Option<OpenLoopResult>,
-    /// A staged run: each stage's figures (empty otherwise).
-    pub stages: Vec<StageFigures>,
-}
+use crate::model::{ContentCheckTally, ErrorBreakdown, SecondBucket, TimelineTally, new_histogram};
 
 /// Runs the load described by `cfg`, asking `generator` for each request.
 /// Never fails as a whole: every failure is a counted per-request error, so a
@@ -487,89 +271,5 @@ fn spawn_open(
             client_id,
             schedule.clone(),
         )));
-    }
-}
-
-impl RunResult {
-    /// The histograms behind the figures, encoded for report.json (see
-    /// [`RawHistograms`]).
-    pub fn raw_histograms(&self) -> Result<RawHistograms, String> {
-        Ok(RawHistograms {
-            latency: encode_histogram(&self.latency)?,
-            connect: encode_histogram(&self.connect)?,
-            uncorrected: match &self.open {
-                Some(open) => Some(encode_histogram(&open.uncorrected)?),
-                None => None,
-            },
-        })
-    }
-
-    /// The scenario's figures from this run and (optionally) the monitor's findings.
-    pub fn metrics(
-        &self,
-        name: &str,
-        clients: u64,
-        ops_per_client: Option<u64>,
-        late_slack_ms: f64,
-        resources: Option<ResourceUsage>,
-        setup: Option<SetupSummary>,
-    ) -> PerformanceMetrics {
-        let duration_secs = self.elapsed.as_secs_f64();
-        let total_operations = match &self.open {
-            Some(open) => open.planned,
-            None => self.attempted,
-        };
-        let success_rate_pct = if total_operations == 0 {
-            0.0
-        } else {
-            self.success as f64 / total_operations as f64 * 100.0
-        };
-        let throughput_ops_sec = if duration_secs > 0.0 {
-            self.attempted as f64 / duration_secs
-        } else {
-            0.0
-        };
-        let open_loop = self.open.as_ref().map(|open| OpenLoopSummary {
-            target_rate: open.target_rate,
-            run_target_rate: open.run_target_rate,
-            achieved_rate: throughput_ops_sec,
-            planned: open.planned,
-            sent: open.sent,
-            late: open.late,
-            late_slack_ms,
-            dropped: self.errors.dropped,
-            uncorrected: LatencySummary::from_histogram(&open.uncorrected),
-            uncorrected_curve: percentile_curve(&open.uncorrected),
-        });
-        PerformanceMetrics {
-            operation_type: name.to_string(),
-            mode: if self.open.is_some() {
-                RunMode::Open
-            } else {
-                RunMode::Closed
-            },
-            clients,
-            ops_per_client,
-            total_operations,
-            duration_secs,
-            success_count: self.success,
-            error_count: self.errors.total(),
-            errors: self.errors.clone(),
-            success_rate_pct,
-            throughput_ops_sec,
-            latency: LatencySummary::from_histogram(&self.latency),
-            connect: LatencySummary::from_histogram(&self.connect),
-            latency_curve: percentile_curve(&self.latency),
-            open_loop,
-            peak_memory_mb: resources.as_ref().and_then(|r| r.peak_rss_mb),
-            avg_cpu_percent: resources.as_ref().and_then(|r| r.avg_cpu_percent),
-            resources,
-            throughput_series: self.per_second.clone(),
-            timeline: self.timeline.clone(),
-            setup,
-            content_checks: self.content_checks.clone(),
-            fanout: None,
-            stages: self.stages.clone(),
-        }
     }
 }

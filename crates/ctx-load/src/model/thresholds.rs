@@ -66,6 +66,8 @@ impl Default for Thresholds {
 }
 
 /// The metric names accepted by [`Thresholds::set`], for error messages and docs.
+/// The first seven, a step's latency and success figures, are also what a
+/// `--find-max` SLO may limit (`search::SLO_METRICS`).
 pub const THRESHOLD_METRICS: [&str; 18] = [
     "success_rate",
     "avg_ms",
