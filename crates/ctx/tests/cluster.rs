@@ -8,50 +8,15 @@
 
 mod common;
 
+use common::cluster::cluster;
 use common::{CTX, ChildServer, http};
-use ctx_etcd::local_cluster::LocalEtcdCluster;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::Duration;
-use tempfile::TempDir;
 
 const PATIENCE: Duration = Duration::from_secs(30);
-
-/// Three ctx nodes on one etcd cluster, all under one prefix.
-struct Cluster {
-    nodes: Vec<ChildServer>,
-    // Dropped after the nodes (fields drop in order): members outlive their clients.
-    _etcd: LocalEtcdCluster,
-    _dir: TempDir,
-}
-
-fn cluster() -> Cluster {
-    let dir = TempDir::new().expect("temp dir");
-    let etcd = LocalEtcdCluster::start(3, &dir.path().join("etcd")).expect("start etcd");
-    let endpoints = etcd.endpoints();
-    let nodes = (0..3)
-        .map(|node| {
-            ChildServer::start_with(
-                &dir.path().join(format!("node-{node}")),
-                &[
-                    "--store",
-                    "etcd",
-                    "--etcd-endpoints",
-                    &endpoints,
-                    "--etcd-prefix",
-                    "test/",
-                ],
-            )
-        })
-        .collect();
-    Cluster {
-        nodes,
-        _etcd: etcd,
-        _dir: dir,
-    }
-}
 
 /// `ctx watch --json` on a node: its stdout lines as JSON; killed when dropped.
 struct Watch {
@@ -114,7 +79,7 @@ fn set(node: &ChildServer, key: &str, value: Value, who: &str) -> Value {
 
 #[test]
 fn three_nodes_on_one_etcd_cluster_answer_the_same_api() {
-    let cluster = cluster();
+    let cluster = cluster(3, &[]);
     let [a, b, c] = [&cluster.nodes[0], &cluster.nodes[1], &cluster.nodes[2]];
     let (status, answer) = a.get("/ctx/status");
     assert_eq!(
@@ -237,7 +202,7 @@ fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
 
 #[test]
 fn counters_transactions_and_leases_hold_across_nodes() {
-    let cluster = cluster();
+    let cluster = cluster(3, &[]);
     let [a, b, c] = [&cluster.nodes[0], &cluster.nodes[1], &cluster.nodes[2]];
 
     // Increments on two nodes at once are exact: each is a guarded etcd Txn, retried

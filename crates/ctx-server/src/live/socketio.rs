@@ -334,7 +334,7 @@ fn resend_snapshots(app: &AppState, io: &SocketIo) {
     }
 }
 
-/// Which socket's `context_set` made which revision.
+/// Which socket's `context_set` made which change (revision and key).
 ///
 /// A write is registered before it reaches the store and resolved when the store answers,
 /// which is *after* the change was published. So when the fan-out sees a change to a key
@@ -384,9 +384,11 @@ impl Origins {
                     Some(None) => false,
                     None => true,
                 });
+                // The key too, not the revision alone: in cluster mode one etcd transaction
+                // (a node's batch) commits the writes of several sockets at one revision.
                 if let Some(i) = pending
                     .iter()
-                    .position(|p| p.revision == Some(Some(change.revision)))
+                    .position(|p| p.revision == Some(Some(change.revision)) && p.key == *change.key)
                 {
                     return Some(pending.swap_remove(i).sid);
                 }

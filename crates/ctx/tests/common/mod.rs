@@ -3,6 +3,9 @@
 
 #![allow(dead_code)] // each test file uses a different part
 
+#[cfg(feature = "etcd")]
+pub mod cluster;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -178,4 +181,47 @@ pub fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
     std::fs::write(&cert, certified.cert.pem()).expect("write cert.pem");
     std::fs::write(&key, certified.signing_key.serialize_pem()).expect("write key.pem");
     (cert, key)
+}
+
+/// The child's output once it exits; killed (and the test failed) past `deadline`.
+pub fn wait_output(mut child: Child, deadline: Duration) -> std::process::Output {
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if started.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stderr = String::from_utf8_lossy(&stderr.join().unwrap_or_default()).into_owned();
+            panic!("the child did not finish within {deadline:?}; its stderr: {stderr}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::process::Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }
 }
