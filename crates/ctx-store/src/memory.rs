@@ -99,6 +99,12 @@ impl Memory {
         self.state.read().keys.len()
     }
 
+    /// The number of keys and the revision memory holds them at, read together.
+    pub fn key_count_at(&self) -> (usize, u64) {
+        let state = self.state.read();
+        (state.keys.len(), state.revision)
+    }
+
     /// History entries retained.
     pub fn history_len(&self) -> usize {
         self.state.read().history.len()

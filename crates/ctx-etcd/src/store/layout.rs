@@ -58,6 +58,22 @@ impl Layout {
         format!("{}{SYNC}{node}", self.prefix)
     }
 
+    /// The etcd key range `[start, end)` of every ctx key: past the records and markers
+    /// (`<prefix>\0…`; a ctx key starts with no control character), up to the prefix's end.
+    pub fn data_range(&self) -> (Vec<u8>, Vec<u8>) {
+        let start = format!("{}\u{1}", self.prefix).into_bytes();
+        let mut end = self.prefix.as_bytes().to_vec();
+        while end.last() == Some(&u8::MAX) {
+            end.pop();
+        }
+        match end.last_mut() {
+            Some(last) => *last += 1,
+            // Every key (etcd's "\0" range end).
+            None => end.push(0),
+        }
+        (start, end)
+    }
+
     pub fn classify<'a>(&self, etcd_key: &'a [u8]) -> EtcdKey<'a> {
         let Some(rest) = std::str::from_utf8(etcd_key)
             .ok()

@@ -8,6 +8,7 @@
 //! docs/cluster.md lists every rule that differs from the embedded store.
 
 mod feed;
+mod key_limit;
 mod layout;
 mod writer;
 
@@ -44,6 +45,8 @@ pub struct EtcdConfig {
     /// History kept in each node's memory (etcd keeps its own until it compacts).
     pub history: HistoryBound,
     pub max_key_bytes: usize,
+    /// `--max-keys` (`key_limit.rs`); `None`: no limit.
+    pub max_keys: Option<usize>,
     /// Changes buffered per live subscriber before it is told it lagged.
     pub feed_capacity: usize,
     /// Told about every batch committed, e.g. to feed `/metrics`.
@@ -60,6 +63,7 @@ impl EtcdConfig {
                 max_bytes: 256 * 1024 * 1024,
             },
             max_key_bytes: 1024,
+            max_keys: None,
             feed_capacity: 4096,
             commit_observer: None,
         }
@@ -213,6 +217,7 @@ impl EtcdStore {
             progress: progress.clone(),
             health: health.clone(),
             observer: config.commit_observer.clone(),
+            max_keys: config.max_keys,
         };
         let tasks = vec![
             tokio::spawn(feed.run()),

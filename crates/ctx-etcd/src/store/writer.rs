@@ -11,6 +11,7 @@
 //! One batch is in flight at a time; it is answered once this node's memory holds it, so
 //! a read on the same node after the answer sees the write.
 
+use super::key_limit::KeyBudget;
 use super::layout::{self, Layout};
 use super::{Health, Progress, unavailable};
 use ctx_store::{CommitStats, Evaluated, Memory, Op, StoreError, Timestamp, Txn, TxnOutcome};
@@ -37,6 +38,8 @@ pub struct Pending {
     attempts: u32,
     /// Committed in a batch of its own (after its batch was refused whole).
     alone: bool,
+    /// Near `--max-keys`: commit only if no key was created after this revision.
+    created_through: Option<u64>,
 }
 
 impl Pending {
@@ -46,6 +49,7 @@ impl Pending {
             reply,
             attempts: 0,
             alone: false,
+            created_through: None,
         }
     }
 }
@@ -57,6 +61,7 @@ pub struct Writer {
     pub progress: Progress,
     pub health: Arc<Health>,
     pub observer: Option<Arc<dyn Fn(CommitStats) + Send + Sync>>,
+    pub max_keys: Option<usize>,
 }
 
 impl Writer {
@@ -86,7 +91,8 @@ impl Writer {
         let mut keys: HashSet<String> = HashSet::new();
         let mut bytes = 0;
         let mut later = VecDeque::new();
-        while let Some(pending) = queue.pop_front() {
+        let mut budget = KeyBudget::new(self.max_keys, &self.memory);
+        while let Some(mut pending) = queue.pop_front() {
             let full = members.len() >= MAX_BATCH
                 || bytes >= MAX_BATCH_BYTES
                 || members.first().is_some_and(|(p, _)| p.alone)
@@ -106,6 +112,13 @@ impl Writer {
                 later.push_back(pending);
                 continue;
             }
+            pending.created_through = match budget.admit(&evaluated.changes) {
+                Ok(created_through) => created_through,
+                Err(error) => {
+                    let _ = pending.reply.send(Err(error));
+                    continue;
+                }
+            };
             keys.extend(evaluated.guards.iter().map(|(key, _)| key.clone()));
             bytes += evaluated
                 .changes
@@ -121,7 +134,7 @@ impl Writer {
         let started = Instant::now();
         let ops: Vec<TxnOp> = members
             .iter()
-            .map(|(_, evaluated)| TxnOp::txn(self.guarded(evaluated, now)))
+            .map(|(pending, evaluated)| TxnOp::txn(self.guarded(pending, evaluated, now)))
             .collect();
         let result = self.client.txn(EtcdTxn::new().and_then(ops)).await;
         let response = match result {
@@ -196,9 +209,9 @@ impl Writer {
     }
 
     /// The nested etcd transaction of one write: its changes, if every key it read is
-    /// still at the revision it read.
-    fn guarded(&self, evaluated: &Evaluated, now: Timestamp) -> EtcdTxn {
-        let compares: Vec<Compare> = evaluated
+    /// still at the revision it read (and, near `--max-keys`, no key was created since).
+    fn guarded(&self, pending: &Pending, evaluated: &Evaluated, now: Timestamp) -> EtcdTxn {
+        let mut compares: Vec<Compare> = evaluated
             .guards
             .iter()
             .map(|(key, revision)| {
@@ -206,6 +219,11 @@ impl Writer {
                 Compare::mod_revision(self.layout.data_key(key), CompareOp::Equal, revision)
             })
             .collect();
+        if let Some(revision) = pending.created_through {
+            let (start, end) = self.layout.data_range();
+            let after = i64::try_from(revision).map_or(i64::MAX, |r| r.saturating_add(1));
+            compares.push(Compare::create_revision(start, CompareOp::Less, after).with_range(end));
+        }
         let mut ops = Vec::with_capacity(evaluated.changes.len());
         for change in &evaluated.changes {
             let key = self.layout.data_key(&change.key);

@@ -22,6 +22,7 @@ fn etcd(config: &ServerConfig) -> Result<OpenStore, String> {
         max_bytes: config.history_max_bytes,
     };
     etcd.max_key_bytes = config.max_key_bytes;
+    etcd.max_keys = config.max_keys;
     Ok(Box::new(move |observer| {
         etcd.commit_observer = observer;
         Box::pin(async move {

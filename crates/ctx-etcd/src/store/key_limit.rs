@@ -1,0 +1,65 @@
+//! `--max-keys` on etcd: a write that would create keys past the limit is refused (507)
+//! with the embedded store's rules: updates and deletes always pass, and so does a write
+//! that deletes as many keys as it creates.
+//!
+//! A node counts on its memory (the keys it holds at the revision it has applied) plus
+//! what the writes already admitted into the batch create; the deletes of other writes
+//! do not make room until they are committed (they may fail their guard). Other nodes
+//! create keys this node may not have received yet, so near the limit (within
+//! [`GUARDED_MARGIN`] keys of it) a creating write is also guarded in etcd: it commits
+//! only if no ctx key was created after the revision the count stood at, so etcd holds at
+//! most the counted keys and the limit is exact. Beyond the margin no guard is needed
+//! while no node lags more than the margin's worth of creations behind etcd (a live watch
+//! lags milliseconds). The guard is a range compare over every ctx key (etcd reads them
+//! all: O(keys) per guarded write), which is why it is kept to the last stretch.
+
+use ctx_store::{Change, Memory, StoreError};
+use std::sync::Arc;
+
+/// How close to the limit creating writes are guarded in etcd.
+pub const GUARDED_MARGIN: usize = 1024;
+
+/// The keys a batch may still create.
+pub struct KeyBudget {
+    limit: Option<usize>,
+    /// Keys once the writes admitted so far are committed (deletes not counted).
+    keys: usize,
+    /// The revision memory's count stands at.
+    revision: u64,
+}
+
+impl KeyBudget {
+    pub fn new(limit: Option<usize>, memory: &Memory) -> KeyBudget {
+        let (keys, revision) = memory.key_count_at();
+        KeyBudget {
+            limit,
+            keys,
+            revision,
+        }
+    }
+
+    /// Admits a write's changes into the batch, or refuses it whole. `Some(revision)`:
+    /// the write must be committed only if no ctx key was created after `revision`.
+    pub fn admit(&mut self, changes: &[Arc<Change>]) -> Result<Option<u64>, StoreError> {
+        let Some(limit) = self.limit else {
+            return Ok(None);
+        };
+        let created = changes
+            .iter()
+            .filter(|c| c.before.is_none() && c.after.is_some())
+            .count();
+        if created == 0 {
+            return Ok(None);
+        }
+        let deleted = changes
+            .iter()
+            .filter(|c| c.before.is_some() && c.after.is_none())
+            .count();
+        let after = (self.keys + created).saturating_sub(deleted);
+        if after > limit {
+            return Err(StoreError::TooManyKeys { limit });
+        }
+        self.keys = self.keys.max(after);
+        Ok((after > limit.saturating_sub(GUARDED_MARGIN)).then_some(self.revision))
+    }
+}
