@@ -28,6 +28,31 @@ fn write_json(path: &Path, value: &Value) {
     std::fs::write(path, serde_json::to_vec_pretty(value).expect("encode")).expect("write");
 }
 
+/// `report` without the fields added to report.json after schema 2 came in
+/// (396f4f9): what the oldest readable report looks like.
+fn older_report(mut report: Value) -> Value {
+    let remove = |value: &mut Value, fields: &[&str]| {
+        for field in fields {
+            value.as_object_mut().expect("an object").remove(*field);
+        }
+    };
+    remove(
+        &mut report,
+        &["worker", "merged_from", "baseline", "find_max"],
+    );
+    remove(&mut report["mode"], &["stages", "think_time_ms"]);
+    for scenario in report["scenarios"].as_array_mut().expect("scenarios") {
+        remove(scenario, &["hdr"]);
+        remove(&mut scenario["thresholds"], &["min_checks_pct"]);
+        let metrics = &mut scenario["metrics"];
+        remove(metrics, &["timeline", "content_checks", "stages"]);
+        if metrics["open_loop"].is_object() {
+            remove(&mut metrics["open_loop"], &["run_target_rate"]);
+        }
+    }
+    report
+}
+
 fn text(out: &Output) -> String {
     format!(
         "{}{}",
@@ -94,6 +119,38 @@ fn a_regression_beyond_the_tolerance_fails_the_run_and_the_same_report_passes() 
     }
     // Memory and CPU were measured (--server-pid), so they were compared too.
     assert!(figures[4]["baseline"].as_f64().is_some(), "{figures:?}");
+
+    // A schema-2 report as the first schema-2 version wrote it (without the
+    // fields added since) still reads as a baseline, with the same figures;
+    // merging it says why it cannot (no raw histograms), not a parse error.
+    let older = older_report(read_json(&first_json));
+    write_json(&tmp.path().join("older.json"), &older);
+    let against_older = ctx_load(
+        &[
+            "merge",
+            "first/report.json",
+            "--baseline",
+            "older.json",
+            "--report-dir",
+            "against-older",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(
+        against_older.status.code(),
+        Some(0),
+        "{}",
+        text(&against_older)
+    );
+    let report = read_json(&tmp.path().join("against-older/report.json"));
+    assert_eq!(report["baseline"]["regressions"], 0, "{report:#}");
+    let figures = report["baseline"]["scenarios"][0]["figures"]
+        .as_array()
+        .expect("figures");
+    assert!(figures.iter().all(|f| f["change"] == "same"), "{figures:?}");
+    let merge_older = ctx_load(&["merge", "older.json", "--report-dir", "m"], tmp.path());
+    assert_eq!(merge_older.status.code(), Some(2), "{}", text(&merge_older));
+    assert!(text(&merge_older).contains("has no raw histograms"));
 
     // A doctored baseline, ten times faster: this run is a regression, exit 1,
     // and every output names the figure.
@@ -185,7 +242,7 @@ fn an_unusable_baseline_is_a_usage_error_before_any_load() {
         (&["--baseline", "shape.json"], "not a ctx load report.json"),
         (
             &["--baseline", "v1.json"],
-            "too old to compare with (supported: 2 to",
+            "too old for this ctx load (supported: 2 to",
         ),
         (
             &["--baseline", "v99.json"],

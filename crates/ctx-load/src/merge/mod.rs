@@ -23,13 +23,11 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use input::{InputOpenLoop, InputReport, InputScenario};
-
 use crate::engine::{OpenLoopResult, RunResult};
 use crate::error::LoadError;
 use crate::model::{
-    Baseline, ContentCheckTally, ErrorBreakdown, MergedInput, ModeInfo, Profile, RunReport,
-    ScenarioReport, SecondBucket, ServerInfo, SetupSummary, Timeline, decode_histogram,
+    Baseline, ContentCheckTally, ErrorBreakdown, MergedInput, ModeInfo, OpenLoopSummary, Profile,
+    RunReport, ScenarioReport, SecondBucket, ServerInfo, SetupSummary, Timeline, decode_histogram,
     new_histogram,
 };
 use crate::scenarios::{self, RunFacts, ScenarioFigures};
@@ -60,7 +58,7 @@ pub fn merge(paths: &[PathBuf], baseline: Option<Baseline>) -> Result<Merged, Lo
     let scenario_count = inputs[0].1.scenarios.len();
     let scenarios = (0..scenario_count)
         .map(|i| {
-            let parts: Vec<(&Path, &InputScenario)> =
+            let parts: Vec<(&Path, &ScenarioReport)> =
                 inputs.iter().map(|(p, r)| (*p, &r.scenarios[i])).collect();
             merge_scenario(&parts, whole_run)
         })
@@ -83,9 +81,9 @@ fn incompatible(a: &Path, b: &Path, what: String) -> LoadError {
 
 /// The inputs must be parts of one run: the same scenarios, modes and
 /// thresholds, and (for workers) distinct shares of the same split.
-fn check_compatible(inputs: &[(&Path, InputReport)]) -> Result<Vec<String>, LoadError> {
+fn check_compatible(inputs: &[(&Path, RunReport)]) -> Result<Vec<String>, LoadError> {
     let (first_path, first) = &inputs[0];
-    let names = |r: &InputReport| {
+    let names = |r: &RunReport| {
         r.scenarios
             .iter()
             .map(|s| s.name.clone())
@@ -171,7 +169,7 @@ fn check_compatible(inputs: &[(&Path, InputReport)]) -> Result<Vec<String>, Load
 /// rate its workers were given (recorded in each as `run_target_rate`);
 /// otherwise (some workers missing, or whole runs side by side) the sum of
 /// the inputs' rates.
-fn merged_target_rate(parts: &[&InputOpenLoop], whole_run: bool) -> f64 {
+fn merged_target_rate(parts: &[&OpenLoopSummary], whole_run: bool) -> f64 {
     match parts.first().and_then(|o| o.run_target_rate) {
         Some(rate) if whole_run && parts.iter().all(|o| o.run_target_rate == Some(rate)) => rate,
         _ => parts.iter().map(|o| o.target_rate).sum(),
@@ -181,7 +179,7 @@ fn merged_target_rate(parts: &[&InputOpenLoop], whole_run: bool) -> f64 {
 /// One scenario of every input, combined and judged; `whole_run`: the
 /// inputs are every worker of one distributed run.
 fn merge_scenario(
-    parts: &[(&Path, &InputScenario)],
+    parts: &[(&Path, &ScenarioReport)],
     whole_run: bool,
 ) -> Result<ScenarioReport, LoadError> {
     let first = parts[0].1;
@@ -308,7 +306,7 @@ fn merge_scenario(
 
 /// The merged run's facts: the earliest start, every target, the combined
 /// shape; not a worker, but merged from the inputs.
-fn facts(inputs: &[(&Path, InputReport)]) -> RunFacts {
+fn facts(inputs: &[(&Path, RunReport)]) -> RunFacts {
     let first = &inputs[0].1;
     let reports = || inputs.iter().map(|(_, r)| r);
     let mut targets: Vec<&str> = Vec::new();
@@ -390,16 +388,21 @@ fn facts(inputs: &[(&Path, InputReport)]) -> RunFacts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::LatencySummary;
 
-    fn share(workers: u32, rate: f64) -> Vec<InputOpenLoop> {
+    fn share(workers: u32, rate: f64) -> Vec<OpenLoopSummary> {
         (0..workers)
-            .map(|_| InputOpenLoop {
+            .map(|_| OpenLoopSummary {
                 target_rate: rate / f64::from(workers),
                 run_target_rate: Some(rate),
+                achieved_rate: 0.0,
                 planned: 0,
                 sent: 0,
                 late: 0,
                 late_slack_ms: 0.0,
+                dropped: 0,
+                uncorrected: LatencySummary::default(),
+                uncorrected_curve: Vec::new(),
             })
             .collect()
     }
@@ -410,7 +413,7 @@ mod tests {
         let parts = share(6, 7.0);
         let naive: f64 = parts.iter().map(|o| o.target_rate).sum();
         assert_ne!(naive, 7.0, "the case this guards against");
-        let refs: Vec<&InputOpenLoop> = parts.iter().collect();
+        let refs: Vec<&OpenLoopSummary> = parts.iter().collect();
         assert_eq!(merged_target_rate(&refs, true), 7.0);
         // Workers missing: the rate the merged ones were given, their sum.
         let given: f64 = refs[..3].iter().map(|o| o.target_rate).sum();
@@ -420,16 +423,16 @@ mod tests {
     #[test]
     fn whole_runs_side_by_side_add_their_rates() {
         let runs = [
-            InputOpenLoop {
+            OpenLoopSummary {
                 run_target_rate: None,
                 ..share(1, 100.0).remove(0)
             },
-            InputOpenLoop {
+            OpenLoopSummary {
                 run_target_rate: None,
                 ..share(1, 50.0).remove(0)
             },
         ];
-        let refs: Vec<&InputOpenLoop> = runs.iter().collect();
+        let refs: Vec<&OpenLoopSummary> = runs.iter().collect();
         assert_eq!(merged_target_rate(&refs, false), 150.0);
     }
 }

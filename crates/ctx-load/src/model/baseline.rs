@@ -147,7 +147,7 @@ impl Change {
 }
 
 /// One figure of one scenario, then and now.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct FigureComparison {
     pub figure: Figure,
     pub baseline: Option<f64>,
@@ -158,7 +158,7 @@ pub struct FigureComparison {
 }
 
 /// One scenario present in both runs.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ScenarioComparison {
     pub scenario: String,
     /// Why its figures were not compared (ran in another mode or at another
@@ -175,7 +175,7 @@ impl ScenarioComparison {
 }
 
 /// The whole comparison (`baseline` in report.json).
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct BaselineComparison {
     /// The baseline's report.json, as given.
     pub file: String,

@@ -1,12 +1,12 @@
 //! The figures of a `ws_fanout` run: delivery completeness per subscriber and
 //! in total. Produced by [`crate::fanout`], rendered by [`crate::report`].
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{LatencySummary, PercentilePoint};
 
 /// The completeness figures of one subscriber (or, summed, of all).
-#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Tally {
     /// Expected writes delivered (at least once).
     pub delivered: u64,
@@ -38,7 +38,7 @@ impl Tally {
 }
 
 /// One subscriber, summarised.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct SubscriberSummary {
     pub id: u64,
     #[serde(flatten)]
@@ -54,7 +54,7 @@ pub struct SubscriberSummary {
 
 /// The fan-out figures of a `ws_fanout` run. The delivery latency itself is
 /// the scenario's `latency` (so `p99_ms` etc. thresholds apply to it).
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct FanoutSummary {
     pub subscribers: u64,
     pub writers: u64,

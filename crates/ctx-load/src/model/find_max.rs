@@ -5,10 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How the search ended (`find_max.end` in report.json).
-#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum SearchEnd {
     /// The highest rate that met the SLO and the lowest that broke it are
@@ -24,7 +24,7 @@ pub enum SearchEnd {
 }
 
 /// Which part of the search a step belongs to.
-#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum StepPhase {
     /// Doubling the rate until the SLO breaks (halving, when the first rate broke it).
@@ -37,7 +37,7 @@ pub enum StepPhase {
 }
 
 /// One rate tried: an open loop at `rate_per_sec` for the step's duration.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct SearchStep {
     /// 1-based, in the order they ran.
     pub step: usize,
@@ -58,7 +58,7 @@ pub struct SearchStep {
 }
 
 /// The search and its answer (`find_max` in report.json).
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct FindMax {
     /// The highest rate that met the SLO; null when none did.
     pub max_rate_per_sec: Option<f64>,

@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Highest latency the histograms can hold (one hour, in microseconds);
 /// anything above is clamped (`saturating_record`).
@@ -28,7 +28,7 @@ pub fn us_between(from: Instant, to: Instant) -> u64 {
 
 /// Percentile summary of a latency histogram, in milliseconds. All zero when
 /// no request got an answer (`count == 0`).
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct LatencySummary {
     /// Requests that contributed (those that got an HTTP answer).
     pub count: u64,
@@ -69,7 +69,7 @@ impl LatencySummary {
 }
 
 /// One point of the latency percentile curve (for the charts).
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct PercentilePoint {
     pub percentile: f64,
     pub latency_ms: f64,

@@ -36,7 +36,7 @@ impl RunMode {
 
 /// Open-loop figures: the target versus what was achieved, and the latency
 /// a closed-loop tool would have reported.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct OpenLoopSummary {
     /// The rate this process was asked for (a worker's: its share).
     pub target_rate: f64,
@@ -99,7 +99,7 @@ pub struct SetupSummary {
 }
 
 /// All figures of one scenario run.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PerformanceMetrics {
     /// Scenario name (the seed's `operation_type`).
     pub operation_type: String,
@@ -135,15 +135,29 @@ pub struct PerformanceMetrics {
     pub resources: Option<ResourceUsage>,
     pub throughput_series: Vec<SecondBucket>,
     /// Completions and p50/p99 latency in sub-second buckets (report.html's
-    /// charts over time).
+    /// charts over time). Absent in reports written before it existed.
+    #[serde(default)]
     pub timeline: Timeline,
     pub setup: Option<SetupSummary>,
-    /// The scenario's content checks, counted over every answer (empty without checks).
+    /// The scenario's content checks, counted over every answer (empty without
+    /// checks; absent in reports written before they existed).
+    #[serde(default)]
     pub content_checks: Vec<ContentCheckTally>,
     /// ws_fanout only: subscribers, writes, completeness.
     pub fanout: Option<FanoutSummary>,
     /// A staged run (`--stages`, `--client-stages`, a scenario's `stages`):
     /// each stage's figures; absent otherwise.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stages: Vec<StageFigures>,
+}
+
+impl PerformanceMetrics {
+    /// Requests attempted (what throughput counts): all of them in closed
+    /// loop, those sent in open loop (dropped ones never were).
+    pub fn attempted(&self) -> u64 {
+        match &self.open_loop {
+            Some(open) => open.sent,
+            None => self.total_operations,
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! The figures: plain data, no rendering, no judging. The engine and the
 //! fan-out produce them, the scenarios judge them, the report renders them.
-//! Every type here serialises as-is into `report.json` (schema in docs/load.md).
+//! Every type here serialises as-is into `report.json` (schema in docs/load.md)
+//! and reads back from it ([`RunReport::from_json`]).
 
 mod baseline;
 mod errors;
@@ -9,6 +10,7 @@ mod find_max;
 mod histogram;
 mod latency;
 mod metrics;
+mod read;
 mod resources;
 mod run;
 mod stages;
@@ -27,6 +29,7 @@ pub use find_max::{FindMax, SearchEnd, SearchStep, StepPhase};
 pub use histogram::{RawHistograms, decode_histogram, encode_histogram};
 pub use latency::{LatencySummary, PercentilePoint, new_histogram, percentile_curve, us_between};
 pub use metrics::{ContentCheckTally, OpenLoopSummary, PerformanceMetrics, RunMode, SetupSummary};
+pub use read::{MIN_READ_SCHEMA, ReportReadError};
 pub use resources::{LeakAnalysis, LeakRule, LeakVerdict, ResourceUsage, Sample};
 pub use run::{
     AbortReason, ModeInfo, NamedFigure, Profile, Readiness, RunReport, SCHEMA_VERSION,

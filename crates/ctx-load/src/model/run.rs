@@ -1,10 +1,12 @@
 //! The whole run as `report.json` holds it: the scenarios' figures and
 //! checks, the run's settings, the summary and the verdict. Plain data;
-//! [`crate::report`] renders it.
+//! [`crate::report`] renders it. The same types read a report.json back
+//! (`--baseline`, `ctx load merge`): every field added since schema 2 is an
+//! `Option` or has a serde default, so every schema-2 report still reads.
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{
     BaselineComparison, FindMax, MergedInput, PerformanceMetrics, RawHistograms, RunMode,
@@ -56,13 +58,13 @@ pub struct ModeInfo {
     pub think_time_ms: Option<f64>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct NamedFigure {
     pub scenario: String,
     pub value: f64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Summary {
     pub scenario_count: usize,
     pub total_operations: u64,
@@ -80,14 +82,14 @@ pub struct Summary {
     pub ops_per_mb: Option<f64>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Readiness {
     pub ready: bool,
     pub criteria: String,
     pub issues: Vec<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ScenarioReport {
     pub name: String,
     pub description: String,
@@ -102,7 +104,7 @@ pub struct ScenarioReport {
 }
 
 /// Everything `report.json` holds.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunReport {
     pub schema_version: u32,
     pub tool: String,
@@ -156,6 +158,9 @@ pub enum AbortReason {
     },
     /// The engine itself failed (a worker task panicked...).
     EngineFailed { scenario: String, error: String },
+    /// Read back from a report.json (`ctx load merge`, `--baseline`): the
+    /// sentence it holds, which is all the file keeps of the reason.
+    Recorded(String),
 }
 
 impl fmt::Display for AbortReason {
@@ -175,6 +180,7 @@ impl fmt::Display for AbortReason {
                 )
             }
             AbortReason::EngineFailed { error, .. } => write!(f, "{error}"),
+            AbortReason::Recorded(sentence) => write!(f, "{sentence}"),
         }
     }
 }
@@ -182,6 +188,12 @@ impl fmt::Display for AbortReason {
 impl Serialize for AbortReason {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for AbortReason {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(AbortReason::Recorded)
     }
 }
 

@@ -80,7 +80,7 @@ impl StagePlan {
 /// One stage's figures (`metrics.stages` in report.json). A request belongs
 /// to the stage of its intended send time (open loop) or its actual send time
 /// (closed loop).
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct StageFigures {
     /// 1-based, in the order of the plan.
     pub stage: usize,

@@ -89,7 +89,7 @@ pub const THRESHOLD_METRICS: [&str; 18] = [
     "checks_pct",
 ];
 
-#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckStatus {
     Pass,
@@ -104,7 +104,7 @@ pub enum CheckStatus {
 }
 
 /// One threshold, judged.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ThresholdCheck {
     pub metric: String,
     /// `">="` or `"<="` (`"=="` for the leak verdict).

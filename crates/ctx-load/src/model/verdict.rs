@@ -2,10 +2,10 @@
 //! report.html, report.json, exit code). Decided in
 //! [`crate::scenarios::verdict::decide`].
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Pass, fail, or not enough evidence to say.
-#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Every check held, with enough evidence behind each figure.
@@ -29,7 +29,7 @@ impl Outcome {
 }
 
 /// The verdict with its grounds.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Verdict {
     pub outcome: Outcome,
     /// Fail: every failed check. Inconclusive: every figure that lacked evidence.

@@ -71,7 +71,7 @@ impl WorkerShare {
 }
 
 /// One report that went into a merged one (`merged_from` in report.json).
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct MergedInput {
     /// The report.json path as given to `ctx load merge`.
     pub file: String,

@@ -22,19 +22,15 @@
 
 use std::path::Path;
 
-use serde::Deserialize;
-
 use crate::error::LoadError;
 use crate::model::{
     Baseline, BaselineComparison, BaselineRun, BaselineScenario, Change, Figure, FigureComparison,
-    FigureValues, PerformanceMetrics, RunMode, SCHEMA_VERSION, ScenarioComparison, ScenarioReport,
+    FigureValues, PerformanceMetrics, ReportReadError, RunReport, ScenarioComparison,
+    ScenarioReport,
 };
 
 /// The default `--tolerance`, in %.
 pub const DEFAULT_TOLERANCE_PCT: f64 = 10.0;
-/// The oldest report.json a baseline may be: schema 2 is the first with
-/// every figure compared here under its present name.
-pub const MIN_BASELINE_SCHEMA: u32 = 2;
 /// Latency changes up to this are noise (ms).
 pub const LATENCY_FLOOR_MS: f64 = 0.05;
 /// Peak-memory changes up to this are noise (MB).
@@ -56,85 +52,26 @@ pub fn parse_tolerance(text: &str) -> Result<f64, LoadError> {
         })
 }
 
-#[derive(Deserialize)]
-struct Report {
-    started_at: String,
-    target: String,
-    complete: bool,
-    scenarios: Vec<Scenario>,
-}
-
-#[derive(Deserialize)]
-struct Scenario {
-    name: String,
-    metrics: Metrics,
-}
-
-#[derive(Deserialize)]
-struct Metrics {
-    mode: RunMode,
-    clients: u64,
-    success_rate_pct: f64,
-    throughput_ops_sec: f64,
-    latency: Latency,
-    peak_memory_mb: Option<f64>,
-    avg_cpu_percent: Option<f64>,
-    open_loop: Option<OpenLoop>,
-    fanout: Option<Fanout>,
-}
-
-#[derive(Deserialize)]
-struct Latency {
-    count: u64,
-    p50_ms: f64,
-    p99_ms: f64,
-}
-
-#[derive(Deserialize)]
-struct OpenLoop {
-    target_rate: f64,
-}
-
-#[derive(Deserialize)]
-struct Fanout {
-    write_rate_target: f64,
-}
-
-/// The figures compared, from what a report holds.
-fn figure_values(
-    throughput: f64,
-    success_rate_pct: f64,
-    answered: u64,
-    (p50_ms, p99_ms): (f64, f64),
-    peak_memory_mb: Option<f64>,
-    avg_cpu_percent: Option<f64>,
-) -> FigureValues {
-    let latency = |ms: f64| (answered > 0).then_some(ms);
+/// The figures compared, from a scenario's metrics (this run's or the baseline's).
+fn figure_values(m: &PerformanceMetrics) -> FigureValues {
+    let latency = |ms: f64| (m.latency.count > 0).then_some(ms);
+    let throughput = m.throughput_ops_sec;
     FigureValues {
         throughput_ops_sec: Some(throughput),
-        p50_ms: latency(p50_ms),
-        p99_ms: latency(p99_ms),
-        success_rate_pct: Some(success_rate_pct),
-        peak_memory_mb,
+        p50_ms: latency(m.latency.p50_ms),
+        p99_ms: latency(m.latency.p99_ms),
+        success_rate_pct: Some(m.success_rate_pct),
+        peak_memory_mb: m.peak_memory_mb,
         // CPU % of one core × 10 000 / (requests/s) = CPU ms per 1000 requests.
-        cpu_ms_per_1000_requests: avg_cpu_percent
+        cpu_ms_per_1000_requests: m
+            .avg_cpu_percent
             .filter(|_| throughput > 0.0)
             .map(|cpu| cpu * 10_000.0 / throughput),
     }
 }
 
-fn current_values(m: &PerformanceMetrics) -> FigureValues {
-    figure_values(
-        m.throughput_ops_sec,
-        m.success_rate_pct,
-        m.latency.count,
-        (m.latency.p50_ms, m.latency.p99_ms),
-        m.peak_memory_mb,
-        m.avg_cpu_percent,
-    )
-}
-
-fn current_rate(m: &PerformanceMetrics) -> Option<f64> {
+/// The rate a scenario was offered: open loop's, or ws_fanout's write rate.
+fn target_rate(m: &PerformanceMetrics) -> Option<f64> {
     match (&m.open_loop, &m.fanout) {
         (Some(open), _) => Some(open.target_rate),
         (None, Some(fanout)) => Some(fanout.write_rate_target),
@@ -149,49 +86,24 @@ pub fn read(path: &Path, tolerance_pct: f64) -> Result<Baseline, LoadError> {
     let bad =
         |why: String| LoadError::InvalidOption(format!("--baseline {}: {why}", path.display()));
     let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| bad(format!("not a ctx load report.json (not JSON: {e})")))?;
-    let schema = value
-        .get("schema_version")
-        .and_then(serde_json::Value::as_u64)
-        .ok_or_else(|| bad("not a ctx load report.json (no schema_version)".into()))?;
-    let supported = format!("{MIN_BASELINE_SCHEMA} to {SCHEMA_VERSION}");
-    if schema < u64::from(MIN_BASELINE_SCHEMA) {
-        return Err(bad(format!(
-            "schema_version {schema} is too old to compare with (supported: {supported}); \
-             run the baseline again with this ctx load"
-        )));
-    }
-    if schema > u64::from(SCHEMA_VERSION) {
-        return Err(bad(format!(
-            "schema_version {schema} is newer than this ctx load understands (supported: \
-             {supported}); compare with the ctx version that wrote it"
-        )));
-    }
-    let report: Report = serde_json::from_value(value)
-        .map_err(|e| bad(format!("not a ctx load report.json: {e}")))?;
+    let report = RunReport::from_json(&text).map_err(|e| {
+        bad(match e {
+            ReportReadError::TooOld(_) => format!("{e}; run the baseline again with this ctx load"),
+            ReportReadError::TooNew(_) => {
+                format!("{e}; compare with the ctx version that wrote it")
+            }
+            _ => e.to_string(),
+        })
+    })?;
     let scenarios = report
         .scenarios
-        .into_iter()
-        .map(|s| {
-            let m = s.metrics;
-            BaselineScenario {
-                name: s.name,
-                mode: m.mode,
-                clients: m.clients,
-                target_rate: m
-                    .open_loop
-                    .map(|o| o.target_rate)
-                    .or(m.fanout.map(|f| f.write_rate_target)),
-                figures: figure_values(
-                    m.throughput_ops_sec,
-                    m.success_rate_pct,
-                    m.latency.count,
-                    (m.latency.p50_ms, m.latency.p99_ms),
-                    m.peak_memory_mb,
-                    m.avg_cpu_percent,
-                ),
-            }
+        .iter()
+        .map(|s| BaselineScenario {
+            name: s.name.clone(),
+            mode: s.metrics.mode,
+            clients: s.metrics.clients,
+            target_rate: target_rate(&s.metrics),
+            figures: figure_values(&s.metrics),
         })
         .collect();
     Ok(Baseline {
@@ -252,7 +164,7 @@ fn not_comparable(then: &BaselineScenario, now: &ScenarioReport) -> Option<Strin
             m.mode.name()
         ));
     }
-    let rate = current_rate(m);
+    let rate = target_rate(m);
     if let (Some(was), Some(is)) = (then.target_rate, rate)
         && (was - is).abs() > 1e-9 * was.abs().max(is.abs())
     {
@@ -283,7 +195,7 @@ pub fn compare(baseline: &Baseline, scenarios: &[ScenarioReport]) -> BaselineCom
         let figures = if reason.is_some() {
             Vec::new()
         } else {
-            let values = current_values(&now.metrics);
+            let values = figure_values(&now.metrics);
             Figure::ALL
                 .iter()
                 .map(|&figure| {
