@@ -64,6 +64,23 @@ fn latencies(
         .collect()
 }
 
+/// The p50 and p99 lines of a latency chart, named and coloured alike in
+/// every chart (over time, by rate).
+fn p50_and_p99(p50: Vec<(f64, f64)>, p99: Vec<(f64, f64)>) -> Vec<Series<'static>> {
+    vec![
+        Series {
+            name: "p50",
+            colour: BLUE,
+            points: p50,
+        },
+        Series {
+            name: "p99",
+            colour: ORANGE,
+            points: p99,
+        },
+    ]
+}
+
 /// The charts of one scenario, in page order. Its charts over time take
 /// `marks`: its phases (stages, search steps), seconds from its start.
 pub fn scenario_charts(sc: &ScenarioReport, marks: &[Mark]) -> Vec<Chart<'static>> {
@@ -132,18 +149,10 @@ pub fn scenario_charts(sc: &ScenarioReport, marks: &[Mark]) -> Vec<Chart<'static
             x_label: "seconds",
             y_label: "ms",
             x_axis: XAxis::FromZero,
-            series: vec![
-                Series {
-                    name: "p50",
-                    colour: BLUE,
-                    points: latencies(all, width, 0.0, |b| b.p50_ms),
-                },
-                Series {
-                    name: "p99",
-                    colour: ORANGE,
-                    points: latencies(all, width, 0.0, |b| b.p99_ms),
-                },
-            ],
+            series: p50_and_p99(
+                latencies(all, width, 0.0, |b| b.p50_ms),
+                latencies(all, width, 0.0, |b| b.p99_ms),
+            ),
             levels: [limit(t.max_p50_ms, "p50"), limit(t.max_p99_ms, "p99")]
                 .into_iter()
                 .flatten()
@@ -276,18 +285,7 @@ pub fn find_max_chart(search: &FindMax) -> Chart<'static> {
         x_label: "requests/s offered",
         y_label: "ms",
         x_axis: XAxis::FromZero,
-        series: vec![
-            Series {
-                name: "p50",
-                colour: BLUE,
-                points: by_rate(|s| s.p50_ms),
-            },
-            Series {
-                name: "p99",
-                colour: ORANGE,
-                points: by_rate(|s| s.p99_ms),
-            },
-        ],
+        series: p50_and_p99(by_rate(|s| s.p50_ms), by_rate(|s| s.p99_ms)),
         levels,
         marks: search
             .max_rate_per_sec
