@@ -198,6 +198,7 @@ fn metrics_with(success: u64, total: u64, lat_ms: &[u64], secs: f64) -> Performa
         timeline: Default::default(),
         open: None,
         stages: Vec::new(),
+        stage_latency: Vec::new(),
     };
     run.metrics("t", 1, Some(total), 10.0, None, None)
 }

@@ -223,14 +223,15 @@ pub async fn run(
         late,
         uncorrected,
     });
-    let stages = match (cfg.mode.plan(), stage_tallies) {
+    let (stages, stage_latency) = match (cfg.mode.plan(), stage_tallies) {
         (Some(plan), Some((_, tallies))) => {
             let tallies = tallies
                 .lock()
                 .map_err(|_| LoadError::Internal("a load worker panicked".into()))?;
-            ramp::stage_figures(plan, &tallies)
+            let latency = tallies.iter().map(|t| t.latency.clone()).collect();
+            (ramp::stage_figures(plan, &tallies), latency)
         }
-        _ => Vec::new(),
+        _ => (Vec::new(), Vec::new()),
     };
     Ok(RunResult {
         attempted,
@@ -244,6 +245,7 @@ pub async fn run(
         timeline: timeline.timeline(),
         open,
         stages,
+        stage_latency,
     })
 }
 

@@ -4,7 +4,7 @@
 //! start of the load.
 
 use super::recorder::StageTally;
-use crate::model::{LatencySummary, StageFigures, StageKind, StagePlan};
+use crate::model::{StageFigures, StagePlan, StageSpan};
 
 /// One stage as the engine uses it.
 #[derive(Clone, Copy, Debug)]
@@ -146,30 +146,16 @@ pub(super) fn stage_figures(plan: &StagePlan, tallies: &[StageTally]) -> Vec<Sta
         .into_iter()
         .zip(tallies)
         .enumerate()
-        .map(|(i, ((start, end, from, to), tally))| {
-            let secs = end - start;
-            StageFigures {
+        .map(|(i, ((start_secs, end_secs, from, to), tally))| {
+            let span = StageSpan {
                 stage: i + 1,
                 ramps: plan.ramps,
-                start_secs: start,
-                end_secs: end,
+                start_secs,
+                end_secs,
                 from,
                 to,
-                requests: tally.requests,
-                success: tally.success,
-                success_rate_pct: if tally.requests == 0 {
-                    100.0
-                } else {
-                    tally.success as f64 / tally.requests as f64 * 100.0
-                },
-                target_rate: (plan.ramps == StageKind::Rate).then_some((from + to) / 2.0),
-                achieved_rate: if secs > 0.0 {
-                    tally.requests as f64 / secs
-                } else {
-                    0.0
-                },
-                latency: LatencySummary::from_histogram(&tally.latency),
-            }
+            };
+            StageFigures::new(span, tally.requests, tally.success, &tally.latency)
         })
         .collect()
 }

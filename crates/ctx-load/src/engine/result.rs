@@ -46,6 +46,9 @@ pub struct RunResult {
     pub open: Option<OpenLoopResult>,
     /// A staged run: each stage's figures (empty otherwise).
     pub stages: Vec<StageFigures>,
+    /// The latency histogram behind each of `stages` (so merged runs
+    /// recombine stage percentiles exactly).
+    pub stage_latency: Vec<Histogram<u64>>,
 }
 
 impl RunResult {
@@ -59,6 +62,11 @@ impl RunResult {
                 Some(open) => Some(encode_histogram(&open.uncorrected)?),
                 None => None,
             },
+            stages: self
+                .stage_latency
+                .iter()
+                .map(encode_histogram)
+                .collect::<Result<_, _>>()?,
         })
     }
 

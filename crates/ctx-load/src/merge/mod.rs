@@ -12,12 +12,15 @@
 //! - an open loop's target rate is the sum of the processes' (a worker's is
 //!   `rate / N`, so the workers of one run add up to the requested rate);
 //! - server resources are those of the process that sampled the most (only a
-//!   worker on the server's machine, with `--server-pid`, can measure them).
+//!   worker on the server's machine, with `--server-pid`, can measure them);
+//! - a staged run's stages are merged the same way, stage by stage
+//!   ([`stages`]: counts summed, per-stage histograms added).
 //!
 //! The merged figures are then judged by [`crate::scenarios::judge_run`],
 //! the same thresholds, verdict and advice as a single run.
 
 mod input;
+mod stages;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -52,15 +55,18 @@ pub fn merge(paths: &[PathBuf], baseline: Option<Baseline>) -> Result<Merged, Lo
         .iter()
         .map(|p| input::read(p).map(|r| (p.as_path(), r)))
         .collect::<Result<Vec<_>, _>>()?;
-    let warnings = check_compatible(&inputs)?;
+    let mut warnings = check_compatible(&inputs)?;
+    let workers = inputs[0].1.worker.is_some();
     // Every worker of one distributed run: its requested rate is known exactly.
-    let whole_run = inputs[0].1.worker.is_some() && warnings.is_empty();
+    let whole_run = workers && warnings.is_empty();
     let scenario_count = inputs[0].1.scenarios.len();
     let scenarios = (0..scenario_count)
         .map(|i| {
             let parts: Vec<(&Path, &ScenarioReport)> =
                 inputs.iter().map(|(p, r)| (*p, &r.scenarios[i])).collect();
-            merge_scenario(&parts, whole_run)
+            let staged = stages::merge_stages(&parts, workers)?;
+            warnings.extend(staged.dropped.clone());
+            merge_scenario(&parts, whole_run, staged)
         })
         .collect::<Result<Vec<ScenarioReport>, LoadError>>()?;
     let facts = RunFacts {
@@ -176,11 +182,12 @@ fn merged_target_rate(parts: &[&OpenLoopSummary], whole_run: bool) -> f64 {
     }
 }
 
-/// One scenario of every input, combined and judged; `whole_run`: the
-/// inputs are every worker of one distributed run.
+/// One scenario of every input, combined and judged, with its stages merged
+/// apart; `whole_run`: the inputs are every worker of one distributed run.
 fn merge_scenario(
     parts: &[(&Path, &ScenarioReport)],
     whole_run: bool,
+    staged: stages::MergedStages,
 ) -> Result<ScenarioReport, LoadError> {
     let first = parts[0].1;
     let mut latency = new_histogram();
@@ -281,9 +288,8 @@ fn merge_scenario(
         timeline: Timeline::combine(&timelines),
         open,
         content_checks,
-        // Per-stage figures need per-stage histograms, which report.json does
-        // not hold: a merged staged run has the whole run's figures only.
-        stages: Vec::new(),
+        stages: staged.figures,
+        stage_latency: staged.latency,
     };
     let metrics = run.metrics(
         &first.name,

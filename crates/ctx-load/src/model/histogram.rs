@@ -23,6 +23,11 @@ pub struct RawHistograms {
     /// Open loop: the latency from the actual send behind
     /// `metrics.open_loop.uncorrected` (µs); null otherwise.
     pub uncorrected: Option<String>,
+    /// A staged run: each stage's latency behind `metrics.stages[i].latency`
+    /// (µs), in stage order; absent otherwise (and in reports written before
+    /// stages were merged).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<String>,
 }
 
 /// `h` in the V2 + Deflate encoding, base64.

@@ -35,7 +35,7 @@ pub use run::{
     AbortReason, ModeInfo, NamedFigure, Profile, Readiness, RunReport, SCHEMA_VERSION,
     ScenarioReport, ServerInfo, Summary,
 };
-pub use stages::{Stage, StageFigures, StageKind, StagePlan};
+pub use stages::{Stage, StageFigures, StageKind, StagePlan, StageSpan};
 pub use thresholds::{CheckStatus, THRESHOLD_METRICS, ThresholdCheck, Thresholds};
 pub use timeline::{
     LATENCY_BIN_COUNT, LatencyBins, TimeBucket, Timeline, TimelineTally, bin_middle_us, bin_of,

@@ -2,6 +2,7 @@
 //! of clients), and each stage's own figures. Plain data: the engine ramps
 //! ([`crate::engine`]), [`crate::scenarios`] parses the text forms.
 
+use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use super::LatencySummary;
@@ -102,4 +103,59 @@ pub struct StageFigures {
     pub achieved_rate: f64,
     /// Of the requests that got an answer; all zero when none did.
     pub latency: LatencySummary,
+}
+
+/// Where a stage stands in its plan: one of [`StagePlan::spans`] with its
+/// number and kind.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StageSpan {
+    /// 1-based, in the order of the plan.
+    pub stage: usize,
+    pub ramps: StageKind,
+    pub start_secs: f64,
+    pub end_secs: f64,
+    pub from: f64,
+    pub to: f64,
+}
+
+impl StageFigures {
+    /// A stage's figures from what was recorded in it: the one place its
+    /// rates and success rate are derived (a run's stages, a merged run's).
+    pub fn new(span: StageSpan, requests: u64, success: u64, latency: &Histogram<u64>) -> Self {
+        let secs = span.end_secs - span.start_secs;
+        StageFigures {
+            stage: span.stage,
+            ramps: span.ramps,
+            start_secs: span.start_secs,
+            end_secs: span.end_secs,
+            from: span.from,
+            to: span.to,
+            requests,
+            success,
+            success_rate_pct: if requests == 0 {
+                100.0
+            } else {
+                success as f64 / requests as f64 * 100.0
+            },
+            target_rate: (span.ramps == StageKind::Rate).then_some((span.from + span.to) / 2.0),
+            achieved_rate: if secs > 0.0 {
+                requests as f64 / secs
+            } else {
+                0.0
+            },
+            latency: LatencySummary::from_histogram(latency),
+        }
+    }
+
+    /// Where this stage stands in its plan.
+    pub fn span(&self) -> StageSpan {
+        StageSpan {
+            stage: self.stage,
+            ramps: self.ramps,
+            start_secs: self.start_secs,
+            end_secs: self.end_secs,
+            from: self.from,
+            to: self.to,
+        }
+    }
 }
