@@ -1,10 +1,7 @@
-//! The HTTP API over real loopback HTTP, against a real on-disk store.
+//! Reads, writes, deletes, listing and history over HTTP: the read forms, the
+//! missing-key and equal-value rules, awkward keys, big integers, concurrent writers.
 
-mod common;
-
-use common::{TestServer, assert_error};
-use hyper::{Method, StatusCode};
-use serde_json::{Value, json};
+use super::*;
 
 #[tokio::test]
 async fn both_read_forms_and_the_missing_key_rule() {
@@ -190,119 +187,6 @@ async fn all_counts_and_prefix_filter() {
     assert_eq!(app["context"], json!({"app.a": "app.a", "app.b": "app.b"}));
 }
 
-#[tokio::test]
-async fn bad_requests_get_json_errors_with_the_right_code() {
-    let server = TestServer::start_with(|c| c.max_body = 4096).await;
-    let post = |body: &'static str, ct: Option<&'static str>| {
-        server.request(Method::POST, "/ctx", ct, body)
-    };
-    assert_error(
-        &post("{not json", Some("application/json")).await,
-        StatusCode::BAD_REQUEST,
-    );
-    assert_error(
-        &post(r#"{"key":"k","value":1}"#, Some("text/plain")).await,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-    );
-    assert_error(
-        &server.post("/ctx", &json!({"value": 1})).await,
-        StatusCode::BAD_REQUEST,
-    );
-    assert_error(
-        &server.post("/ctx", &json!({"key": "", "value": 1})).await,
-        StatusCode::BAD_REQUEST,
-    );
-    assert_error(
-        &server.post("/ctx", &json!({"key": "k"})).await,
-        StatusCode::BAD_REQUEST,
-    );
-    assert_error(
-        &server
-            .post("/ctx", &json!({"key": "k", "value": null}))
-            .await,
-        StatusCode::BAD_REQUEST,
-    );
-    assert_error(
-        &server.post("/ctx", &json!([1, 2])).await,
-        StatusCode::BAD_REQUEST,
-    );
-    assert_error(
-        &server
-            .post("/ctx", &json!({"key": "k", "value": 1, "who": 7}))
-            .await,
-        StatusCode::BAD_REQUEST,
-    );
-    assert_error(
-        &server
-            .post("/ctx", &json!({"key": "x".repeat(1025), "value": 1}))
-            .await,
-        StatusCode::BAD_REQUEST,
-    );
-    assert_error(
-        &server
-            .post("/ctx", &json!({"key": "tab\there", "value": 1}))
-            .await,
-        StatusCode::BAD_REQUEST,
-    );
-    assert_error(
-        &server
-            .post("/ctx", &json!({"key": "big", "value": "a".repeat(5000)}))
-            .await,
-        StatusCode::PAYLOAD_TOO_LARGE,
-    );
-    assert_error(&server.get("/no/such/route").await, StatusCode::NOT_FOUND);
-    assert_error(
-        &server.request(Method::PUT, "/ctx/all", None, "").await,
-        StatusCode::METHOD_NOT_ALLOWED,
-    );
-    assert_error(&server.get("/ctx").await, StatusCode::BAD_REQUEST);
-    // Nothing above was written.
-    assert_eq!(server.get("/ctx/all").await.json()["revision"], 0);
-}
-
-#[tokio::test]
-async fn status_health_and_metrics() {
-    let server = TestServer::start().await;
-    server.set("k", json!(1)).await;
-    let status = server.get("/ctx/status").await.json();
-    assert_eq!(status["status"], "running");
-    assert_eq!(status["key_count"], 1);
-    assert_eq!(status["revision"], 1);
-    assert!(status["version"].is_string());
-    assert!(status["uptime_seconds"].is_u64());
-    assert_eq!(server.get("/health").await.status, StatusCode::OK);
-    let metrics = server.get("/metrics").await.text();
-    for needle in [
-        "ctx_http_requests_total{route=\"/ctx\",method=\"POST\",status=\"200\"} 1",
-        "ctx_keys 1",
-        "ctx_revision 1",
-        "ctx_connected_clients 0",
-        "ctx_store_commit_duration_seconds_count",
-        "ctx_http_request_duration_seconds_bucket",
-    ] {
-        assert!(
-            metrics.contains(needle),
-            "metrics lack {needle}:\n{metrics}"
-        );
-    }
-}
-
-#[tokio::test]
-async fn a_graceful_restart_keeps_everything() {
-    let server = TestServer::start().await;
-    for i in 0..20 {
-        server.set(&format!("k{i}"), json!({"i": i})).await;
-    }
-    server.delete("/ctx/k3").await;
-    let dir = server.stop().await;
-    let server = TestServer::start_in(dir, |_| {}).await;
-    let all = server.get("/ctx/all").await.json();
-    assert_eq!(all["key_count"], 19);
-    assert_eq!(all["revision"], 21);
-    assert_eq!(server.get("/ctx/k7").await.json()["value"], json!({"i": 7}));
-    assert_eq!(server.set("next", json!(0)).await["revision"], 22);
-}
-
 /// `GET /ctx/{key}` is answered before the router; a `%` in the path sends the same read
 /// through the router. Both must give the same answer, found or not, and errors too.
 #[tokio::test]
@@ -334,42 +218,6 @@ async fn reads_by_path_answer_alike_with_and_without_the_router() {
         };
         assert_eq!(headers(&fast), headers(&routed));
     }
-}
-
-#[tokio::test]
-async fn api_key_guards_writes_or_everything() {
-    let server = TestServer::start_with(|c| c.api_key = Some("s3cret".into())).await;
-    assert_error(
-        &server.post("/ctx", &json!({"key": "k", "value": 1})).await,
-        StatusCode::UNAUTHORIZED,
-    );
-    assert_eq!(
-        server.get("/ctx/k").await.status,
-        StatusCode::OK,
-        "reads stay open with scope `writes`"
-    );
-    let body = json!({"key": "k", "value": 1}).to_string();
-    let request = hyper::Request::builder()
-        .method(Method::POST)
-        .uri(format!("{}/ctx", server.base))
-        .header("content-type", "application/json")
-        .header("authorization", "Bearer s3cret")
-        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
-        .unwrap();
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http();
-    assert_eq!(
-        client.request(request).await.unwrap().status(),
-        StatusCode::OK
-    );
-
-    let locked = TestServer::start_with(|c| {
-        c.api_key = Some("s3cret".into());
-        c.auth_scope = ctx_server::AuthScope::All;
-    })
-    .await;
-    assert_error(&locked.get("/ctx/k").await, StatusCode::UNAUTHORIZED);
-    assert_eq!(locked.get("/health").await.status, StatusCode::OK);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -423,31 +271,6 @@ async fn concurrent_writers_over_http_leave_consistent_history() {
 }
 
 #[tokio::test]
-async fn idle_and_slow_header_connections_are_closed() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let server =
-        TestServer::start_with(|c| c.idle_timeout = std::time::Duration::from_millis(300)).await;
-    let addr = server.base.trim_start_matches("http://").to_owned();
-    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    slow.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
-        .await
-        .unwrap();
-    for stream in [&mut idle, &mut slow] {
-        let mut buf = Vec::new();
-        // The server closes the socket: read ends (EOF or a 408) well before this bound.
-        let read = tokio::time::timeout(
-            std::time::Duration::from_secs(20),
-            stream.read_to_end(&mut buf),
-        )
-        .await;
-        assert!(read.is_ok(), "connection still open after 20 s");
-    }
-    // A normal client on a fresh connection is unaffected.
-    assert_eq!(server.get("/health").await.status, StatusCode::OK);
-}
-
-#[tokio::test]
 async fn integers_beyond_64_bits_round_trip_exactly_as_text() {
     let server = TestServer::start().await;
     let body = r#"{"key":"big","value":{"u":18446744073709551616,"p":1000000000000000000000000000000,"n":-170141183460469231731687303715884105729,"f":2.50},"who":"py"}"#;
@@ -477,102 +300,4 @@ async fn integers_beyond_64_bits_round_trip_exactly_as_text() {
         .request(Method::POST, "/ctx", Some("application/json"), same)
         .await;
     assert_eq!(answer.json()["changed"], false, "{}", answer.text());
-}
-
-#[tokio::test]
-async fn api_keys_have_roles_401_without_a_known_key_and_403_when_the_role_is_too_low() {
-    let server = TestServer::start_with(|c| {
-        c.auth_scope = ctx_server::AuthScope::All;
-        c.api_keys = ["read:r-key", "write:w-key", "admin:a-key"]
-            .iter()
-            .map(|entry| entry.parse().unwrap())
-            .collect();
-    })
-    .await;
-    let as_key = |key: &'static str| [("x-api-key", key)];
-    let get = |path: &'static str, key: &'static str| {
-        let server = &server;
-        async move {
-            server
-                .request_with(Method::GET, path, None, &as_key(key), "")
-                .await
-        }
-    };
-    let post = |path: &'static str, key: &'static str| {
-        let server = &server;
-        async move {
-            let body = json!({"key": "k", "value": 1}).to_string();
-            server
-                .request_with(
-                    Method::POST,
-                    path,
-                    Some("application/json"),
-                    &as_key(key),
-                    body,
-                )
-                .await
-        }
-    };
-
-    assert_error(&server.get("/ctx/k").await, StatusCode::UNAUTHORIZED);
-    assert_error(&get("/ctx/k", "nobody").await, StatusCode::UNAUTHORIZED);
-    assert_eq!(get("/ctx/k", "r-key").await.status, StatusCode::OK);
-    let refused = post("/ctx", "r-key").await;
-    assert_error(&refused, StatusCode::FORBIDDEN);
-    let message = refused.json()["error"].as_str().unwrap().to_owned();
-    assert!(
-        message.contains("role read") && message.contains("role write"),
-        "{message}"
-    );
-    assert!(!message.contains("r-key"), "keys never appear: {message}");
-    assert_eq!(post("/ctx", "w-key").await.status, StatusCode::OK);
-    // Creating a dump writes on the server's disk: admin only. Listing is a read.
-    assert_error(&post("/ctx/dump", "w-key").await, StatusCode::FORBIDDEN);
-    assert_eq!(post("/ctx/dump", "a-key").await.status, StatusCode::OK);
-    assert_eq!(get("/ctx/dump/list", "r-key").await.status, StatusCode::OK);
-    assert_eq!(post("/ctx", "a-key").await.status, StatusCode::OK);
-    // A Bearer header works the same; /health needs nothing.
-    let bearer = server
-        .request_with(
-            Method::GET,
-            "/ctx/k",
-            None,
-            &[("authorization", "Bearer r-key")],
-            "",
-        )
-        .await;
-    assert_eq!(bearer.status, StatusCode::OK);
-    assert_eq!(server.get("/health").await.status, StatusCode::OK);
-}
-
-#[tokio::test]
-async fn a_request_head_over_16_kib_is_431_and_below_it_is_served() {
-    let server = TestServer::start().await;
-    let big = "x".repeat(200 * 1024);
-    let refused = server
-        .request_with(Method::GET, "/health", None, &[("x-padding", &big)], "")
-        .await;
-    assert_eq!(refused.status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
-    let just_over = "x".repeat(16 * 1024);
-    let refused = server
-        .request_with(
-            Method::GET,
-            "/health",
-            None,
-            &[("x-padding", &just_over)],
-            "",
-        )
-        .await;
-    assert_eq!(refused.status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
-    let fits = "x".repeat(12 * 1024);
-    let served = server
-        .request_with(Method::GET, "/health", None, &[("x-padding", &fits)], "")
-        .await;
-    assert_eq!(served.status, StatusCode::OK);
-}
-
-#[test]
-fn the_default_header_read_timeout_is_at_most_ten_seconds() {
-    let config = ctx_server::ServerConfig::with_data_dir("unused");
-    assert!(config.idle_timeout <= std::time::Duration::from_secs(10));
 }
