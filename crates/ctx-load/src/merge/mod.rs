@@ -19,12 +19,14 @@
 //! The merged figures are then judged by [`crate::scenarios::judge_run`],
 //! the same thresholds, verdict and advice as a single run.
 
+mod compatible;
 mod input;
 mod stages;
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use compatible::check_compatible;
 
 use crate::engine::{OpenLoopResult, RunResult};
 use crate::error::LoadError;
@@ -75,100 +77,6 @@ pub fn merge(paths: &[PathBuf], baseline: Option<Baseline>) -> Result<Merged, Lo
     };
     let report = scenarios::judge_run(facts, scenarios);
     Ok(Merged { report, warnings })
-}
-
-fn incompatible(a: &Path, b: &Path, what: String) -> LoadError {
-    LoadError::InvalidOption(format!(
-        "{} and {} are not parts of one run: {what}",
-        a.display(),
-        b.display()
-    ))
-}
-
-/// The inputs must be parts of one run: the same scenarios, modes and
-/// thresholds, and (for workers) distinct shares of the same split.
-fn check_compatible(inputs: &[(&Path, RunReport)]) -> Result<Vec<String>, LoadError> {
-    let (first_path, first) = &inputs[0];
-    let names = |r: &RunReport| {
-        r.scenarios
-            .iter()
-            .map(|s| s.name.clone())
-            .collect::<Vec<_>>()
-    };
-    for (path, report) in &inputs[1..] {
-        if names(report) != names(first) {
-            return Err(incompatible(
-                first_path,
-                path,
-                format!(
-                    "scenarios [{}] vs [{}]",
-                    names(first).join(", "),
-                    names(report).join(", ")
-                ),
-            ));
-        }
-        if report.mode.kind != first.mode.kind {
-            return Err(incompatible(
-                first_path,
-                path,
-                format!(
-                    "{} loop vs {} loop",
-                    first.mode.kind.name(),
-                    report.mode.kind.name()
-                ),
-            ));
-        }
-        for (a, b) in first.scenarios.iter().zip(&report.scenarios) {
-            if a.metrics.mode != b.metrics.mode {
-                return Err(incompatible(
-                    first_path,
-                    path,
-                    format!("{} ran in different modes", a.name),
-                ));
-            }
-            if a.thresholds != b.thresholds {
-                return Err(incompatible(
-                    first_path,
-                    path,
-                    format!("{} has different thresholds", a.name),
-                ));
-            }
-        }
-    }
-    let mut warnings = Vec::new();
-    let shares: Vec<_> = inputs.iter().map(|(_, r)| r.worker).collect();
-    if let Some(workers) = shares.iter().flatten().map(|s| s.workers).next() {
-        let mut seen = BTreeSet::new();
-        for ((path, _), share) in inputs.iter().zip(&shares) {
-            let share = share.filter(|s| s.workers == workers).ok_or_else(|| {
-                incompatible(
-                    first_path,
-                    path,
-                    format!("not a worker of the same --workers {workers} run"),
-                )
-            })?;
-            if !seen.insert(share.index) {
-                return Err(LoadError::InvalidOption(format!(
-                    "{}: worker {} of {workers} is given twice (its requests would count twice)",
-                    path.display(),
-                    share.index
-                )));
-            }
-        }
-        let missing: Vec<String> = (0..workers)
-            .filter(|i| !seen.contains(i))
-            .map(|i| i.to_string())
-            .collect();
-        if !missing.is_empty() {
-            warnings.push(format!(
-                "only {} of the {workers} workers were merged (missing: {}): the figures cover \
-                 part of the load",
-                seen.len(),
-                missing.join(", ")
-            ));
-        }
-    }
-    Ok(warnings)
 }
 
 /// The merged open loop's target rate: a whole distributed run's is the

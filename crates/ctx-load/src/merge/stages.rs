@@ -8,7 +8,7 @@ use std::path::Path;
 
 use hdrhistogram::Histogram;
 
-use super::incompatible;
+use super::compatible::incompatible;
 use crate::error::LoadError;
 use crate::model::{ScenarioReport, StageFigures, StageSpan, decode_histogram, new_histogram};
 
