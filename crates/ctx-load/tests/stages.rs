@@ -45,7 +45,7 @@ async fn a_ramping_rate_sends_each_stage_its_share_and_reports_it() {
     assert_eq!(requests.iter().sum::<u64>(), 200);
     let hold = &m.stages[1];
     assert_eq!(
-        (hold.from, hold.to, hold.target_rate),
+        (hold.span.from, hold.span.to, hold.target_rate),
         (100.0, 100.0, Some(100.0))
     );
     assert!((hold.achieved_rate - 100.0).abs() <= 1.0, "{hold:?}");
@@ -105,7 +105,7 @@ async fn ramping_clients_with_think_time_offer_the_planned_closed_loop() {
     assert!(stages[1].requests <= 33, "{stages:?}");
     assert_eq!(stages[1].success_rate_pct, 100.0);
     assert_eq!(stages[1].target_rate, None);
-    assert_eq!((stages[0].from, stages[0].to), (0.0, 3.0));
+    assert_eq!((stages[0].span.from, stages[0].span.to), (0.0, 3.0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -30,11 +30,11 @@ pub(super) fn merge_stages(
     workers: bool,
 ) -> Result<MergedStages, LoadError> {
     let (first_path, first) = parts[0];
-    let spans: Vec<StageSpan> = first.metrics.stages.iter().map(|s| s.span()).collect();
+    let spans: Vec<StageSpan> = first.metrics.stages.iter().map(|s| s.span).collect();
     for (path, part) in &parts[1..] {
         let same_stages = part.metrics.stages.len() == spans.len()
             && part.metrics.stages.iter().zip(&spans).all(|(stage, span)| {
-                let theirs = stage.span();
+                let theirs = stage.span;
                 (
                     theirs.stage,
                     theirs.ramps,
@@ -78,7 +78,7 @@ pub(super) fn merge_stages(
             let stage = &part.metrics.stages[i];
             requests += stage.requests;
             success += stage.success;
-            levels = (levels.0 + stage.from, levels.1 + stage.to);
+            levels = (levels.0 + stage.span.from, levels.1 + stage.span.to);
             let bad = |why: String| {
                 LoadError::InvalidOption(format!(
                     "{}: scenario {}: hdr.stages[{i}]: {why}",

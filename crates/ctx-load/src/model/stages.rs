@@ -78,11 +78,10 @@ impl StagePlan {
     }
 }
 
-/// One stage's figures (`metrics.stages` in report.json). A request belongs
-/// to the stage of its intended send time (open loop) or its actual send time
-/// (closed loop).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct StageFigures {
+/// Where a stage stands in its plan: one of [`StagePlan::spans`] with its
+/// number and kind.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
+pub struct StageSpan {
     /// 1-based, in the order of the plan.
     pub stage: usize,
     pub ramps: StageKind,
@@ -92,6 +91,15 @@ pub struct StageFigures {
     /// The level (req/s or clients) the stage ramps from and to.
     pub from: f64,
     pub to: f64,
+}
+
+/// One stage's figures (`metrics.stages` in report.json). A request belongs
+/// to the stage of its intended send time (open loop) or its actual send time
+/// (closed loop).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct StageFigures {
+    #[serde(flatten)]
+    pub span: StageSpan,
     /// Requests attempted in the stage (sent or failed to connect; not dropped ones).
     pub requests: u64,
     pub success: u64,
@@ -105,31 +113,13 @@ pub struct StageFigures {
     pub latency: LatencySummary,
 }
 
-/// Where a stage stands in its plan: one of [`StagePlan::spans`] with its
-/// number and kind.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct StageSpan {
-    /// 1-based, in the order of the plan.
-    pub stage: usize,
-    pub ramps: StageKind,
-    pub start_secs: f64,
-    pub end_secs: f64,
-    pub from: f64,
-    pub to: f64,
-}
-
 impl StageFigures {
     /// A stage's figures from what was recorded in it: the one place its
     /// rates and success rate are derived (a run's stages, a merged run's).
     pub fn new(span: StageSpan, requests: u64, success: u64, latency: &Histogram<u64>) -> Self {
         let secs = span.end_secs - span.start_secs;
         StageFigures {
-            stage: span.stage,
-            ramps: span.ramps,
-            start_secs: span.start_secs,
-            end_secs: span.end_secs,
-            from: span.from,
-            to: span.to,
+            span,
             requests,
             success,
             success_rate_pct: if requests == 0 {
@@ -144,18 +134,6 @@ impl StageFigures {
                 0.0
             },
             latency: LatencySummary::from_histogram(latency),
-        }
-    }
-
-    /// Where this stage stands in its plan.
-    pub fn span(&self) -> StageSpan {
-        StageSpan {
-            stage: self.stage,
-            ramps: self.ramps,
-            start_secs: self.start_secs,
-            end_secs: self.end_secs,
-            from: self.from,
-            to: self.to,
         }
     }
 }

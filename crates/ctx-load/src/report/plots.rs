@@ -251,14 +251,9 @@ pub fn stage_marks(stages: &[StageFigures]) -> Vec<Mark> {
     stages
         .iter()
         .skip(1)
-        .map(|stage| Mark {
-            at: stage.start_secs,
-            label: format!(
-                "stage {} → {} {}",
-                stage.stage,
-                stage.to,
-                stage.ramps.unit()
-            ),
+        .map(|StageFigures { span, .. }| Mark {
+            at: span.start_secs,
+            label: format!("stage {} → {} {}", span.stage, span.to, span.ramps.unit()),
         })
         .collect()
 }

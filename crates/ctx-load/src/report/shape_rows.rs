@@ -14,11 +14,12 @@ fn level(value: f64) -> String {
 
 /// What a stage ramps, e.g. `0 → 100 req/s` or `50 clients`.
 pub fn stage_target(stage: &StageFigures) -> String {
-    let unit = stage.ramps.unit();
-    if stage.from == stage.to {
-        format!("{} {unit}", level(stage.to))
+    let span = &stage.span;
+    let unit = span.ramps.unit();
+    if span.from == span.to {
+        format!("{} {unit}", level(span.to))
     } else {
-        format!("{} → {} {unit}", level(stage.from), level(stage.to))
+        format!("{} → {} {unit}", level(span.from), level(span.to))
     }
 }
 
@@ -33,8 +34,11 @@ pub fn stage_table(scenario: &ScenarioReport) -> Option<Table> {
     ]);
     for stage in stages {
         table.rows.push(vec![
-            Cell::new(stage.stage.to_string()),
-            Cell::new(format!("{:.1}–{:.1}", stage.start_secs, stage.end_secs)),
+            Cell::new(stage.span.stage.to_string()),
+            Cell::new(format!(
+                "{:.1}–{:.1}",
+                stage.span.start_secs, stage.span.end_secs
+            )),
             Cell::new(stage_target(stage)),
             Cell::new(stage.requests.to_string()),
             Cell::new(format!("{:.1}", stage.achieved_rate)),
