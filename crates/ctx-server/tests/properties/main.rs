@@ -28,6 +28,18 @@ mod history;
 mod post;
 mod ws;
 
+/// A two-thread runtime and a server started in it (proptest's runner is
+/// synchronous, so each case blocks on the runtime).
+fn runtime_with_server() -> (tokio::runtime::Runtime, TestServer) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let server = runtime.block_on(TestServer::start());
+    (runtime, server)
+}
+
 /// Runs `cases` cases of `strategy` against one server, each inside the runtime.
 fn against_server<S: Strategy>(
     cases: u32,
@@ -36,12 +48,7 @@ fn against_server<S: Strategy>(
 ) where
     S::Value: std::fmt::Debug,
 {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let server = runtime.block_on(TestServer::start());
+    let (runtime, server) = runtime_with_server();
     let mut runner = TestRunner::new(ProptestConfig {
         cases,
         failure_persistence: None,

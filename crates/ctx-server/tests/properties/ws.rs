@@ -75,12 +75,7 @@ fn the_ws_message_parser_never_panics_and_accepts_exactly_the_documented_shapes(
 
 #[test]
 fn random_ws_frames_get_answers_and_never_break_the_connection() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let server = runtime.block_on(TestServer::start());
+    let (runtime, server) = runtime_with_server();
     let url = format!("{}/ws", server.base.replace("http://", "ws://"));
     let socket = runtime
         .block_on(tokio_tungstenite::connect_async(url))
