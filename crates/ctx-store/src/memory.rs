@@ -13,11 +13,13 @@ use parking_lot::RwLock;
 use std::collections::HashSet;
 use std::ops::Bound;
 use std::sync::Arc;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 pub struct Memory {
     pub(crate) state: RwLock<State>,
     pub(crate) feed: broadcast::Sender<Arc<Change>>,
+    /// Counts [`Memory::reset`]s: a reset drops changes no subscriber was sent.
+    resets: watch::Sender<u64>,
     max_key_bytes: usize,
 }
 
@@ -35,6 +37,11 @@ pub struct Watch {
     pub live: broadcast::Receiver<Arc<Change>>,
     /// The store's revision when the watch began.
     pub revision: u64,
+    /// Changes when memory is replaced ([`Memory::reset`], cluster mode after etcd
+    /// compacted past the node): changes between the last one received and the reset are
+    /// lost to this watch, so its subscriber must resync. Changes published after the
+    /// reset come after this signal.
+    pub reset: watch::Receiver<u64>,
 }
 
 /// A transaction evaluated against memory by a backend that commits elsewhere
@@ -63,6 +70,7 @@ impl Memory {
         Memory {
             state: RwLock::new(state),
             feed,
+            resets: watch::channel(0).0,
             max_key_bytes,
         }
     }
@@ -93,6 +101,11 @@ impl Memory {
 
     pub fn revision(&self) -> u64 {
         self.state.read().revision
+    }
+
+    /// The newest revision whose change is no longer in the history (0: none).
+    pub fn compacted_through(&self) -> u64 {
+        self.state.read().compacted_through
     }
 
     pub fn key_count(&self) -> usize {
@@ -153,6 +166,8 @@ impl Memory {
             backlog,
             live: self.feed.subscribe(),
             revision: state.revision,
+            // Under the state lock, as `reset` bumps it: a watch sees a reset or its result.
+            reset: self.resets.subscribe(),
         })
     }
 
@@ -200,13 +215,15 @@ impl Memory {
     }
 
     /// Replaces everything with `records` at `revision`: history starts empty there, so a
-    /// watcher from an older revision is told to resync.
+    /// watcher from an older revision is told to resync, and so is every live watch
+    /// ([`Watch::reset`]).
     pub fn reset(&self, records: Vec<(Arc<str>, Record)>, revision: u64) {
         let mut state = self.state.write();
         *state = State::default();
         state.keys = records.into_iter().collect();
         state.revision = revision;
         state.compacted_through = revision;
+        self.resets.send_modify(|resets| *resets += 1);
     }
 
     /// Evaluates `txn` against memory as it stands, for a backend that commits the result

@@ -8,68 +8,12 @@
 
 mod common;
 
-use common::cluster::cluster;
-use common::{CTX, ChildServer, http};
+use common::cluster::{Watch, cluster};
+use common::{ChildServer, http};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
 use std::time::Duration;
 
 const PATIENCE: Duration = Duration::from_secs(30);
-
-/// `ctx watch --json` on a node: its stdout lines as JSON; killed when dropped.
-struct Watch {
-    child: Child,
-    lines: Receiver<Value>,
-}
-
-impl Watch {
-    fn start(node: &ChildServer, since: u64) -> Watch {
-        let mut child = Command::new(CTX)
-            .args([
-                "watch",
-                "--json",
-                "--since",
-                &since.to_string(),
-                "--server",
-                &node.url,
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn ctx watch");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let Ok(event) = serde_json::from_str::<Value>(&line) else {
-                    continue;
-                };
-                if tx.send(event).is_err() {
-                    break;
-                }
-            }
-        });
-        Watch { child, lines }
-    }
-
-    /// The next change event.
-    #[track_caller]
-    fn change(&self) -> Value {
-        self.lines
-            .recv_timeout(PATIENCE)
-            .unwrap_or_else(|_| panic!("no event within {PATIENCE:?}"))
-    }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn set(node: &ChildServer, key: &str, value: Value, who: &str) -> Value {
     let (status, answer) = node.post("/ctx", &json!({"key": key, "value": value, "who": who}));

@@ -9,9 +9,12 @@
 
 mod common;
 
-use common::cluster::cluster;
+use common::cluster::{Watch, cluster};
+use common::{ChildServer, Reaped};
+use ctx_etcd::local_cluster::LocalEtcdCluster;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -35,13 +38,15 @@ fn socketio_clients_of_one_node_see_every_node_and_only_their_own_confirmations(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/cluster_socketio_peer.py"
     );
-    let child = Command::new("python3")
-        .args([peer, &a.url, &b.url, &c.url, &BURST.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 must be installed");
-    let output = common::wait_output(child, PATIENCE);
+    let mut child = Reaped(
+        Command::new("python3")
+            .args([peer, &a.url, &b.url, &c.url, &BURST.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("python3 must be installed"),
+    );
+    let output = common::wait_output(&mut child.0, PATIENCE);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         !stderr.contains("No module named 'socketio'"),
@@ -148,7 +153,7 @@ fn socketio_clients_of_one_node_see_every_node_and_only_their_own_confirmations(
 fn max_keys_holds_across_nodes_even_under_concurrent_creates() {
     let cluster = cluster(2, &["--max-keys", "6"]);
     let [a, b] = [&cluster.nodes[0], &cluster.nodes[1]];
-    let create = |node: &common::ChildServer, key: &str| {
+    let create = |node: &ChildServer, key: &str| {
         node.post("/ctx", &json!({"key": key, "value": 1, "who": "t"}))
     };
     for (node, key) in [(a, "k1"), (a, "k2"), (b, "k3"), (b, "k4"), (a, "k5")] {
@@ -215,4 +220,158 @@ fn max_keys_holds_across_nodes_even_under_concurrent_creates() {
             .map_or(0, |context| context.len());
         assert_eq!(keys, 6, "the limit holds on every node: {all}");
     }
+}
+
+/// Polls `check` every 20 ms until it holds; fails the test after PATIENCE.
+#[track_caller]
+fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !check() {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "{what}: not within {PATIENCE:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// SIGSTOP or SIGCONT to a node.
+fn signal(node: &ChildServer, signal: &str) {
+    let sent = Command::new("kill")
+        .args([signal, &node.pid().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success(), "kill {signal}");
+}
+
+/// Whether member `index` refuses to read revision 1 because it was compacted.
+fn compacted_on(etcd: &LocalEtcdCluster, index: usize) -> bool {
+    // "test/" in base64: the gateway takes keys in base64.
+    let range = json!({"key": "dGVzdC8=", "revision": "1"});
+    match etcd.gateway(index, "/v3/kv/range", &range) {
+        Ok(_) => false,
+        Err(refused) => format!("{refused:?}").contains("compacted"),
+    }
+}
+
+#[test]
+fn a_node_reloading_after_etcd_compacted_past_it_tells_ws_watchers_to_resync() {
+    let mut cluster = cluster(2, &[]);
+    let first = cluster.nodes[0]
+        .post("/ctx", &json!({"key": "r/1", "value": 1, "who": "t"}))
+        .1;
+    let r1 = first["revision"].as_u64().expect("revision");
+    let watcher = Watch::start(&cluster.nodes[0], 0);
+    assert_eq!(watcher.change()["key"], "r/1");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/cluster_socketio_snapshots.py"
+    );
+    let mut dashboard = Reaped(
+        Command::new("python3")
+            .args([script, &cluster.nodes[0].url])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("python3 must be installed"),
+    );
+    let mut dashboard_out = BufReader::new(dashboard.0.stdout.take().expect("stdout"));
+    let mut ready = String::new();
+    dashboard_out
+        .read_line(&mut ready)
+        .expect("the Socket.IO client's first line");
+    assert_eq!(
+        ready.trim(),
+        "ready",
+        "python-socketio on PATH (.ci/run's venv)?"
+    );
+
+    // Node A stops; every etcd member restarts (one at a time, quorum kept), which cuts
+    // A's watch stream (what etcd sent before sits unread in A's socket). Then B writes
+    // and etcd compacts past everything A has: when A runs again it must watch again,
+    // from a revision etcd no longer has.
+    signal(&cluster.nodes[0], "-STOP");
+    for member in 0..3 {
+        cluster
+            .etcd
+            .restart_member(member)
+            .expect("member restarts");
+    }
+    let mut last = 0;
+    for n in 2..=4 {
+        let write = json!({"key": format!("r/{n}"), "value": n, "who": "t"});
+        // B's own connections were cut too: a write may fail once while it reconnects.
+        wait_until("B takes a write", || {
+            let (status, answer) = cluster.nodes[1].post("/ctx", &write);
+            last = answer["revision"].as_u64().unwrap_or(0);
+            status == 200
+        });
+    }
+    let compact = json!({"revision": last.to_string(), "physical": true});
+    cluster
+        .etcd
+        .gateway(0, "/v3/kv/compaction", &compact)
+        .expect("compaction");
+    for member in 0..3 {
+        assert!(
+            compacted_on(&cluster.etcd, member),
+            "member {member} still serves revision 1"
+        );
+    }
+    signal(&cluster.nodes[0], "-CONT");
+
+    // The live watcher on A is told, then follows from where A reloaded.
+    let resync = watcher.change();
+    assert_eq!(resync["type"], "resync_required", "{resync}");
+    assert_eq!(resync["reason"], "compacted", "{resync}");
+    assert_eq!(resync["compacted_through"].as_u64(), Some(last), "{resync}");
+    assert!(
+        resync["requested"].as_u64() >= Some(r1) && resync["requested"].as_u64() < Some(last),
+        "{resync}"
+    );
+    let a = &cluster.nodes[0];
+    let (_, reloaded) = a.get("/ctx/r/4?consistent=true");
+    assert_eq!(
+        reloaded["value"],
+        json!(4),
+        "A reloaded B's writes: {reloaded}"
+    );
+    let (status, fifth) = cluster.nodes[1].post("/ctx", &json!({"key": "r/5", "value": 5}));
+    assert_eq!(status, 200, "{fifth}");
+    let live = watcher.change();
+    assert_eq!(
+        (live["key"].as_str(), live["revision"].as_u64()),
+        (Some("r/5"), fifth["revision"].as_u64()),
+        "the watcher follows after the resync: {live}"
+    );
+
+    // A Socket.IO client of A got a fresh snapshot: it cannot replay.
+    let mut context = String::new();
+    dashboard_out
+        .read_line(&mut context)
+        .expect("the second snapshot");
+    let output = common::wait_output(&mut dashboard.0, PATIENCE);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let context: Value = serde_json::from_str(&context).expect("a snapshot's context");
+    assert_eq!(context["r/4"], json!(4), "{context}");
+
+    // A new watcher asking for a revision A's history no longer holds: resync_required.
+    let late = Watch::start(a, r1);
+    let resync = late.change();
+    assert_eq!(resync["type"], "resync_required", "{resync}");
+    assert_eq!(
+        (
+            resync["requested"].as_u64(),
+            resync["compacted_through"].as_u64()
+        ),
+        (Some(r1), Some(last)),
+        "{resync}"
+    );
+    // From the reload on, A's history replays.
+    let resumed = Watch::start(a, last);
+    assert_eq!(resumed.change()["key"], "r/5");
 }

@@ -241,6 +241,7 @@ async fn fan_out(app: AppState, io: SocketIo, origins: Arc<Origins>) {
         return;
     };
     let mut feed = watch.live;
+    let mut reset = watch.reset;
     let mut dumps = app.live.dump_feed();
     let mut rewrites = app.live.rewrite_feed();
     let mut shutdown = app.live.shutdown_signal();
@@ -259,6 +260,11 @@ async fn fan_out(app: AppState, io: SocketIo, origins: Arc<Origins>) {
                 }
                 Err(RecvError::Closed) => return,
             },
+            // The store reloaded its memory (cluster mode): changes may have been skipped.
+            Ok(()) = reset.changed() => {
+                tracing::warn!("the store reloaded its memory; re-sending snapshots");
+                resend_snapshots(&app, &io);
+            }
             rewrite = rewrites.recv() => if let Ok(rewrite) = rewrite {
                 emit_rewrite(&app, &io, &rewrite);
             },

@@ -69,7 +69,13 @@ pub async fn wait(
     }
     drop(std::mem::take(&mut watch.backlog));
     loop {
-        match tokio::time::timeout_at(deadline, watch.live.recv()).await {
+        let next = tokio::select! {
+            next = tokio::time::timeout_at(deadline, watch.live.recv()) => next,
+            // The store reloaded its memory (cluster mode): whether the key changed in
+            // what it skipped is unknown; answer now.
+            Ok(()) = watch.reset.changed() => return super::read::read(app, key),
+        };
+        match next {
             Ok(Ok(change)) if &*change.key == key => return super::read::read(app, key),
             Ok(Ok(_)) => {}
             // Fell behind the feed: whether the key changed is unknown; answer now.

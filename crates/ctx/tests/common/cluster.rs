@@ -1,9 +1,17 @@
 //! ctx nodes on a real 3-member etcd cluster on loopback, for the cluster-mode tests
 //! (`--features etcd`).
 
-use super::ChildServer;
+use super::{CTX, ChildServer};
 use ctx_etcd::local_cluster::LocalEtcdCluster;
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::Duration;
 use tempfile::TempDir;
+
+/// Bound on waiting for a watcher's next line.
+const PATIENCE: Duration = Duration::from_secs(60);
 
 /// `ctx serve --store etcd` children in front of one etcd cluster, all under one prefix.
 pub struct Cluster {
@@ -36,5 +44,58 @@ pub fn cluster(nodes: usize, extra: &[&str]) -> Cluster {
         nodes,
         etcd,
         _dir: dir,
+    }
+}
+
+/// `ctx watch --json` on a node: its stdout lines as JSON; killed when dropped.
+pub struct Watch {
+    child: Child,
+    lines: Receiver<Value>,
+}
+
+impl Watch {
+    pub fn start(node: &ChildServer, since: u64) -> Watch {
+        let mut child = Command::new(CTX)
+            .args([
+                "watch",
+                "--json",
+                "--since",
+                &since.to_string(),
+                "--server",
+                &node.url,
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn ctx watch");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let Ok(event) = serde_json::from_str::<Value>(&line) else {
+                    continue;
+                };
+                if tx.send(event).is_err() {
+                    break;
+                }
+            }
+        });
+        Watch { child, lines }
+    }
+
+    /// The next line (a change, or `resync_required`).
+    #[track_caller]
+    pub fn change(&self) -> Value {
+        self.lines
+            .recv_timeout(PATIENCE)
+            .unwrap_or_else(|_| panic!("no event within {PATIENCE:?}"))
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

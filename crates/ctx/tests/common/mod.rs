@@ -183,8 +183,18 @@ pub fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
     (cert, key)
 }
 
+/// A child process killed when dropped (a failing test leaves nothing running).
+pub struct Reaped(pub Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The child's output once it exits; killed (and the test failed) past `deadline`.
-pub fn wait_output(mut child: Child, deadline: Duration) -> std::process::Output {
+pub fn wait_output(child: &mut Child, deadline: Duration) -> std::process::Output {
     let drain = |pipe: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
             let mut bytes = Vec::new();

@@ -15,13 +15,15 @@ use futures_util::stream::SplitStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::{Semaphore, broadcast, mpsc};
+use tokio::sync::{Semaphore, broadcast, mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
 /// What woke the connection loop.
 enum Event {
     Shutdown,
     Change(Result<Arc<Change>, RecvError>),
+    /// The store replaced its memory (cluster mode): the subscription must resync.
+    Reset,
     Dump(Result<Arc<Dumped>, RecvError>),
     Frame(Option<Result<Message, axum::Error>>),
     Tick,
@@ -35,6 +37,8 @@ pub(super) struct Connection {
     /// Followed prefixes; meaningful once `feed` is set (subscribed).
     pub(super) prefixes: Vec<String>,
     pub(super) feed: Option<broadcast::Receiver<Arc<Change>>>,
+    /// Signals that the store replaced its memory under the subscription (`Watch::reset`).
+    pub(super) reset: Option<watch::Receiver<u64>>,
     pub(super) dumps: Option<broadcast::Receiver<Arc<Dumped>>>,
     /// The last revision taken from the feed (sent or filtered out).
     pub(super) position: u64,
@@ -61,6 +65,7 @@ impl Connection {
             let event = tokio::select! {
                 () = super::super::closing(&mut shutdown) => Event::Shutdown,
                 change = recv(&mut self.feed) => Event::Change(change),
+                () = reset(&mut self.reset) => Event::Reset,
                 dump = recv(&mut self.dumps) => Event::Dump(dump),
                 frame = stream.next() => Event::Frame(frame),
                 _ = ping.tick() => Event::Tick,
@@ -73,6 +78,7 @@ impl Connection {
                     error_code: None,
                 }),
                 Event::Change(change) => self.on_change(change),
+                Event::Reset => self.resync(),
                 Event::Dump(dump) => self.on_dump(dump),
                 Event::Frame(frame) => {
                     last_heard = Instant::now();
@@ -134,6 +140,15 @@ impl Connection {
 
     /// Sends `change` if it matches the subscription.
     fn pass(&mut self, change: &Arc<Change>) -> Result<(), Farewell> {
+        // A change published after a reset must not go out before the client is told:
+        // it would resume past the changes the reset dropped.
+        if self
+            .reset
+            .as_ref()
+            .is_some_and(|r| r.has_changed().unwrap_or(false))
+        {
+            return self.resync();
+        }
         if change.revision <= self.replayed_through {
             return Ok(()); // never twice
         }
@@ -142,6 +157,22 @@ impl Connection {
             self.queue(event_frame(change))?;
         }
         Ok(())
+    }
+
+    /// The store reloaded its memory (cluster mode: etcd compacted past what this node
+    /// needed) so changes after `position` may be gone: `resync_required`, and the
+    /// connection stays open, unsubscribed, as after a `since_revision` that is too old.
+    fn resync(&mut self) -> Result<(), Farewell> {
+        self.feed = None;
+        self.dumps = None;
+        self.reset = None;
+        let memory = self.app.store.memory();
+        self.reply(&ServerMessage::ResyncRequired {
+            requested: self.position,
+            compacted_through: memory.compacted_through(),
+            current_revision: memory.revision(),
+            reason: "compacted".into(),
+        })
     }
 
     fn on_dump(&mut self, dump: Result<Arc<Dumped>, RecvError>) -> Result<(), Farewell> {
@@ -281,6 +312,7 @@ impl Connection {
             .filter(|c| matches(&self.prefixes, &c.key))
             .collect();
         self.feed = Some(watch.live);
+        self.reset = Some(watch.reset);
         self.dumps = Some(self.app.live.dump_feed());
         self.queue(Outgoing::text(
             &ServerMessage::Subscribed {
@@ -293,6 +325,17 @@ impl Connection {
             return Ok(());
         }
         self.queue(Outgoing::Replay(backlog))
+    }
+}
+
+/// Completes when the store resets its memory; never while there is no subscription.
+async fn reset(reset: &mut Option<watch::Receiver<u64>>) {
+    let signalled = match reset {
+        Some(reset) => reset.changed().await.is_ok(),
+        None => false,
+    };
+    if !signalled {
+        std::future::pending::<()>().await;
     }
 }
 

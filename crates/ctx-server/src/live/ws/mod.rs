@@ -68,6 +68,7 @@ async fn run(app: AppState, socket: WebSocket, may_write: bool) {
         may_write,
         prefixes: Vec::new(),
         feed: None,
+        reset: None,
         dumps: None,
         position: 0,
         replayed_through: 0,
