@@ -249,6 +249,53 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_report_of_the_first_schema_2_version_reads_as_a_baseline() {
+        // Written by `ctx load --scenario concurrent_reads --scenario
+        // mixed_workload --rate 100 --duration 1` built at 396f4f9, the commit
+        // that made schema 2: none of the fields added since (timeline,
+        // content_checks, stages, hdr, run_target_rate, worker, ...).
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/report-schema2-396f4f9.json");
+        let text = std::fs::read_to_string(&path).expect("the fixture");
+        let raw: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        let report = RunReport::from_json(&text).expect("a schema-2 report reads");
+        assert_eq!(report.scenarios.len(), 2);
+        assert!(report.worker.is_none() && report.merged_from.is_none());
+        for (scenario, written) in report
+            .scenarios
+            .iter()
+            .zip(raw["scenarios"].as_array().expect("scenarios"))
+        {
+            let m = &scenario.metrics;
+            assert_eq!(scenario.name, written["name"]);
+            assert_eq!(
+                Some(m.throughput_ops_sec),
+                written["metrics"]["throughput_ops_sec"].as_f64()
+            );
+            assert_eq!(
+                Some(m.latency.p99_ms),
+                written["metrics"]["latency"]["p99_ms"].as_f64()
+            );
+            assert!(m.timeline.buckets.is_empty() && m.content_checks.is_empty());
+            assert!(m.stages.is_empty() && scenario.hdr.is_none());
+            let open = m.open_loop.as_ref().expect("open loop");
+            assert_eq!((open.target_rate, open.run_target_rate), (100.0, None));
+        }
+        let baseline = read(&path, DEFAULT_TOLERANCE_PCT).expect("reads as a baseline");
+        let first = &baseline.run.scenarios[0];
+        assert_eq!(
+            (first.name.as_str(), first.mode, first.target_rate),
+            ("concurrent_reads", crate::model::RunMode::Open, Some(100.0))
+        );
+        assert_eq!(first.figures, figure_values(&report.scenarios[0].metrics));
+        assert!(
+            first.figures.peak_memory_mb.is_some(),
+            "{:?}",
+            first.figures
+        );
+    }
+
+    #[test]
     fn the_tolerance_reads_as_a_percentage() {
         assert_eq!(parse_tolerance("10%").unwrap(), 10.0);
         assert_eq!(parse_tolerance(" 2.5 ").unwrap(), 2.5);
