@@ -1,7 +1,7 @@
 //! A worker's recorder: everything one client task measures, merged with the
-//! others' at the end (no shared state on the hot path but the progress counters).
+//! others' at the end (no shared state on the hot path; the progress line's
+//! counters get a batch ten times a second).
 
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -10,6 +10,7 @@ use hdrhistogram::Histogram;
 use super::Progress;
 use super::Request;
 use super::client::Outcome;
+use super::live::PendingProgress;
 use crate::model::{
     ContentCheckTally, ErrorBreakdown, SecondBucket, TimelineTally, new_histogram, us_between,
 };
@@ -31,7 +32,8 @@ pub(super) struct Recorder {
     pub(super) per_second: Vec<SecondBucket>,
     pub(super) timeline: TimelineTally,
     pub(super) last_completion: Instant,
-    pub(super) progress: Arc<Progress>,
+    /// Answers not yet shown to the progress line.
+    pub(super) progress: PendingProgress,
     /// A staged run: the per-stage figures.
     pub(super) stages: Option<StageRecorder>,
 }
@@ -137,7 +139,7 @@ impl Recorder {
             per_second: Vec::new(),
             timeline: TimelineTally::default(),
             last_completion: start,
-            progress,
+            progress: PendingProgress::new(progress, start),
             stages: None,
         }
     }
@@ -172,7 +174,6 @@ impl Recorder {
                 let latency = us_between(timed_from + connect, done);
                 answered_in = Some(latency);
                 self.latency.saturating_record(latency);
-                self.progress.record_latency(latency);
                 if let Some(h) = self.uncorrected.as_mut() {
                     h.saturating_record(us_between(sent + connect, done));
                 }
@@ -226,9 +227,8 @@ impl Recorder {
             bucket.ok += 1;
         } else {
             bucket.errors += 1;
-            self.progress.errors.fetch_add(1, Ordering::Relaxed);
         }
-        self.progress.done.fetch_add(1, Ordering::Relaxed);
+        self.progress.record(ok, answered_in, done);
         ok
     }
 }

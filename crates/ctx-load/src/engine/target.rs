@@ -4,7 +4,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use hyper::header::{HeaderName, HeaderValue};
+use hyper::HeaderMap;
+use hyper::header::{CONTENT_TYPE, HOST, HeaderName, HeaderValue, USER_AGENT};
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_tungstenite::{Connector, MaybeTlsStream};
@@ -31,6 +32,8 @@ pub struct Target {
     /// Sent with every request and WebSocket upgrade (`--header`, the API key).
     /// Shared: every client holds a clone of the target.
     headers: Arc<[(HeaderName, HeaderValue)]>,
+    /// Every request's headers, built once: without and with a JSON body.
+    request_headers: Arc<[HeaderMap; 2]>,
 }
 
 #[derive(Clone, Debug)]
@@ -105,6 +108,7 @@ impl Target {
                     .map_err(|_| bad("the host is not a valid TLS server name"))?,
             }),
         };
+        let request_headers = request_headers(&authority, &[]);
         Ok(Target {
             host,
             port,
@@ -112,13 +116,21 @@ impl Target {
             base_path,
             authority,
             headers: Arc::new([]),
+            request_headers,
         })
     }
 
     /// The same target, with `headers` sent on every request and `/ws` upgrade.
     pub fn with_headers(mut self, headers: Vec<(HeaderName, HeaderValue)>) -> Target {
+        self.request_headers = request_headers(&self.authority, &headers);
         self.headers = headers.into();
         self
+    }
+
+    /// The headers of every request: `Host`, `User-Agent`, `Content-Type` when
+    /// it carries a (JSON) body, and the user's (see [`Target::with_headers`]).
+    pub(super) fn base_headers(&self, with_body: bool) -> &HeaderMap {
+        &self.request_headers[usize::from(with_body)]
     }
 
     /// The headers sent on every request (see [`Target::with_headers`]).
@@ -166,7 +178,16 @@ impl Target {
     /// The full path for a generator path (adds the base path and a leading `/`).
     pub(super) fn full_path(&self, path: &str) -> String {
         let path = path.trim_start_matches('/');
-        format!("{}/{}", self.base_path, path)
+        let mut full = String::with_capacity(self.base_path.len() + 1 + path.len());
+        full.push_str(&self.base_path);
+        full.push('/');
+        full.push_str(path);
+        full
+    }
+
+    /// The request URI (origin form) for a generator path.
+    pub(super) fn uri_of(&self, path: &str) -> Result<hyper::Uri, hyper::http::uri::InvalidUri> {
+        hyper::Uri::try_from(self.full_path(path))
     }
 
     /// The `ws://` URL of a path on this target (same host, port and base path).
@@ -176,6 +197,27 @@ impl Target {
         let scheme = self.scheme("ws", "wss");
         format!("{scheme}://{authority}{}", self.full_path(path))
     }
+}
+
+/// The two header maps of [`Target::base_headers`]; the user's headers replace
+/// ours of the same name (a User-Agent of their own).
+fn request_headers(
+    authority: &HeaderValue,
+    user: &[(HeaderName, HeaderValue)],
+) -> Arc<[HeaderMap; 2]> {
+    let build = |with_body: bool| {
+        let mut map = HeaderMap::with_capacity(3 + user.len());
+        map.insert(HOST, authority.clone());
+        map.insert(USER_AGENT, HeaderValue::from_static("ctx-load/0.1"));
+        if with_body {
+            map.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        for (name, value) in user {
+            map.insert(name, value.clone());
+        }
+        map
+    };
+    Arc::new([build(false), build(true)])
 }
 
 /// Parses a `--header 'Name: value'` argument. The value may be empty; the
