@@ -1,12 +1,13 @@
 //! The load engine: N concurrent clients, each a tokio task with its own
 //! keep-alive HTTP/1.1 connection, driving requests from a generator.
 //!
-//! Why hand-rolled on `hyper::client::conn::http1` instead of a pooled client
-//! (reqwest, hyper-util's legacy client)? A pool adds a lock, a map lookup and
-//! an extra task hop per request, and hides which connection a request rode on.
-//! One connection per client task keeps the hot loop to "build request, send,
-//! drain body, record", which matters when the engine must not be the
-//! bottleneck it is trying to measure.
+//! Why a hand-rolled HTTP/1.1 exchange ([`http1`]) instead of a pooled client
+//! (reqwest, hyper-util's legacy client) or hyper's connection API? A pool adds
+//! a lock, a map lookup and an extra task hop per request, and hides which
+//! connection a request rode on; hyper's connection passes each request and
+//! answer through channels. One connection per client task keeps the hot loop
+//! to "encode request, send, read answer, record", which matters when the
+//! engine must not be the bottleneck it is trying to measure.
 //!
 //! Two modes, each also in stages (a ramping arrival rate, a ramping number
 //! of clients: [`Ramp`]):
@@ -28,6 +29,7 @@
 
 mod client;
 mod config;
+mod http1;
 mod lanes;
 mod live;
 mod loops;

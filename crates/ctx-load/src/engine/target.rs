@@ -32,8 +32,8 @@ pub struct Target {
     /// Sent with every request and WebSocket upgrade (`--header`, the API key).
     /// Shared: every client holds a clone of the target.
     headers: Arc<[(HeaderName, HeaderValue)]>,
-    /// Every request's headers, built once: without and with a JSON body.
-    request_headers: Arc<[HeaderMap; 2]>,
+    /// Every request's header lines, encoded once: without and with a JSON body.
+    head_lines: Arc<[Vec<u8>; 2]>,
 }
 
 #[derive(Clone, Debug)]
@@ -108,7 +108,7 @@ impl Target {
                     .map_err(|_| bad("the host is not a valid TLS server name"))?,
             }),
         };
-        let request_headers = request_headers(&authority, &[]);
+        let head_lines = head_lines(&authority, &[]);
         Ok(Target {
             host,
             port,
@@ -116,21 +116,27 @@ impl Target {
             base_path,
             authority,
             headers: Arc::new([]),
-            request_headers,
+            head_lines,
         })
     }
 
     /// The same target, with `headers` sent on every request and `/ws` upgrade.
     pub fn with_headers(mut self, headers: Vec<(HeaderName, HeaderValue)>) -> Target {
-        self.request_headers = request_headers(&self.authority, &headers);
+        self.head_lines = head_lines(&self.authority, &headers);
         self.headers = headers.into();
         self
     }
 
-    /// The headers of every request: `Host`, `User-Agent`, `Content-Type` when
-    /// it carries a (JSON) body, and the user's (see [`Target::with_headers`]).
-    pub(super) fn base_headers(&self, with_body: bool) -> &HeaderMap {
-        &self.request_headers[usize::from(with_body)]
+    /// The header lines of every request, `Name: value\r\n` each: `Host`,
+    /// `User-Agent`, `Content-Type` when it carries a (JSON) body, and the
+    /// user's (see [`Target::with_headers`]).
+    pub(super) fn head_lines(&self, with_body: bool) -> &[u8] {
+        &self.head_lines[usize::from(with_body)]
+    }
+
+    /// The base path requests are under (`""` or `/base`, no trailing slash).
+    pub(super) fn base_path(&self) -> &str {
+        &self.base_path
     }
 
     /// The headers sent on every request (see [`Target::with_headers`]).
@@ -178,16 +184,7 @@ impl Target {
     /// The full path for a generator path (adds the base path and a leading `/`).
     pub(super) fn full_path(&self, path: &str) -> String {
         let path = path.trim_start_matches('/');
-        let mut full = String::with_capacity(self.base_path.len() + 1 + path.len());
-        full.push_str(&self.base_path);
-        full.push('/');
-        full.push_str(path);
-        full
-    }
-
-    /// The request URI (origin form) for a generator path.
-    pub(super) fn uri_of(&self, path: &str) -> Result<hyper::Uri, hyper::http::uri::InvalidUri> {
-        hyper::Uri::try_from(self.full_path(path))
+        format!("{}/{}", self.base_path, path)
     }
 
     /// The `ws://` URL of a path on this target (same host, port and base path).
@@ -199,12 +196,9 @@ impl Target {
     }
 }
 
-/// The two header maps of [`Target::base_headers`]; the user's headers replace
+/// The two header blocks of [`Target::head_lines`]; the user's headers replace
 /// ours of the same name (a User-Agent of their own).
-fn request_headers(
-    authority: &HeaderValue,
-    user: &[(HeaderName, HeaderValue)],
-) -> Arc<[HeaderMap; 2]> {
+fn head_lines(authority: &HeaderValue, user: &[(HeaderName, HeaderValue)]) -> Arc<[Vec<u8>; 2]> {
     let build = |with_body: bool| {
         let mut map = HeaderMap::with_capacity(3 + user.len());
         map.insert(HOST, authority.clone());
@@ -215,7 +209,14 @@ fn request_headers(
         for (name, value) in user {
             map.insert(name, value.clone());
         }
-        map
+        let mut lines = Vec::new();
+        for (name, value) in &map {
+            lines.extend_from_slice(name.as_str().as_bytes());
+            lines.extend_from_slice(b": ");
+            lines.extend_from_slice(value.as_bytes());
+            lines.extend_from_slice(b"\r\n");
+        }
+        lines
     };
     Arc::new([build(false), build(true)])
 }

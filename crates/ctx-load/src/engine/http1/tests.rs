@@ -1,0 +1,178 @@
+//! The exchange against a raw TCP server that answers with canned bytes:
+//! every framing, interim answers, connection reuse and closing.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use super::*;
+use crate::engine::Target;
+
+/// A server that reads one request head per entry of `answers` and writes
+/// the entry back; returns the requests it received.
+async fn serve(answers: Vec<&'static [u8]>) -> (Target, tokio::task::JoinHandle<Vec<String>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut seen = Vec::new();
+        let mut pending = Vec::new();
+        for answer in answers {
+            // Read up to the end of a head (and a body of content-length bytes).
+            loop {
+                let text = String::from_utf8_lossy(&pending).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text[..end]
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length: "))
+                        .map_or(0, |v| v.parse::<usize>().unwrap());
+                    if pending.len() >= end + 4 + length {
+                        seen.push(
+                            String::from_utf8_lossy(&pending[..end + 4 + length]).to_string(),
+                        );
+                        pending.drain(..end + 4 + length);
+                        break;
+                    }
+                }
+                let mut buf = [0u8; 4096];
+                let n = socket.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    return seen;
+                }
+                pending.extend_from_slice(&buf[..n]);
+            }
+            socket.write_all(answer).await.unwrap();
+        }
+        seen
+    });
+    (
+        Target::parse(&format!("http://127.0.0.1:{port}/base")).unwrap(),
+        task,
+    )
+}
+
+async fn connect(target: &Target) -> Connection {
+    Connection::new(target.open().await.unwrap())
+}
+
+#[tokio::test]
+async fn every_framing_is_read_to_its_end_and_the_connection_reused() {
+    let (target, server) = serve(vec![
+        b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello",
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n2\r\nde\r\n0\r\nTrailer: 1\r\n\r\n",
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+    ])
+    .await;
+    let mut conn = connect(&target).await;
+    let (answer, body) = conn.fetch(&target, &Request::get("/a")).await.unwrap();
+    assert_eq!(
+        (answer.status, answer.reusable, body.as_slice()),
+        (200, true, &b"hello"[..])
+    );
+    let post = Request::post_json("b", &serde_json::json!({"k": 1}));
+    let (answer, body) = conn.fetch(&target, &post).await.unwrap();
+    assert_eq!(
+        (answer.status, answer.reusable, body.as_slice()),
+        (201, true, &b"abcde"[..])
+    );
+    let (answer, body) = conn.fetch(&target, &Request::get("/c")).await.unwrap();
+    assert_eq!((answer.status, answer.reusable, body.len()), (204, true, 0));
+    assert!(!conn.closed().await, "the server keeps the connection");
+    let (answer, _) = conn.fetch(&target, &Request::get("/d")).await.unwrap();
+    assert_eq!((answer.status, answer.reusable), (404, true));
+    let seen = server.await.unwrap();
+    assert_eq!(seen.len(), 4);
+    assert!(
+        seen[0].starts_with("GET /base/a HTTP/1.1\r\n"),
+        "{}",
+        seen[0]
+    );
+    assert!(
+        seen[0].contains(&format!("host: 127.0.0.1:{}\r\n", target.port())),
+        "{}",
+        seen[0]
+    );
+    assert!(
+        !seen[0].contains("content-length"),
+        "a GET says no length: {}",
+        seen[0]
+    );
+    assert!(
+        seen[1].starts_with("POST /base/b HTTP/1.1\r\n"),
+        "{}",
+        seen[1]
+    );
+    assert!(
+        seen[1].contains("content-type: application/json\r\n"),
+        "{}",
+        seen[1]
+    );
+    assert!(
+        seen[1].ends_with("content-length: 7\r\n\r\n{\"k\":1}"),
+        "{}",
+        seen[1]
+    );
+    // The server is gone: the connection says so before the next request.
+    assert!(conn.closed().await);
+}
+
+#[tokio::test]
+async fn close_delimited_and_connection_close_answers_end_the_connection() {
+    let (target, server) = serve(vec![
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end",
+    ])
+    .await;
+    let mut conn = connect(&target).await;
+    let get = Request::get("/");
+    // The server task ends after its one answer, closing the socket.
+    let (answer, body) = tokio::time::timeout(Duration::from_secs(10), conn.fetch(&target, &get))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (answer.status, answer.reusable, body.as_slice()),
+        (200, false, &b"until the end"[..])
+    );
+    server.await.unwrap();
+
+    let (target, server) = serve(vec![b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"]).await;
+    let mut conn = connect(&target).await;
+    let (answer, _) = conn.fetch(&target, &Request::get("/")).await.unwrap();
+    assert_eq!(
+        (answer.status, answer.reusable),
+        (200, false),
+        "HTTP/1.0 without keep-alive"
+    );
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn malformed_answers_and_paths_are_errors() {
+    let (target, server) = serve(vec![b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"]).await;
+    let mut conn = connect(&target).await;
+    let bad_path = conn
+        .fetch(&target, &Request::get("/a b"))
+        .await
+        .err()
+        .unwrap();
+    assert!(bad_path.contains("not a valid URL path"), "{bad_path}");
+    let bad_length = conn
+        .fetch(&target, &Request::get("/a"))
+        .await
+        .err()
+        .unwrap();
+    assert!(bad_length.contains("bad Content-Length"), "{bad_length}");
+    drop(conn);
+    server.await.unwrap();
+
+    let (target, server) = serve(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"]).await;
+    let mut conn = connect(&target).await;
+    let cut = conn.fetch(&target, &Request::get("/")).await.err().unwrap();
+    assert!(
+        cut.contains("closed by the server in the middle of the body"),
+        "{cut}"
+    );
+    server.await.unwrap();
+}
