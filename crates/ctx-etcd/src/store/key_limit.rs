@@ -63,3 +63,70 @@ impl KeyBudget {
         Ok((after > limit.saturating_sub(GUARDED_MARGIN)).then_some(self.revision))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ctx_store::{JsonValue, Record, Timestamp};
+
+    fn memory_with(keys: usize, revision: u64) -> Memory {
+        let memory = Memory::new(16, 1024);
+        let records = (0..keys)
+            .map(|i| {
+                let record = Record {
+                    value: JsonValue::new(&serde_json::json!(i)),
+                    revision,
+                    timestamp: Timestamp::now(),
+                    lease: None,
+                };
+                (Arc::from(format!("k{i:05}").as_str()), record)
+            })
+            .collect();
+        memory.reset(records, revision);
+        memory
+    }
+
+    fn change(key: &str, before: Option<i64>, after: Option<i64>) -> Arc<Change> {
+        let value = |v: i64| JsonValue::new(&serde_json::json!(v));
+        Arc::new(Change {
+            revision: 0,
+            timestamp: Timestamp::now(),
+            key: Arc::from(key),
+            before: before.map(value),
+            after: after.map(value),
+            who: Arc::from("t"),
+            lease: None,
+        })
+    }
+
+    #[test]
+    fn creates_count_across_a_batch_and_deletes_only_within_their_write() {
+        let memory = memory_with(3, 7);
+        let mut budget = KeyBudget::new(Some(5), &memory);
+        assert_eq!(
+            budget.admit(&[change("a", None, Some(1))]).ok(),
+            Some(Some(7))
+        );
+        // An update and a delete pass, and the delete makes no room for others.
+        assert!(budget.admit(&[change("k00000", Some(0), Some(1))]).is_ok());
+        assert!(budget.admit(&[change("k00001", Some(1), None)]).is_ok());
+        assert!(budget.admit(&[change("b", None, Some(1))]).is_ok());
+        assert!(matches!(
+            budget.admit(&[change("c", None, Some(1))]),
+            Err(StoreError::TooManyKeys { limit: 5 })
+        ));
+        // A write that deletes as many keys as it creates passes.
+        let swap = [change("c", None, Some(1)), change("k00002", Some(2), None)];
+        assert!(budget.admit(&swap).is_ok());
+    }
+
+    #[test]
+    fn only_creates_near_the_limit_are_guarded() {
+        let memory = memory_with(10, 42);
+        let far = GUARDED_MARGIN + 100;
+        let mut budget = KeyBudget::new(Some(far), &memory);
+        assert_eq!(budget.admit(&[change("x", None, Some(1))]).ok(), Some(None));
+        let mut budget = KeyBudget::new(None, &memory);
+        assert_eq!(budget.admit(&[change("x", None, Some(1))]).ok(), Some(None));
+    }
+}

@@ -147,3 +147,28 @@ pub fn read(bytes: &[u8]) -> Stored {
         at: Timestamp::now(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_data_range_holds_every_ctx_key_and_no_record_or_marker() {
+        let layout = Layout::new("ctx/");
+        let (start, end) = layout.data_range();
+        let inside =
+            |key: &str| start.as_slice() <= key.as_bytes() && key.as_bytes() < end.as_slice();
+        assert!(inside(&layout.data_key("a")));
+        assert!(inside(&layout.data_key(" spaced")));
+        assert!(inside(&layout.data_key("\u{10FFFF}")));
+        assert!(!inside(&layout.deleted_key("a")));
+        assert!(!inside(&layout.sync_key("node")));
+        assert!(!inside("ctx0"));
+        assert_eq!(end, b"ctx0");
+    }
+
+    #[test]
+    fn the_range_end_of_an_empty_prefix_is_every_key() {
+        assert_eq!(Layout::new("").data_range().1, b"\0");
+    }
+}
