@@ -2,7 +2,8 @@
 //! mode does: Socket.IO clients of one node see writes made on others, each sender gets
 //! its own confirmations even when one etcd transaction carries several senders' writes;
 //! `/ws` watchers are told `resync_required` when a node had to reload after etcd
-//! compacted past it; `--max-keys` refuses new keys. Real etcd members and `ctx serve`
+//! compacted past it, or asked for more than its bounded history holds; `--max-keys`
+//! refuses new keys, exactly across nodes. Real etcd members and `ctx serve`
 //! children on loopback, real python-socketio clients (`cluster_socketio_peer.py`; needs a
 //! `python3` with python-socketio first on PATH, as .ci/run provides).
 #![cfg(feature = "etcd")]
@@ -374,4 +375,26 @@ fn a_node_reloading_after_etcd_compacted_past_it_tells_ws_watchers_to_resync() {
     // From the reload on, A's history replays.
     let resumed = Watch::start(a, last);
     assert_eq!(resumed.change()["key"], "r/5");
+}
+
+#[test]
+fn a_since_revision_older_than_a_nodes_bounded_history_gets_resync_required() {
+    let cluster = cluster(1, &["--history-limit", "3"]);
+    let node = &cluster.nodes[0];
+    let revisions: Vec<u64> = (1..=6)
+        .map(|n| {
+            let (status, answer) = node.post("/ctx", &json!({"key": format!("h/{n}"), "value": n}));
+            assert_eq!(status, 200, "{answer}");
+            answer["revision"].as_u64().expect("revision")
+        })
+        .collect();
+    // The node keeps the last 3 changes: from the first, a resync; from the third, a replay.
+    let resync = Watch::start(node, revisions[0]).change();
+    assert_eq!(resync["type"], "resync_required", "{resync}");
+    assert_eq!(resync["requested"].as_u64(), Some(revisions[0]), "{resync}");
+    let replay = Watch::start(node, revisions[2]);
+    let replayed: Vec<u64> = (0..3)
+        .map(|_| replay.change()["revision"].as_u64().unwrap_or(0))
+        .collect();
+    assert_eq!(replayed, revisions[3..].to_vec());
 }
