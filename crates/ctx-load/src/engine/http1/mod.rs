@@ -15,6 +15,7 @@
 //! `Content-Length`, or until the server closes.
 
 use std::future::poll_fn;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::Poll;
 
@@ -305,9 +306,15 @@ fn method_has_body(method: &Method) -> bool {
 
 /// Parses an answer head from the start of `buf`; None while incomplete.
 fn parse_head(buf: &[u8], head_request: bool, wants_headers: bool) -> Result<Option<Head>, String> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut response = httparse::Response::new(&mut slots);
-    let len = match response.parse(buf) {
+    // Left uninitialised: zeroing 100 slots was ~450 instructions per answer.
+    let mut slots = [const { MaybeUninit::<httparse::Header>::uninit() }; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut []);
+    let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut response,
+        buf,
+        &mut slots,
+    );
+    let len = match parsed {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(e) => return Err(format!("malformed answer: {e}")),
