@@ -26,7 +26,7 @@ pub(super) struct Client {
     /// The per-request timeout timer, reused across requests (see `execute`).
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
     /// How long opening the connection took, when the last request had to
-    /// open one (TCP connect + HTTP handshake): reported apart from latency,
+    /// open one (TCP connect, TLS handshake for https): reported apart from latency,
     /// as k6's `http_req_connecting`. A connect that waited on a full listen
     /// backlog (a 1 s SYN retry) would otherwise be one request's "latency".
     connect_time: Option<Duration>,
