@@ -2,8 +2,8 @@
 //!
 //! - A key `K` is the etcd key `<prefix>K`. Its value is the envelope
 //!   `{"ts":<µs since the epoch>,"who":"<writer>","v":<the JSON value>}`: etcd keeps no
-//!   writer or time, and history needs both. The lease, revisions and `before` come from
-//!   etcd itself (the key's lease, `mod_revision`, the watch's `prev_kv`).
+//!   writer or time, and history needs both. The lease and revisions come from etcd itself
+//!   (the key's lease, `mod_revision`), `before` from the node's memory (`feed.rs`).
 //! - A delete of `K` also puts `<prefix>\0deleted/K` = `{"ts":…,"who":…}` in the same
 //!   transaction, so every node's history names who deleted (a ctx key cannot hold a
 //!   control character, so no ctx key collides). One such small record stays per deleted

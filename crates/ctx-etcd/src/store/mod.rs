@@ -3,7 +3,7 @@
 //! Each node keeps the shared in-memory part ([`Memory`]: map, history, change feed), fed
 //! by one prefix-wide etcd watch (`feed.rs`), so reads and `/ws` fan-out are local and
 //! scale with nodes. Writes are evaluated against that memory and committed as guarded
-//! etcd transactions, batched (`writer.rs`); they are answered once etcd has committed
+//! etcd transactions, batched, several batches in flight (`writer/`); they are answered once etcd has committed
 //! them and this node's memory holds them. Leases are etcd leases. Revisions are etcd's.
 //! docs/cluster.md lists every rule that differs from the embedded store.
 
@@ -170,8 +170,8 @@ impl EtcdStore {
         let options = ConnectOptions::new()
             .with_connect_timeout(Duration::from_secs(2))
             // A request that reached a member as its leader died is not answered at all (the
-            // proposal is lost): only this timeout ends it, and the node's one batch in
-            // flight holds every write behind it. 5 s made writes resume 5.0 s after the
+            // proposal is lost): only this timeout ends it, and the node's batches in flight
+            // hold every write of their keys behind them. 5 s made writes resume 5.0 s after the
             // leader was killed (tests/cluster_failures.rs); etcd's own puts take
             // 12 ms (p50) to 72 ms (p99) on a loaded 2-core machine.
             .with_timeout(REQUEST_TIMEOUT)
