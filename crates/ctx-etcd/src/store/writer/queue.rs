@@ -7,7 +7,7 @@
 
 use super::super::key_limit::{GUARDED_MARGIN, KeyBudget};
 use super::{ETCD_MAX_TXN_OPS, MAX_BATCH_BYTES, MAX_IN_FLIGHT, Pending};
-use ctx_store::{Evaluated, Memory, Timestamp, Txn};
+use ctx_store::{Evaluated, Memory, StoreError, Timestamp, Txn};
 use std::collections::{HashSet, VecDeque};
 
 // The creates of the batches in flight stay within the margin `--max-keys` guards.
@@ -98,17 +98,14 @@ impl Queue {
                     continue;
                 }
             };
-            pending.created_through = match budget.admit(&evaluated.changes) {
-                Ok(created_through) => created_through,
-                Err(error) => {
-                    let _ = pending.reply.send(Err(error));
-                    continue;
-                }
-            };
-            let width = nested_width(&evaluated, pending.created_through.is_some());
+            // Counting the `--max-keys` guard whenever there is a limit: known only once admitted.
+            let width = nested_width(&evaluated, max_keys.is_some());
+            if width >= ETCD_MAX_TXN_OPS {
+                let _ = pending.reply.send(Err(too_wide(width)));
+                continue;
+            }
             // etcd counts a nested transaction's operations against what its parent left
             // of `--max-txn-ops`: the writes in the batch plus the widest of them must fit.
-            // (A write too wide on its own still goes, alone, and etcd refuses it.)
             if !batch.members.is_empty()
                 && batch.members.len() + 1 + widest.max(width) > ETCD_MAX_TXN_OPS
             {
@@ -117,6 +114,13 @@ impl Queue {
                 later.push_back(pending);
                 continue;
             }
+            pending.created_through = match budget.admit(&evaluated.changes) {
+                Ok(created_through) => created_through,
+                Err(error) => {
+                    let _ = pending.reply.send(Err(error));
+                    continue;
+                }
+            };
             widest = widest.max(width);
             bytes += evaluated
                 .changes
@@ -142,6 +146,16 @@ fn nested_width(evaluated: &Evaluated, key_guard: bool) -> usize {
         .map(|c| if c.after.is_some() { 1 } else { 2 })
         .sum();
     ops.max(evaluated.guards.len() + usize::from(key_guard))
+}
+
+/// A write that cannot fit one etcd transaction even alone (one level for the batch),
+/// refused before etcd would refuse it (and mark the node's writes unavailable).
+fn too_wide(width: usize) -> StoreError {
+    StoreError::InvalidTxn(format!(
+        "in cluster mode a write is at most {} etcd operations and as many keys read \
+         (a delete is 2 operations); this one needs {width}",
+        ETCD_MAX_TXN_OPS - 1
+    ))
 }
 
 /// Every key a transaction names, in its conditions and both branches: a superset of the
@@ -234,5 +248,25 @@ mod tests {
         }
         let batch = queue.take_batch(&memory, None).expect("a batch");
         assert_eq!(batch.members.len(), ETCD_MAX_TXN_OPS - 10);
+    }
+
+    #[test]
+    fn a_write_too_wide_for_etcd_alone_is_refused_as_invalid() {
+        let memory = Memory::new(16, 1024);
+        let mut queue = Queue::default();
+        let keys: Vec<String> = (0..ETCD_MAX_TXN_OPS).map(|i| format!("k{i}")).collect();
+        let value = JsonValue::new(&serde_json::json!("v"));
+        let ops = keys.iter().map(|k| Op::set(k, value.clone())).collect();
+        let (reply, mut answer) = oneshot::channel();
+        queue.push(Pending::new(Txn::ops(ops, "test"), reply));
+        queue.push(write(&["next"]));
+        let batch = queue.take_batch(&memory, None).expect("the next write");
+        assert_eq!(keys_of_batch(&batch), vec![vec!["next"]]);
+        match answer.try_recv() {
+            Ok(Err(StoreError::InvalidTxn(message))) => {
+                assert!(message.contains("needs 128"), "{message}")
+            }
+            other => panic!("expected InvalidTxn, got {other:?}"),
+        }
     }
 }
