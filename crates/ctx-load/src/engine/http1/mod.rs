@@ -8,7 +8,8 @@
 //! buys anything, and on the 2-core bench machine the client's CPU is taken
 //! from the server it measures: callgrind, 64 clients × `GET /ctx/bench_{op}`
 //! against `ctx-bench baseline`, 20 100 instructions per request through hyper,
-//! 6 900 this way (wrk: ~3 000). Same syscalls per request (one send, one
+//! 6 600 this way (wrk with the bench's Lua script: ~12 300; see
+//! `bench/experiments/load-instructions`). Same syscalls per request (one send, one
 //! receive). What is left out is what a load client does not send: no
 //! pipelining, no `Expect: 100-continue`, no upgrades. Answers are read as
 //! RFC 9112 frames them: no body (HEAD, 1xx, 204, 304), chunked,
