@@ -112,9 +112,6 @@ impl Writer {
                 && let Some(mut batch) = queue.take_batch(&self.memory, self.max_keys)
             {
                 let keys = std::mem::take(&mut batch.keys);
-                if !in_flight.is_empty() {
-                    tracing::warn!(in_flight = in_flight.len(), size = batch.members.len(),);
-                }
                 let task = in_flight.spawn(committer.clone().commit(batch));
                 held.insert(task.id(), keys);
             }
