@@ -3,14 +3,17 @@
 //! is read on another and pushed over /ws to a watcher on the third; history keeps
 //! before/after/who; the per-key rules of the embedded store hold (equal value: no history
 //! entry; missing key: 200 null; stale if_revision: 409); a watcher resumes from a
-//! revision. Counters, transactions and leases hold across nodes.
+//! revision. Counters, transactions and leases hold across nodes. Cluster mode is chosen
+//! by the TOML config or the environment as by flags.
 #![cfg(feature = "etcd")]
 
 mod common;
 
 use common::cluster::{Watch, cluster};
-use common::{ChildServer, http};
+use common::{CTX, ChildServer, http};
+use ctx_etcd::local_cluster::LocalEtcdCluster;
 use serde_json::{Value, json};
+use std::process::Command;
 use std::time::Duration;
 
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -229,4 +232,90 @@ fn counters_transactions_and_leases_hold_across_nodes() {
     wait_until("the expired key gone on C", || {
         c.get("/ctx/heartbeat").1["found"] == json!(false)
     });
+}
+
+#[test]
+fn cluster_mode_comes_from_the_config_file_or_the_environment_as_from_flags() {
+    let dir = tempfile::TempDir::new().expect("temp dir");
+    let etcd = LocalEtcdCluster::start(3, &dir.path().join("etcd")).expect("start etcd");
+    let endpoints = etcd.endpoints();
+    let listed: Vec<String> = etcd
+        .client_urls()
+        .iter()
+        .map(|url| format!("{url:?}"))
+        .collect();
+    let config = dir.path().join("ctx.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "store = \"etcd\"\netcd_endpoints = [{}]\netcd_prefix = \"shared/\"\n",
+            listed.join(", ")
+        ),
+    )
+    .expect("write the config");
+    let config = config.to_str().expect("a UTF-8 temp path");
+    let from_file = ChildServer::start_with(&dir.path().join("file"), &["--config", config]);
+    let from_env = ChildServer::start_with_env(
+        &dir.path().join("env"),
+        &[],
+        &[
+            ("CTX_STORE", "etcd"),
+            ("CTX_ETCD_ENDPOINTS", &endpoints),
+            ("CTX_ETCD_PREFIX", "shared/"),
+        ],
+    );
+    // The environment beats the file: this node's context is another prefix.
+    let env_over_file = ChildServer::start_with_env(
+        &dir.path().join("other"),
+        &["--config", config],
+        &[("CTX_ETCD_PREFIX", "other/")],
+    );
+    for node in [&from_file, &from_env, &env_over_file] {
+        let (status, answer) = node.get("/ctx/status");
+        assert_eq!(
+            (status, answer["store"].as_str()),
+            (200, Some("etcd")),
+            "{answer}"
+        );
+    }
+    set(&from_file, "job", json!("queued"), "file");
+    let (_, read) = from_env.get("/ctx/job?consistent=true");
+    assert_eq!(
+        read["value"],
+        json!("queued"),
+        "same prefix, same context: {read}"
+    );
+    let (_, elsewhere) = env_over_file.get("/ctx/job?consistent=true");
+    assert_eq!(
+        elsewhere["found"],
+        json!(false),
+        "other prefix: {elsewhere}"
+    );
+
+    // What cannot work is refused before anything starts: one line, exit code 2.
+    for (args, because) in [
+        (vec!["--store", "etcd"], "--etcd-endpoints"),
+        (
+            vec![
+                "--store",
+                "etcd",
+                "--etcd-endpoints",
+                &endpoints,
+                "--etcd-prefix",
+                "",
+            ],
+            "--etcd-prefix must not be empty",
+        ),
+        (vec!["--store", "zookeeper"], "zookeeper"),
+    ] {
+        let out = Command::new(CTX)
+            .args(["serve", "--port", "0", "--data-dir"])
+            .arg(dir.path().join("refused"))
+            .args(&args)
+            .output()
+            .expect("run ctx serve");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(because), "{args:?}: {stderr}");
+    }
 }

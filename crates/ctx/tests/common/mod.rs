@@ -29,11 +29,17 @@ impl ChildServer {
     }
 
     pub fn start_with(data_dir: &Path, extra: &[&str]) -> ChildServer {
+        Self::start_with_env(data_dir, extra, &[])
+    }
+
+    /// As [`ChildServer::start_with`], with these environment variables set.
+    pub fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> ChildServer {
         let mut child = Command::new(CTX)
             .args(["serve", "--port", "0", "--data-dir"])
             .arg(data_dir)
             .args(extra)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
