@@ -74,16 +74,16 @@ fn router(app: AppState, patterns: &mut Vec<&'static str>) -> Router {
             pattern("/ctx"),
             post(write::set).delete(write::delete_by_query),
         )
-        .route(pattern("/ctx/txn"), post(coord::txn))
-        .route(pattern("/ctx/incr"), post(coord::incr))
-        .route(pattern("/ctx/lease"), post(coord::grant))
+        .route(pattern("/ctx/txn"), post(coord::txn::txn))
+        .route(pattern("/ctx/incr"), post(coord::incr::incr))
+        .route(pattern("/ctx/lease"), post(coord::lease::grant))
         .route(
             pattern("/ctx/lease/{id}/keepalive"),
-            post(coord::keep_alive),
+            post(coord::lease::keep_alive),
         )
         .route(
             pattern("/ctx/lease/{id}"),
-            get(coord::show).delete(coord::revoke),
+            get(coord::lease::show).delete(coord::lease::revoke),
         )
         .route(pattern("/ctx/dump"), post(dump::create))
         .route(pattern("/ctx/dump/list"), get(dump::list))
