@@ -1,8 +1,8 @@
 """Python Socket.IO clients (what Framework0's AsyncContextClient is) against three ctx nodes
-of one etcd cluster, for tests/cluster_live.rs. Prints one JSON summary line; exits non-zero
-(the reason on stderr) when an expected event does not arrive.
+of one etcd cluster, for tests/cluster_live/socketio.rs. Prints one JSON summary line; exits
+non-zero (the reason on stderr) when an expected event does not arrive.
 
-Usage: python3 cluster_socketio_peer.py NODE_A_URL NODE_B_URL NODE_C_URL BURST_WRITES
+Usage: python3 socketio_peer.py NODE_A_URL NODE_B_URL NODE_C_URL BURST_WRITES
 """
 
 import json

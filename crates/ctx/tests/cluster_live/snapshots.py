@@ -1,9 +1,9 @@
-"""A python-socketio client for tests/cluster_live.rs: connects to a ctx node, prints
+"""A python-socketio client for tests/cluster_live/reload.rs: connects to a ctx node, prints
 "ready" once it has the snapshot of the connection, then waits for the node to send a
 fresh snapshot (as it does after reloading its memory from etcd) and prints that one's
 context as JSON. Exits non-zero (the reason on stderr) when it does not come in time.
 
-Usage: python3 cluster_socketio_snapshots.py NODE_URL
+Usage: python3 snapshots.py NODE_URL
 """
 
 import json
