@@ -1,25 +1,27 @@
 //! Cluster mode (`--features etcd`) answers the live API and the limits as the embedded
-//! mode does. Real etcd members and `ctx serve` children on
-//! loopback, real python-socketio clients (the `.py` peers beside these files; they need a
-//! `python3` with python-socketio first on PATH, as .ci/run provides).
+//! mode does, also when a node dies. Real etcd members and `ctx serve` children on
+//! loopback, real python-socketio clients (the `.py` peers beside these files; they need
+//! a `python3` with python-socketio first on PATH, as .ci/run provides).
 //!
-//! One test binary in three parts: `socketio` (clients of one node see writes made on
+//! One test binary in four parts: `socketio` (clients of one node see writes made on
 //! every node; each sender gets its own confirmations even when one etcd transaction
 //! carries several senders' writes), `reload` (`/ws` watchers told `resync_required` and
 //! Socket.IO clients sent a fresh snapshot when a node reloads after etcd compacted past
-//! it), `limits` (a node's bounded history, `--max-keys` exact across nodes).
+//! it), `limits` (a node's bounded history, `--max-keys` exact across nodes), `node_kill`
+//! (Socket.IO clients while a node is SIGKILLed under writers).
 #![cfg(feature = "etcd")]
 
 #[path = "../common/mod.rs"]
 mod common;
 
 mod limits;
+mod node_kill;
 mod reload;
 mod socketio;
 
 use common::Reaped;
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::Duration;
@@ -89,6 +91,12 @@ impl Peer {
     fn json(&self, what: &str) -> Value {
         let line = self.line(what);
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("{what} is not JSON ({e}): {line}"))
+    }
+
+    fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("the peer's stdin");
+        writeln!(stdin, "{line}").expect("write to the peer");
+        stdin.flush().expect("write to the peer");
     }
 
     /// Waits for the peer to exit, which it must do successfully.
