@@ -1,5 +1,5 @@
 //! The ctx node launcher's own mechanics, with stand-in programs (the real `ctx serve
-//! --store etcd` nodes run in crates/ctx/tests/cluster_failures.rs): the announced URL,
+//! --store etcd` nodes run in crates/ctx/tests/cluster_failures/): the announced URL,
 //! the command line, a node that never announces itself, and the kill on drop.
 
 use ctx_etcd::local_node::{LocalCtxNode, NodeConfig, NodeError};

@@ -172,7 +172,7 @@ impl EtcdStore {
             // A request that reached a member as its leader died is not answered at all (the
             // proposal is lost): only this timeout ends it, and the node's batches in flight
             // hold every write of their keys behind them. 5 s made writes resume 5.0 s after the
-            // leader was killed (tests/cluster_failures.rs); etcd's own puts take
+            // leader was killed (tests/cluster_failures/etcd_members.rs); etcd's own puts take
             // 12 ms (p50) to 72 ms (p99) on a loaded 2-core machine.
             .with_timeout(REQUEST_TIMEOUT)
             .with_keep_alive(Duration::from_secs(1), Duration::from_secs(2))
