@@ -4,7 +4,7 @@
 //!
 //! Store changes reach each `/ws` connection straight from the store's own change feed
 //! (`Store::watch`), so replay and live events join without a gap. Socket.IO clients are
-//! fed by one task (`fan_out` in `socketio.rs`) from the same feed.
+//! fed by one task (`socketio/fan_out.rs`) from the same feed.
 
 pub mod protocol;
 pub mod socketio;
