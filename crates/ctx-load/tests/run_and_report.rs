@@ -56,7 +56,7 @@ async fn seed_suite_run_writes_a_complete_report() {
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(report_dir.join("report.json")).unwrap())
             .expect("report.json parses");
-    assert_eq!(json["schema_version"], 2);
+    assert_eq!(json["schema_version"], ctx_load::model::SCHEMA_VERSION);
     assert_eq!(json["verdict"]["outcome"], "inconclusive");
     assert_eq!(json["complete"], true);
     assert_eq!(json["all_thresholds_passed"], true);

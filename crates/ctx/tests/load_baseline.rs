@@ -41,6 +41,7 @@ fn older_report(mut report: Value) -> Value {
         &["worker", "merged_from", "baseline", "find_max"],
     );
     remove(&mut report["mode"], &["stages", "think_time_ms"]);
+    report["schema_version"] = 2.into();
     for scenario in report["scenarios"].as_array_mut().expect("scenarios") {
         remove(scenario, &["hdr"]);
         remove(&mut scenario["thresholds"], &["min_checks_pct"]);

@@ -9,8 +9,9 @@
 //!   each process's own run);
 //! - the duration is the longest process's, so throughput is all requests
 //!   over the longest process's run (the processes run side by side);
-//! - an open loop's target rate is the sum of the processes' (a worker's is
-//!   `rate / N`, so the workers of one run add up to the requested rate);
+//! - an open loop's target rate, and a staged run's levels, are those the
+//!   workers of one run were given when all of them are merged, otherwise
+//!   the sum of the processes' (a worker's is its share, `rate / N`);
 //! - server resources are those of the process that sampled the most (only a
 //!   worker on the server's machine, with `--server-pid`, can measure them);
 //! - a staged run's stages are merged the same way, stage by stage
@@ -66,7 +67,7 @@ pub fn merge(paths: &[PathBuf], baseline: Option<Baseline>) -> Result<Merged, Lo
         .map(|i| {
             let parts: Vec<(&Path, &ScenarioReport)> =
                 inputs.iter().map(|(p, r)| (*p, &r.scenarios[i])).collect();
-            let staged = stages::merge_stages(&parts, workers)?;
+            let staged = stages::merge_stages(&parts, whole_run)?;
             warnings.extend(staged.dropped.clone());
             merge_scenario(&parts, whole_run, staged)
         })
@@ -79,14 +80,25 @@ pub fn merge(paths: &[PathBuf], baseline: Option<Baseline>) -> Result<Merged, Lo
     Ok(Merged { report, warnings })
 }
 
-/// The merged open loop's target rate: a whole distributed run's is the
-/// rate its workers were given (recorded in each as `run_target_rate`);
-/// otherwise (some workers missing, or whole runs side by side) the sum of
-/// the inputs' rates.
+/// The merged open loop's target rate (see [`merged_rate`]).
 fn merged_target_rate(parts: &[&OpenLoopSummary], whole_run: bool) -> f64 {
-    match parts.first().and_then(|o| o.run_target_rate) {
-        Some(rate) if whole_run && parts.iter().all(|o| o.run_target_rate == Some(rate)) => rate,
-        _ => parts.iter().map(|o| o.target_rate).sum(),
+    let rates: Vec<_> = parts
+        .iter()
+        .map(|o| (o.target_rate, o.run_target_rate))
+        .collect();
+    merged_rate(&rates, whole_run)
+}
+
+/// A rate of the merged run from each input's `(own, run's)`: a whole
+/// distributed run's is the rate its workers were given (each records it, so
+/// it is exact: N shares of `rate / N` do not always add up to `rate` in
+/// floating point); otherwise (some workers missing, or whole runs side by
+/// side) the sum of the inputs' own. The one rule for an open loop's target
+/// rate and a stage's levels.
+fn merged_rate(rates: &[(f64, Option<f64>)], whole_run: bool) -> f64 {
+    match rates.first().and_then(|(_, run)| *run) {
+        Some(rate) if whole_run && rates.iter().all(|(_, run)| *run == Some(rate)) => rate,
+        _ => rates.iter().map(|(own, _)| own).sum(),
     }
 }
 

@@ -9,6 +9,7 @@ use std::path::Path;
 use hdrhistogram::Histogram;
 
 use super::compatible::incompatible;
+use super::merged_rate;
 use crate::error::LoadError;
 use crate::model::{ScenarioReport, StageFigures, StageSpan, decode_histogram, new_histogram};
 
@@ -22,12 +23,13 @@ pub(super) struct MergedStages {
     pub dropped: Option<String>,
 }
 
-/// Merges the stages of one scenario of every input. Workers of one run all
-/// report the plan's levels (`from`, `to`, the target rate), which stay;
-/// whole runs side by side add theirs, as their rates and clients add up.
+/// Merges the stages of one scenario of every input. Every worker of one
+/// run (`whole_run`) gives the plan's levels (`from`, `to`, hence the target
+/// rate), which each records; otherwise the inputs' levels add up, as their
+/// rates and clients do ([`super::merged_rate`]).
 pub(super) fn merge_stages(
     parts: &[(&Path, &ScenarioReport)],
-    workers: bool,
+    whole_run: bool,
 ) -> Result<MergedStages, LoadError> {
     let (first_path, first) = parts[0];
     let spans: Vec<StageSpan> = first.metrics.stages.iter().map(|s| s.span).collect();
@@ -73,12 +75,13 @@ pub(super) fn merge_stages(
     for (i, span) in spans.iter().enumerate() {
         let mut latency = new_histogram();
         let (mut requests, mut success) = (0, 0);
-        let mut levels = (0.0, 0.0);
+        let (mut from, mut to) = (Vec::new(), Vec::new());
         for (path, part) in parts {
             let stage = &part.metrics.stages[i];
             requests += stage.requests;
             success += stage.success;
-            levels = (levels.0 + stage.span.from, levels.1 + stage.span.to);
+            from.push((stage.span.from, stage.run_from));
+            to.push((stage.span.to, stage.run_to));
             let bad = |why: String| {
                 LoadError::InvalidOption(format!(
                     "{}: scenario {}: hdr.stages[{i}]: {why}",
@@ -92,14 +95,10 @@ pub(super) fn merge_stages(
                 .add(&histogram)
                 .map_err(|e| bad(format!("cannot add: {e:?}")))?;
         }
-        let span = if workers {
-            *span
-        } else {
-            StageSpan {
-                from: levels.0,
-                to: levels.1,
-                ..*span
-            }
+        let span = StageSpan {
+            from: merged_rate(&from, whole_run),
+            to: merged_rate(&to, whole_run),
+            ..*span
         };
         merged
             .figures

@@ -5,7 +5,8 @@
 use super::{RunReport, SCHEMA_VERSION};
 
 /// The oldest report.json this version reads: schema 2 is the first with
-/// every figure under its present name; fields added since are optional.
+/// every figure under its present name; fields added since are optional, and
+/// the one meaning changed since (a worker's stage levels) is converted.
 pub const MIN_READ_SCHEMA: u32 = 2;
 
 /// Why a text is not a report.json this version reads.
@@ -44,6 +45,25 @@ impl RunReport {
         if schema > u64::from(SCHEMA_VERSION) {
             return Err(ReportReadError::TooNew(schema));
         }
-        serde_json::from_value(value).map_err(ReportReadError::NotAReport)
+        let mut report: RunReport =
+            serde_json::from_value(value).map_err(ReportReadError::NotAReport)?;
+        if schema == 2 {
+            report.upgrade_from_schema_2();
+        }
+        Ok(report)
+    }
+
+    /// Schema 2 gave a worker's stages the plan's levels; schema 3 gives its
+    /// share (as its open loop's `target_rate` always was) and keeps the
+    /// plan's in `run_from`/`run_to`. Read in today's meaning, a schema-2
+    /// worker merges exactly with schema-3 ones.
+    fn upgrade_from_schema_2(&mut self) {
+        if let Some(share) = self.worker {
+            for scenario in &mut self.scenarios {
+                let stages = std::mem::take(&mut scenario.metrics.stages);
+                scenario.metrics.stages = stages.into_iter().map(|s| s.share_of(share)).collect();
+            }
+        }
+        self.schema_version = SCHEMA_VERSION;
     }
 }

@@ -2,7 +2,8 @@
 //! checks, the run's settings, the summary and the verdict. Plain data;
 //! [`crate::report`] renders it. The same types read a report.json back
 //! (`--baseline`, `ctx load merge`): every field added since schema 2 is an
-//! `Option` or has a serde default, so every schema-2 report still reads.
+//! `Option` or has a serde default, so every schema-2 report still reads
+//! (the one meaning changed since is converted as it is read, `read.rs`).
 
 use std::fmt;
 
@@ -15,7 +16,7 @@ use super::{
 
 /// Bumped whenever a field of `report.json` changes meaning or disappears
 /// (adding fields does not bump it).
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// How a run was shaped (`profile` in report.json).
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use super::LatencySummary;
+use super::{LatencySummary, WorkerShare};
 
 /// What the stages ramp (`stages.ramps` in report.json).
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -88,9 +88,17 @@ pub struct StageSpan {
     /// Seconds from the start of the scenario's load.
     pub start_secs: f64,
     pub end_secs: f64,
-    /// The level (req/s or clients) the stage ramps from and to.
+    /// The level (req/s or clients) the stage ramps from and to: this
+    /// process's (a worker's rate stages: its share of the plan's).
     pub from: f64,
     pub to: f64,
+}
+
+impl StageSpan {
+    /// Open loop: the rate asked of the stage on average; None for clients.
+    fn target_rate(&self) -> Option<f64> {
+        (self.ramps == StageKind::Rate).then_some((self.from + self.to) / 2.0)
+    }
 }
 
 /// One stage's figures (`metrics.stages` in report.json). A request belongs
@@ -107,6 +115,13 @@ pub struct StageFigures {
     pub success_rate_pct: f64,
     /// Open loop: the rate asked of the stage on average ((from + to) / 2).
     pub target_rate: Option<f64>,
+    /// A worker's rate stage: the whole run's levels, of which `from` and
+    /// `to` are its share (so `ctx load merge` of every worker gives them
+    /// exactly: N shares of `to / N` do not always add up to `to`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_from: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_to: Option<f64>,
     /// requests / the stage's duration.
     pub achieved_rate: f64,
     /// Of the requests that got an answer; all zero when none did.
@@ -127,13 +142,70 @@ impl StageFigures {
             } else {
                 success as f64 / requests as f64 * 100.0
             },
-            target_rate: (span.ramps == StageKind::Rate).then_some((span.from + span.to) / 2.0),
+            target_rate: span.target_rate(),
             achieved_rate: if secs > 0.0 {
                 requests as f64 / secs
             } else {
                 0.0
             },
             latency: LatencySummary::from_histogram(latency),
+            run_from: None,
+            run_to: None,
         }
+    }
+
+    /// The figures of a stage of the whole plan as `share` offered it: its
+    /// levels and target become the worker's part (requests are dealt
+    /// round-robin, so a worker ramps to `to / N`), beside which its own
+    /// achieved rate is judged and shown; the plan's levels are kept in
+    /// `run_from`/`run_to`. Only rate stages split (ramping clients do not
+    /// run on workers).
+    pub fn share_of(self, share: WorkerShare) -> StageFigures {
+        if share.is_whole() || self.span.ramps != StageKind::Rate {
+            return self;
+        }
+        let span = StageSpan {
+            from: share.rate(self.span.from),
+            to: share.rate(self.span.to),
+            ..self.span
+        };
+        StageFigures {
+            target_rate: span.target_rate(),
+            run_from: Some(self.span.from),
+            run_to: Some(self.span.to),
+            span,
+            ..self
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::new_histogram;
+
+    #[test]
+    fn a_workers_rate_stage_is_its_share_of_the_plans() {
+        let span = StageSpan {
+            stage: 2,
+            ramps: StageKind::Rate,
+            start_secs: 1.0,
+            end_secs: 2.0,
+            from: 120.0,
+            to: 60.0,
+        };
+        let whole = StageFigures::new(span, 30, 30, &new_histogram());
+        assert_eq!(whole.target_rate, Some(90.0));
+        let share = whole.clone().share_of(WorkerShare {
+            index: 1,
+            workers: 3,
+        });
+        assert_eq!(
+            (share.span.from, share.span.to, share.target_rate),
+            (40.0, 20.0, Some(30.0))
+        );
+        assert_eq!((share.run_from, share.run_to), (Some(120.0), Some(60.0)));
+        assert_eq!(share.achieved_rate, whole.achieved_rate);
+        assert_eq!(whole.clone().share_of(WorkerShare::WHOLE), whole);
     }
 }

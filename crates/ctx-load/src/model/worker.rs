@@ -64,6 +64,12 @@ impl WorkerShare {
         start..start + len
     }
 
+    /// This worker's part of the run's arrival rate `rate`: requests are
+    /// dealt round-robin, so each worker sends at `rate / N`.
+    pub fn rate(&self, rate: f64) -> f64 {
+        rate / self.workers as f64
+    }
+
     /// How many of `planned` round-robin-dealt requests are this worker's.
     pub fn requests(&self, planned: u64) -> u64 {
         planned / self.workers + u64::from(self.index < planned % self.workers)

@@ -288,6 +288,11 @@ async fn run_one(
             .enumerate()
             .map(|(i, (_, end, _, to))| {
                 let unit = plan.ramps.unit();
+                // A worker ramps to its share of the rate (client stages do not split).
+                let to = match plan.ramps {
+                    StageKind::Rate => opts.share.rate(to),
+                    StageKind::Clients => to,
+                };
                 (end, format!("stage {}/{count} → {to} {unit}", i + 1))
             })
             .collect();
@@ -357,7 +362,7 @@ async fn run_one(
         Measured::Engine(run) => {
             let ops_per_client =
                 matches!(cfg.mode, Mode::Closed { .. }).then_some(scenario.ops_per_client);
-            let metrics = run.metrics(
+            let mut metrics = run.metrics(
                 &scenario.name,
                 clients,
                 ops_per_client,
@@ -365,6 +370,13 @@ async fn run_one(
                 resources,
                 setup,
             );
+            // The engine reports the plan's stage levels; a worker's report
+            // sets its share beside what it achieved, as its open loop's
+            // target_rate is its share.
+            metrics.stages = std::mem::take(&mut metrics.stages)
+                .into_iter()
+                .map(|stage| stage.share_of(opts.share))
+                .collect();
             (metrics, raw_histograms(&run))
         }
     };
