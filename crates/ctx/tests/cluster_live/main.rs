@@ -3,12 +3,13 @@
 //! loopback, real python-socketio clients (the `.py` peers beside these files; they need
 //! a `python3` with python-socketio first on PATH, as .ci/run provides).
 //!
-//! One test binary in four parts: `socketio` (clients of one node see writes made on
+//! One test binary in five parts: `socketio` (clients of one node see writes made on
 //! every node; each sender gets its own confirmations even when one etcd transaction
 //! carries several senders' writes), `reload` (`/ws` watchers told `resync_required` and
 //! Socket.IO clients sent a fresh snapshot when a node reloads after etcd compacted past
 //! it), `limits` (a node's bounded history, `--max-keys` exact across nodes), `node_kill`
-//! (Socket.IO clients while a node is SIGKILLed under writers).
+//! (Socket.IO clients while a node is SIGKILLed under writers), `reconnect` (a client
+//! connecting during writes gets its snapshot in order with the events).
 #![cfg(feature = "etcd")]
 
 #[path = "../common/mod.rs"]
@@ -16,6 +17,7 @@ mod common;
 
 mod limits;
 mod node_kill;
+mod reconnect;
 mod reload;
 mod socketio;
 

@@ -8,7 +8,8 @@
 //! Every store change (from HTTP, `/ws` or Socket.IO) reaches Socket.IO clients through one
 //! fan-out task reading the store's change feed. The only Socket.IO client that does not
 //! get a change's `context_updated` is the one whose `context_set` made it: `Origins`
-//! tells the fan-out which socket that was.
+//! tells the fan-out which socket that was. A new connection's snapshot is taken and sent
+//! in turn with the fan-out's events (`EmitOrder`).
 //!
 //! Here: the layer, the connection and its handlers. `events`: the payloads only
 //! Socket.IO sends or reads. `fan_out`: the task broadcasting changes, rewrites and
@@ -24,7 +25,7 @@ use crate::auth;
 use crate::routes::Context;
 use ctx_store::{JsonValue, Timestamp};
 use events::{ClientStats, ErrorEvent, Register, Registered, SetConfirmed, SetRequest, Snapshot};
-use fan_out::fan_out;
+use fan_out::{EmitOrder, fan_out};
 use origins::Origins;
 use parking_lot::Mutex;
 use serde_json::Value;
@@ -48,17 +49,19 @@ pub fn layer(app: &AppState) -> SocketIoLayer {
         .ws_max_frame_size(app.config.live.max_message_bytes)
         .build_layer();
     let origins = Arc::new(Origins::default());
+    let order = Arc::new(EmitOrder::default());
     let handler_app = app.clone();
     let handler_origins = origins.clone();
+    let handler_order = order.clone();
     io.ns("/", async move |socket: SocketRef| {
-        on_connect(handler_app, handler_origins, socket).await;
+        on_connect(handler_app, handler_origins, &handler_order, socket).await;
     });
     let _ = app.live.io.set(io.clone());
-    tokio::spawn(fan_out(app.clone(), io, origins));
+    tokio::spawn(fan_out(app.clone(), io, origins, order));
     layer
 }
 
-async fn on_connect(app: AppState, origins: Arc<Origins>, socket: SocketRef) {
+async fn on_connect(app: AppState, origins: Arc<Origins>, order: &EmitOrder, socket: SocketRef) {
     let headers = &socket.req_parts().headers;
     // A snapshot is a read (guarded with scope `all`).
     if auth::decide(&app.config, headers, auth::Role::Read).is_err() {
@@ -70,16 +73,21 @@ async fn on_connect(app: AppState, origins: Arc<Origins>, socket: SocketRef) {
         .err()
         .map(|denied| denied.message());
     let guard = Arc::new(Mutex::new(Some(ClientGuard::socket_io(app.clone()))));
-    let snapshot = app.store.snapshot(None);
-    let _ = socket.emit(
-        "context_snapshot",
-        &Snapshot {
-            context: &Context(snapshot.records),
-            timestamp: Timestamp::now(),
-            client_id: socket.id.to_string(),
-            revision: snapshot.revision,
-        },
-    );
+    {
+        // The socket already gets the fan-out's events: none of a change after the
+        // snapshot may reach it first.
+        let _order = order.hold();
+        let snapshot = app.store.snapshot(None);
+        let _ = socket.emit(
+            "context_snapshot",
+            &Snapshot {
+                context: &Context(snapshot.records),
+                timestamp: Timestamp::now(),
+                client_id: socket.id.to_string(),
+                revision: snapshot.revision,
+            },
+        );
+    }
     emit_stats(&app, &socket).await;
 
     socket.on(
