@@ -103,11 +103,14 @@ for thread in threads:
     thread.join()
 for peer in burst:
     peer.wait_count("context_set_confirmed", BURST)
-# Events reach a client in order: once this later write's event is in, every burst event
-# meant for that client is too.
+# Events leave the node in order: once this later write's event is in, every burst event
+# meant for that client was sent. But python-socketio runs each event's handler on a
+# thread of its own, so one may still be on its way to the record: wait for the count too
+# (the others' burst writes and the fence).
 fence = http(NODE_A, "POST", "/ctx", {"key": "fence", "value": True, "who": "fence"})
 for peer in burst:
     peer.wait_for("context_updated", lambda d: d["key"] == "fence")
+    peer.wait_count("context_updated", (BURST_CLIENTS - 1) * BURST + 1)
 
 print(
     json.dumps(
