@@ -1,16 +1,21 @@
 //! The six seed scenarios, with the request shapes, counts and thresholds of
 //! the Framework0 suite (`seed/test_performance_load.md`, `spec/load.md`), and
-//! the `ws_fanout` live-update scenario (run only when asked for).
+//! the `ws_fanout` live-update scenario (run only when asked for, [`ws_fanout`]).
+
+#[cfg(test)]
+mod tests;
+mod ws_fanout;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
 use super::Scenario;
 use crate::engine::{Request, RequestGenerator};
-use crate::fanout::FanoutSpec;
 use crate::model::Thresholds;
+
+pub use self::ws_fanout::ws_fanout;
 
 /// Seconds since the Unix epoch as a float, like Python's `time.time()`.
 fn now_f64() -> f64 {
@@ -280,46 +285,6 @@ pub fn percentile_analysis() -> Scenario {
     }
 }
 
-/// ws_fanout: 50 `/ws` subscribers to a prefix of the run's own; 8 writers
-/// `POST /ctx` 500 writes/s for 10 s under it. Every successful write's event
-/// must reach every subscriber exactly once, in revision order; write-to-delivery
-/// p99 ≤ 50 ms; writes ≥ 99 % successful. Not in the default run.
-pub fn ws_fanout() -> Scenario {
-    let spec = FanoutSpec {
-        writers: 8,
-        rate: 500.0,
-        duration: Duration::from_secs(10),
-        prefix: "fanout.".into(),
-        keys: 100,
-        drain: Duration::from_secs(10),
-    };
-    Scenario {
-        name: "ws_fanout".into(),
-        description: "GET /ws subscribers to a prefix, 8 open-loop POST /ctx writers under it: \
-                      write-to-delivery latency, exactly-once in-order delivery to each"
-            .into(),
-        clients: 50,
-        ops_per_client: spec.planned_writes(),
-        setup: Vec::new(),
-        // Unused: the writes are built by the fan-out runner (they carry their due time).
-        generator: generator_fn(|_, _| Request::get("health")),
-        thresholds: Thresholds {
-            max_p99_ms: Some(50.0),
-            min_delivered_pct: Some(100.0),
-            max_duplicates: Some(0.0),
-            max_out_of_order: Some(0.0),
-            max_disconnects: Some(0.0),
-            max_bad_frames: Some(0.0),
-            ..th(99.0)
-        },
-        fanout: Some(spec),
-        open_loop: None,
-        stages: None,
-        think_time: None,
-        checks: Vec::new(),
-    }
-}
-
 /// All six seed scenarios, in the order of [`super::SEED_SCENARIOS`].
 pub fn seed_scenarios() -> Vec<Scenario> {
     vec![
@@ -330,101 +295,4 @@ pub fn seed_scenarios() -> Vec<Scenario> {
         memory_stress(),
         percentile_analysis(),
     ]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::scenarios::SEED_SCENARIOS;
-
-    fn body(r: &Request) -> Value {
-        serde_json::from_slice(r.body.as_ref().expect("body")).expect("json body")
-    }
-
-    #[test]
-    fn seed_sizes() {
-        let sizes: Vec<(String, u64, u64)> = seed_scenarios()
-            .into_iter()
-            .map(|s| (s.name, s.clients, s.ops_per_client))
-            .collect();
-        let want = [(10, 50), (5, 4), (8, 25), (12, 40), (15, 100), (10, 100)];
-        for (i, (name, c, o)) in sizes.iter().enumerate() {
-            assert_eq!(name, SEED_SCENARIOS[i]);
-            assert_eq!((*c, *o), want[i], "{name}");
-        }
-        assert_eq!(file_dumps().setup.len(), 100);
-    }
-
-    #[test]
-    fn request_shapes() {
-        let r = (concurrent_reads().generator)(3, 4);
-        assert_eq!(
-            (r.method.as_str(), r.path.as_str()),
-            ("GET", "ctx/client.3.session_id")
-        );
-        let w = (concurrent_writes().generator)(2, 7);
-        let b = body(&w);
-        assert_eq!(w.path, "ctx");
-        assert_eq!(b["key"], "performance.test.client_2.op_7");
-        assert_eq!(b["who"], "perf_test_client_2");
-        assert_eq!(b["value"]["metadata"]["sequence"], 7);
-        let m = (mixed_workload().generator)(4, 10);
-        assert_eq!(body(&m)["key"], "mixed.workload.client_4.write_2");
-        assert_eq!(
-            (mixed_workload().generator)(4, 11).path,
-            "ctx/config.application_settings"
-        );
-        let d = body(&(file_dumps().generator)(1, 2));
-        assert_eq!(
-            (d["format"].as_str(), d["include_history"].as_bool()),
-            (Some("txt"), Some(true))
-        );
-        let d = body(&(file_dumps().generator)(1, 3));
-        assert_eq!(
-            (d["format"].as_str(), d["include_history"].as_bool()),
-            (Some("pretty"), Some(false))
-        );
-        let big = (memory_stress().generator)(5, 20);
-        assert!(big.body.as_ref().unwrap().len() > 1500, "~2 KB value");
-        assert_eq!(body(&big)["key"], "memory.stress.large_5_2");
-        assert_eq!(
-            (memory_stress().generator)(5, 29).path,
-            "ctx/memory.stress.large_5_2"
-        );
-        let p = percentile_analysis().generator;
-        assert_eq!(p(0, 12).path, "ctx/percentile.test.simple_2");
-        assert_eq!(p(0, 13).method, hyper::Method::POST);
-        assert_eq!(p(0, 14).path, "ctx/all");
-    }
-
-    #[test]
-    fn scaling() {
-        let s = concurrent_reads().scaled(2.0);
-        assert_eq!((s.clients, s.ops_per_client), (10, 100));
-        assert_eq!(file_dumps().scaled(0.01).ops_per_client, 1);
-        assert_eq!(mixed_workload().scaled(0.5).total_ops(), 12 * 20);
-    }
-
-    #[test]
-    fn ws_fanout_size_knobs() {
-        let s = ws_fanout();
-        let f = s.fanout.as_ref().expect("fan-out spec");
-        assert_eq!((s.clients, f.writers, f.planned_writes()), (50, 8, 5000));
-        assert_eq!(s.size_label(), "50 subscribers, 500 writes/s × 10 s");
-        assert!(!SEED_SCENARIOS.contains(&s.name.as_str()));
-        // --scale multiplies the duration, --clients the subscribers.
-        let s = ws_fanout().scaled(0.2).with_clients(5);
-        assert_eq!(s.size_label(), "5 subscribers, 500 writes/s × 2 s");
-        assert_eq!(s.ops_per_client, 1000);
-        // At least one write, however small the scale.
-        assert_eq!(
-            ws_fanout().scaled(1e-9).fanout.map(|f| f.planned_writes()),
-            Some(1)
-        );
-        // --rate/--duration set the write schedule; other scenarios ignore them.
-        let s = ws_fanout().with_write_schedule(100.0, Duration::from_secs(3));
-        assert_eq!(s.size_label(), "50 subscribers, 100 writes/s × 3 s");
-        let r = concurrent_reads().with_write_schedule(100.0, Duration::from_secs(3));
-        assert_eq!((r.clients, r.ops_per_client), (10, 50));
-    }
 }
