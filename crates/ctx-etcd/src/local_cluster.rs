@@ -18,10 +18,16 @@
 //! cluster.restart_member(leader)?;
 //! # Ok(()) }
 //! ```
+//!
+//! [`LocalEtcdCluster::start_partitionable`] also puts a relay in front of each member's
+//! peer port (relay.rs), so a test can cut a member off from the others with
+//! [`LocalEtcdCluster::isolate`] (a network partition; its client port stays reachable) and
+//! [`LocalEtcdCluster::heal`] it.
 
 mod member;
 mod ports;
 mod probe;
+mod relay;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -29,6 +35,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use member::Member;
 pub use probe::MemberStatus;
+use relay::Relays;
 
 /// How long start-up, a restart or a leader election may take. A 3-member cluster is healthy
 /// in ~1 s on an idle machine; the margin is for a 2-core machine shared with builds.
@@ -79,6 +86,12 @@ pub enum ClusterError {
     NoSuchMember { index: usize, members: usize },
     #[error("another process took our ports {attempts} times in a row")]
     PortsKeptTaken { attempts: usize },
+    #[error(
+        "cannot cut a member off: the cluster was started without relays (start_partitionable)"
+    )]
+    NotPartitionable,
+    #[error("cannot cut member {index} off: it is not running")]
+    NotRunning { index: usize },
 }
 
 /// Running etcd members on loopback; every one is killed when this is dropped. Members are
@@ -88,6 +101,8 @@ pub struct LocalEtcdCluster {
     initial_cluster: String,
     token: String,
     deadline: Duration,
+    /// The peer relays, when started partitionable; after `members` so they outlive them.
+    relays: Option<Relays>,
 }
 
 impl LocalEtcdCluster {
@@ -104,9 +119,24 @@ impl LocalEtcdCluster {
         dir: &Path,
         deadline: Duration,
     ) -> Result<Self, ClusterError> {
+        Self::start_all(members, dir, deadline, false)
+    }
+
+    /// As [`start`](Self::start), with the members' peer traffic through relays the test
+    /// controls: [`isolate`](Self::isolate) and [`heal`](Self::heal) then work.
+    pub fn start_partitionable(members: usize, dir: &Path) -> Result<Self, ClusterError> {
+        Self::start_all(members, dir, DEFAULT_DEADLINE, true)
+    }
+
+    fn start_all(
+        members: usize,
+        dir: &Path,
+        deadline: Duration,
+        relayed: bool,
+    ) -> Result<Self, ClusterError> {
         for attempt in 0..PORT_ATTEMPTS {
             let attempt_dir = dir.join(format!("attempt-{attempt}"));
-            let mut cluster = Self::spawn_all(members, &attempt_dir, deadline)?;
+            let mut cluster = Self::spawn_all(members, &attempt_dir, deadline, relayed)?;
             match cluster.wait_healthy() {
                 Ok(()) => return Ok(cluster),
                 // The port race (ports.rs): start over on new ports.
@@ -119,16 +149,31 @@ impl LocalEtcdCluster {
         })
     }
 
-    fn spawn_all(members: usize, dir: &Path, deadline: Duration) -> Result<Self, ClusterError> {
+    fn spawn_all(
+        members: usize,
+        dir: &Path,
+        deadline: Duration,
+        relayed: bool,
+    ) -> Result<Self, ClusterError> {
         let ports = ports::free_ports(members * 2).map_err(ClusterError::Ports)?;
         let mut spawned: Vec<Member> = ports
             .chunks_exact(2)
             .enumerate()
             .map(|(index, pair)| Member::new(index, dir, pair[0], pair[1]))
             .collect();
+        let relays = if relayed {
+            let peer_ports: Vec<u16> = spawned.iter().map(|member| member.peer_port).collect();
+            let relays = Relays::start(&peer_ports).map_err(ClusterError::Ports)?;
+            for (index, member) in spawned.iter_mut().enumerate() {
+                member.advertised_peer_port = relays.port(index);
+            }
+            Some(relays)
+        } else {
+            None
+        };
         let initial_cluster = spawned
             .iter()
-            .map(|member| format!("{}={}", member.name, member.peer_url()))
+            .map(|member| format!("{}={}", member.name, member.advertised_peer_url()))
             .collect::<Vec<_>>()
             .join(",");
         // A token of our own: a member of another test's cluster that lands on a recycled
@@ -146,6 +191,7 @@ impl LocalEtcdCluster {
             initial_cluster,
             token,
             deadline,
+            relays,
         })
     }
 
@@ -201,6 +247,29 @@ impl LocalEtcdCluster {
             cluster.check_running(index)?;
             Ok(probe::healthy(cluster.members[index].client_port).then_some(()))
         })
+    }
+
+    /// Cuts member `index` off from the other members, both ways, as a network partition
+    /// would: its open peer connections are shut and new ones closed as soon as accepted.
+    /// Its client port stays reachable (a partition between etcd members, not between
+    /// etcd and its clients). Heal before restarting it: the cut follows its process.
+    pub fn isolate(&mut self, index: usize) -> Result<(), ClusterError> {
+        let pid = self
+            .member_mut(index)?
+            .is_running()
+            .then(|| self.members[index].pid())
+            .flatten()
+            .ok_or(ClusterError::NotRunning { index })?;
+        let relays = self.relays.as_ref().ok_or(ClusterError::NotPartitionable)?;
+        relays.isolate(index, pid);
+        Ok(())
+    }
+
+    /// Ends every cut: the members reconnect on their own (see [`wait_healthy`](Self::wait_healthy)).
+    pub fn heal(&mut self) -> Result<(), ClusterError> {
+        let relays = self.relays.as_ref().ok_or(ClusterError::NotPartitionable)?;
+        relays.heal();
+        Ok(())
     }
 
     /// Waits until every running member answers `/health` with true.

@@ -1,5 +1,5 @@
 //! The launcher against real etcd processes: start-up, replication, a killed leader, a
-//! restart with its data, and tear-down.
+//! restart with its data, a leader cut off from its peers, and tear-down.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -7,6 +7,7 @@ use ctx_etcd::local_cluster::{ClusterError, LocalEtcdCluster};
 use serde_json::{Value, json};
 use std::net::TcpStream;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 fn put(cluster: &LocalEtcdCluster, member: usize, key: &str, value: &str) -> i64 {
     let answer = cluster
@@ -110,6 +111,51 @@ fn a_killed_leader_is_replaced_and_rejoins_with_its_data_after_a_restart() {
     );
 }
 
+/// Polls `condition` every 50 ms until it holds; panics after 60 s.
+#[track_caller]
+fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !condition() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "waited for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_leader_cut_off_from_its_peers_is_replaced_and_catches_up_after_the_heal() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut cluster = LocalEtcdCluster::start_partitionable(3, dir.path()).expect("starts");
+    let old_leader = cluster.leader().expect("a leader");
+    let old_id = cluster.member_status(old_leader).expect("status").member_id;
+    put(&cluster, old_leader, "before", "1");
+
+    cluster.isolate(old_leader).expect("cut the leader off");
+    let others: Vec<usize> = (0..3).filter(|&index| index != old_leader).collect();
+    wait_for("the other two to elect one of them", || {
+        others.iter().all(|&index| {
+            cluster
+                .member_status(index)
+                .is_ok_and(|status| status.leader_id != 0 && status.leader_id != old_id)
+        })
+    });
+    // Still running and answering its clients, but it hears no peer: it steps down.
+    wait_for("the cut-off member to know no leader", || {
+        cluster
+            .member_status(old_leader)
+            .is_ok_and(|status| status.leader_id == 0)
+    });
+    let written_without_it = put(&cluster, others[0], "during", "2");
+    let status = cluster.member_status(old_leader).expect("status");
+    assert!(status.revision < written_without_it, "{status:?}");
+
+    cluster.heal().expect("heal");
+    cluster.wait_healthy().expect("all healthy again");
+    assert_eq!(get(&cluster, old_leader, "during").as_deref(), Some("2"));
+}
+
 #[test]
 fn dropping_the_cluster_kills_every_member() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -146,4 +192,6 @@ fn asking_for_a_member_that_does_not_exist_is_an_error() {
         "{error}"
     );
     assert_eq!(error.to_string(), "no member 3: the cluster has 1");
+    let error = cluster.isolate(0).expect_err("started without relays");
+    assert!(matches!(error, ClusterError::NotPartitionable), "{error}");
 }

@@ -13,6 +13,8 @@ pub(super) struct Member {
     pub(super) name: String,
     pub(super) client_port: u16,
     pub(super) peer_port: u16,
+    /// The port the other members dial for this one: `peer_port`, or its relay's (relay.rs).
+    pub(super) advertised_peer_port: u16,
     pub(super) data_dir: PathBuf,
     pub(super) log_path: PathBuf,
     pub(super) child: Option<Child>,
@@ -27,6 +29,7 @@ impl Member {
             name,
             client_port,
             peer_port,
+            advertised_peer_port: peer_port,
             child: None,
         }
     }
@@ -37,6 +40,10 @@ impl Member {
 
     pub(super) fn peer_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.peer_port)
+    }
+
+    pub(super) fn advertised_peer_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.advertised_peer_port)
     }
 
     /// Starts the process. With an existing data directory etcd rejoins with the identity
@@ -76,7 +83,7 @@ impl Member {
             .args(["--listen-client-urls", &client_url])
             .args(["--advertise-client-urls", &client_url])
             .args(["--listen-peer-urls", &peer_url])
-            .args(["--initial-advertise-peer-urls", &peer_url])
+            .args(["--initial-advertise-peer-urls", &self.advertised_peer_url()])
             .args(["--initial-cluster", initial_cluster])
             .args(["--initial-cluster-token", token])
             .args(["--initial-cluster-state", "new"])
