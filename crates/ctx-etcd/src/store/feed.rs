@@ -36,6 +36,11 @@ pub struct Feed {
     pub health: Arc<Health>,
     /// Closed when the store is dropped.
     pub stop: watch::Receiver<bool>,
+    /// Changes when a member leaves the client's rotation (rotation.rs): the watch may be on
+    /// it, and a member cut off by a partition keeps the stream open but sends nothing
+    /// until etcd cancels it, 1–2 election timeouts after it lost its leader; writes wait
+    /// on the watch, so a node whose watch was there paused 3.4–4.1 s instead of 2.0 s.
+    pub rotation: watch::Receiver<u64>,
 }
 
 impl Feed {
@@ -92,6 +97,8 @@ impl Feed {
                     }
                 }
                 _ = self.stop.changed() => return Ok(next),
+                // Watch again, from a member still in rotation; nothing is missed (from `next`).
+                _ = self.rotation.changed() => return Ok(next),
             }
         }
     }

@@ -5,11 +5,13 @@
 //! scale with nodes. Writes are evaluated against that memory and committed as guarded
 //! etcd transactions, batched, several batches in flight (`writer/`); they are answered once etcd has committed
 //! them and this node's memory holds them. Leases are etcd leases. Revisions are etcd's.
+//! Requests go to the members that have a leader (`rotation.rs`).
 //! docs/cluster.md lists every rule that differs from the embedded store.
 
 mod feed;
 mod key_limit;
 mod layout;
+mod rotation;
 mod writer;
 
 use ctx_store::{
@@ -184,7 +186,7 @@ impl EtcdStore {
                 unavailable(e)
             ))
         };
-        let client = Client::connect(&config.endpoints, Some(options))
+        let client = Client::connect(&config.endpoints, Some(options.clone()))
             .await
             .map_err(|e| cannot(&e))?;
         let layout = Layout::new(&config.prefix);
@@ -195,6 +197,7 @@ impl EtcdStore {
         let health = Arc::new(Health::default());
         let (applied_tx, applied) = watch::channel(0);
         let (stop_tx, stop) = watch::channel(false);
+        let (left_rotation, rotation) = watch::channel(0);
         let progress = Progress {
             applied,
             client: client.clone(),
@@ -208,6 +211,7 @@ impl EtcdStore {
             applied: applied_tx,
             health: health.clone(),
             stop,
+            rotation,
         };
         let (writes, queue) = mpsc::channel(WRITE_QUEUE);
         let writer = writer::Writer {
@@ -223,6 +227,13 @@ impl EtcdStore {
             tokio::spawn(feed.run()),
             tokio::spawn(writer.run(queue)),
             tokio::spawn(probe(client.clone(), layout.clone(), health.clone())),
+            tokio::spawn(rotation::keep(
+                client.clone(),
+                config.endpoints.clone(),
+                options,
+                layout.prefix().to_owned(),
+                left_rotation,
+            )),
         ];
         let store = EtcdStore {
             memory,
