@@ -3,10 +3,11 @@
 //! launchers), members and nodes SIGKILLed while clients write and watch. Every check is a
 //! condition polled with a deadline; the figures (outage lengths) are printed.
 //!
-//! One test binary in four parts over the helpers here (the cluster, polling with a
+//! One test binary in five parts over the helpers here (the cluster, polling with a
 //! deadline): `writers` (concurrent writers that record every attempt, and the checks on
 //! what they saw acknowledged), `etcd_members` (etcd members killed, quorum lost),
-//! `ctx_nodes` (ctx nodes killed) and `watcher` (`ctx watch` across a node's death).
+//! `partition` (the etcd leader cut off from the other members), `ctx_nodes` (ctx nodes
+//! killed) and `watcher` (`ctx watch` across a node's death).
 
 #![cfg(feature = "etcd")]
 
@@ -15,13 +16,15 @@ mod common;
 
 mod ctx_nodes;
 mod etcd_members;
+mod partition;
 mod watcher;
 mod writers;
 
 use common::{CTX, try_http};
-use ctx_etcd::local_cluster::LocalEtcdCluster;
+use ctx_etcd::local_cluster::{ClusterError, LocalEtcdCluster};
 use ctx_etcd::local_node::{LocalCtxNode, NodeConfig};
 use serde_json::{Value, json};
+use std::path::Path;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
@@ -39,8 +42,20 @@ struct Cluster {
 
 impl Cluster {
     fn start(nodes: usize) -> Cluster {
+        Self::start_with(nodes, LocalEtcdCluster::start)
+    }
+
+    /// As `start`, with the etcd members' peer traffic through relays the test can cut.
+    fn start_partitionable(nodes: usize) -> Cluster {
+        Self::start_with(nodes, LocalEtcdCluster::start_partitionable)
+    }
+
+    fn start_with(
+        nodes: usize,
+        start_etcd: impl FnOnce(usize, &Path) -> Result<LocalEtcdCluster, ClusterError>,
+    ) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
-        let etcd = LocalEtcdCluster::start(3, &dir.path().join("etcd")).expect("etcd starts");
+        let etcd = start_etcd(3, &dir.path().join("etcd")).expect("etcd starts");
         let mut cluster = Cluster {
             etcd,
             nodes: Vec::new(),

@@ -11,12 +11,16 @@ use std::time::{Duration, Instant};
 /// One write as a writer saw it.
 #[derive(Clone, Debug)]
 pub(crate) struct Attempt {
+    /// The writer's index in `Writers::start`'s addresses.
+    pub(crate) writer: usize,
     pub(crate) key: String,
     value: u64,
-    started: Instant,
-    finished: Instant,
+    pub(crate) started: Instant,
+    pub(crate) finished: Instant,
     /// The revision of an acknowledged write; None when refused, failed or cut.
     pub(crate) revision: Option<u64>,
+    /// Why a write was not acknowledged (the answer or the I/O error), for failure messages.
+    pub(crate) refusal: Option<String>,
 }
 
 /// Writers that each post new keys (`<prefix>w<writer>/<serial>` = serial) to one node, one
@@ -44,21 +48,23 @@ impl Writers {
                         let key = format!("{prefix}w{writer}/{serial}");
                         let started = Instant::now();
                         let answer = post(&addr, &key, json!(serial));
-                        let revision = match answer {
-                            Ok((200, body)) => body["revision"].as_u64(),
-                            Ok(_) | Err(_) => {
+                        let (revision, refusal) = match answer {
+                            Ok((200, body)) => (body["revision"].as_u64(), None),
+                            other => {
                                 // Refused or cut: back off a little so a dead node is not
                                 // hammered in a tight loop.
                                 std::thread::sleep(Duration::from_millis(20));
-                                None
+                                (None, Some(format!("{other:?}")))
                             }
                         };
                         attempts.lock().expect("attempts").push(Attempt {
+                            writer,
                             key,
                             value: serial,
                             started,
                             finished: Instant::now(),
                             revision,
+                            refusal,
                         });
                     }
                 })
@@ -96,7 +102,8 @@ impl Writers {
 }
 
 /// Every acknowledged write is on `addr` with its value, once the node has caught up to the
-/// highest acknowledged revision.
+/// highest acknowledged revision, in a `?consistent=true` read (which also needs the node to
+/// reach etcd's current revision).
 #[track_caller]
 pub(crate) fn assert_all_present(addr: &str, attempts: &[Attempt]) {
     let acknowledged: Vec<&Attempt> = attempts.iter().filter(|a| a.revision.is_some()).collect();
@@ -109,8 +116,8 @@ pub(crate) fn assert_all_present(addr: &str, attempts: &[Attempt]) {
     wait_for(&format!("{addr} to reach revision {newest}"), || {
         status_revision(addr).is_some_and(|revision| revision >= newest)
     });
-    let (status, all) = try_http(addr, "GET", "/ctx/all", None).expect("/ctx/all");
-    assert_eq!(status, 200);
+    let (status, all) = try_http(addr, "GET", "/ctx/all?consistent=true", None).expect("/ctx/all");
+    assert_eq!(status, 200, "{all}");
     let context = all["context"].as_object().expect("context");
     let lost: Vec<String> = acknowledged
         .iter()
