@@ -3,14 +3,18 @@
 //! Each node keeps the shared in-memory part ([`Memory`]: map, history, change feed), fed
 //! by one prefix-wide etcd watch (`feed.rs`), so reads and `/ws` fan-out are local and
 //! scale with nodes. Writes are evaluated against that memory and committed as guarded
-//! etcd transactions, batched, several batches in flight (`writer/`); they are answered once etcd has committed
-//! them and this node's memory holds them. Leases are etcd leases. Revisions are etcd's.
-//! Requests go to the members that have a leader (`rotation.rs`).
+//! etcd transactions, batched, several batches in flight (`writer/`); they are answered once
+//! etcd has committed them and this node's memory holds them. Leases are etcd leases.
+//! Revisions are etcd's. Requests go to the members that have a leader (`rotation.rs`).
+//! `health.rs` says whether this node can write now (`/health`); `progress.rs` waits until
+//! memory holds a revision.
 //! docs/cluster.md lists every rule that differs from the embedded store.
 
 mod feed;
+mod health;
 mod key_limit;
 mod layout;
+mod progress;
 mod rotation;
 mod writer;
 
@@ -18,17 +22,18 @@ use ctx_store::{
     BoxFuture, CommitStats, ContextStore, HistoryBound, LeaseId, LeaseInfo, Memory, RevokeOutcome,
     StoreError, StoreKind, Timestamp, Txn, TxnOutcome, WriteHealth,
 };
-use etcd_client::{Client, ConnectOptions, GetOptions, LeaseTimeToLiveOptions};
+use etcd_client::{Client, ConnectOptions, LeaseTimeToLiveOptions};
+pub(crate) use health::{Health, unavailable};
+use health::{current_revision, probe};
 use layout::{EtcdKey, Layout};
-use std::sync::{Arc, Mutex};
+pub(crate) use progress::Progress;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 /// The default `--etcd-prefix`.
 pub const DEFAULT_PREFIX: &str = "ctx/";
-/// How often a node checks that etcd answers (a linearizable read), for `/health`.
-const PROBE_EVERY: Duration = Duration::from_secs(1);
 /// How long a node waits at start for its memory to catch up with etcd.
 const OPEN_WAIT: Duration = Duration::from_secs(60);
 /// How long `?consistent=true` waits for this node to catch up.
@@ -69,87 +74,6 @@ impl EtcdConfig {
             feed_capacity: 4096,
             commit_observer: None,
         }
-    }
-}
-
-/// Why writes may fail now: the last write's or probe's failure, or the watch's.
-#[derive(Default)]
-pub(crate) struct Health {
-    writes: Mutex<Option<String>>,
-    feed: Mutex<Option<String>>,
-}
-
-impl Health {
-    pub fn set_writes(&self, reason: Option<String>) {
-        if let Ok(mut slot) = self.writes.lock() {
-            *slot = reason;
-        }
-    }
-
-    pub fn set_feed(&self, reason: Option<String>) {
-        if let Ok(mut slot) = self.feed.lock() {
-            *slot = reason;
-        }
-    }
-
-    fn get(&self) -> WriteHealth {
-        let reasons = [&self.writes, &self.feed]
-            .into_iter()
-            .filter_map(|slot| slot.lock().ok().and_then(|r| r.clone()))
-            .collect::<Vec<_>>();
-        match reasons.is_empty() {
-            true => WriteHealth::Accepting,
-            false => WriteHealth::Unavailable {
-                reason: format!("{}; reads may be stale", reasons.join("; ")),
-            },
-        }
-    }
-}
-
-/// Waiting until memory holds every change up to a revision.
-#[derive(Clone)]
-pub(crate) struct Progress {
-    applied: watch::Receiver<u64>,
-    client: Client,
-    /// This node's sync marker (`layout.rs`).
-    marker: String,
-}
-
-impl Progress {
-    /// Waits until memory holds every change up to `revision`, which must be the revision
-    /// of a change under the prefix (or below the last one): only events move `applied`.
-    pub async fn wait_applied(&self, revision: u64, within: Duration) -> Result<(), StoreError> {
-        let mut applied = self.applied.clone();
-        match tokio::time::timeout(within, applied.wait_for(|applied| *applied >= revision)).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(_)) => Err(StoreError::Closed),
-            Err(_) => Err(StoreError::Unavailable(format!(
-                "this node has applied etcd revision {}, not yet {revision}",
-                *self.applied.borrow()
-            ))),
-        }
-    }
-
-    /// Waits until memory holds every change committed before the call: puts this node's
-    /// marker and waits for it to come back through the watch (events come in order).
-    pub async fn sync(&self, within: Duration) -> Result<(), StoreError> {
-        let answer = self
-            .client
-            .clone()
-            .put(self.marker.as_str(), "", None)
-            .await
-            .map_err(|e| StoreError::Unavailable(unavailable(&e)))?;
-        let revision = answer
-            .header()
-            .map_or(0, |h| u64::try_from(h.revision()).unwrap_or(0));
-        self.wait_applied(revision, within).await
-    }
-}
-
-pub(crate) fn unavailable(error: &etcd_client::Error) -> String {
-    match error {
-        etcd_client::Error::GRpcStatus(status) => format!("etcd: {}", status.message()),
-        other => format!("etcd: {other}"),
     }
 }
 
@@ -272,36 +196,12 @@ impl EtcdStore {
     }
 }
 
-/// etcd's current revision, by a linearizable read (one key at most, count only).
-async fn current_revision(client: &Client, layout: &Layout) -> Result<u64, String> {
-    let options = GetOptions::new().with_prefix().with_count_only();
-    let response = client
-        .clone()
-        .get(layout.prefix(), Some(options))
-        .await
-        .map_err(|e| unavailable(&e))?;
-    Ok(response
-        .header()
-        .map_or(0, |h| u64::try_from(h.revision()).unwrap_or(0)))
-}
-
 /// A name for this node's sync marker, unique enough among the nodes of one prefix.
 fn node_id() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     format!("{}-{nanos}", std::process::id())
-}
-
-/// Keeps `/health` true while nothing is written: a linearizable read every second.
-async fn probe(client: Client, layout: Layout, health: Arc<Health>) {
-    loop {
-        tokio::time::sleep(PROBE_EVERY).await;
-        match current_revision(&client, &layout).await {
-            Ok(_) => health.set_writes(None),
-            Err(reason) => health.set_writes(Some(reason)),
-        }
-    }
 }
 
 fn lease_info(id: LeaseId, ttl_secs: i64) -> LeaseInfo {

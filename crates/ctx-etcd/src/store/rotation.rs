@@ -8,8 +8,9 @@
 //! (tests/cluster_failures/partition.rs); a killed member's share failed the same way with
 //! `tcp connect error`. So every [`PROBE_EVERY`] each member is asked on its own, a
 //! serializable count-only read with require-leader: a member without a leader, or silent
-//! for [`PROBE_TIMEOUT`], leaves the shared client's rotation until it answers again. When no member answers, all stay in: requests then fail with etcd's own reason
-//! (quorum lost) rather than wait on an empty rotation.
+//! for [`PROBE_TIMEOUT`], leaves the shared client's rotation until it answers again. When
+//! no member answers, all stay in: requests then fail with etcd's own reason (quorum lost)
+//! rather than wait on an empty rotation.
 
 use etcd_client::{Client, ConnectOptions, GetOptions};
 use std::time::Duration;
