@@ -5,37 +5,20 @@ mod common;
 
 use std::process::Command;
 
-use common::{CTX, ChildServer};
+use common::{CTX, ChildServer, load_refused};
 use serde_json::Value;
-
-/// `ctx load` with `args`; refused input must never reach the load.
-fn refused(args: &[&str], because: &str) {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let out = Command::new(CTX)
-        .arg("load")
-        .args(args)
-        .arg("--report-dir")
-        .arg(tmp.path().join("r"))
-        .current_dir(tmp.path())
-        .output()
-        .expect("ctx load ran");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-    assert!(stderr.contains(because), "{args:?}: {stderr}");
-    assert!(!tmp.path().join("r").exists(), "{args:?} wrote a report");
-}
 
 #[test]
 fn bad_shapes_and_searches_are_refused_before_any_load() {
-    refused(&["--stages", "10s"], "DURATION:TARGET");
-    refused(
+    load_refused(&["--stages", "10s"], "DURATION:TARGET");
+    load_refused(
         &["--stages", "10s:100", "--rate", "5"],
         "cannot be used with",
     );
-    refused(&["--client-stages", "1s:1.5"], "whole number");
-    refused(&["--think-time", "5parsecs"], "--think-time");
-    refused(&["--rate", "10", "--think-time", "1s"], "closed loop");
-    refused(
+    load_refused(&["--client-stages", "1s:1.5"], "whole number");
+    load_refused(&["--think-time", "5parsecs"], "--think-time");
+    load_refused(&["--rate", "10", "--think-time", "1s"], "closed loop");
+    load_refused(
         &[
             "--client-stages",
             "1s:2",
@@ -46,15 +29,15 @@ fn bad_shapes_and_searches_are_refused_before_any_load() {
         ],
         "do not split",
     );
-    refused(
+    load_refused(
         &["--scenario", "ws_fanout", "--stages", "1s:5"],
         "do not apply",
     );
-    refused(&["--find-max"], "--slo");
-    refused(&["--slo", "p99_ms=5"], "--find-max");
-    refused(&["--find-max", "--slo", "leak=on"], "an SLO limits one of");
-    refused(&["--find-max", "--slo", "p99_ms"], "METRIC=VALUE");
-    refused(
+    load_refused(&["--find-max"], "--slo");
+    load_refused(&["--slo", "p99_ms=5"], "--find-max");
+    load_refused(&["--find-max", "--slo", "leak=on"], "an SLO limits one of");
+    load_refused(&["--find-max", "--slo", "p99_ms"], "METRIC=VALUE");
+    load_refused(
         &[
             "--find-max",
             "--slo",
@@ -66,7 +49,7 @@ fn bad_shapes_and_searches_are_refused_before_any_load() {
         ],
         "exactly one --scenario",
     );
-    refused(
+    load_refused(
         &[
             "--find-max",
             "--slo",
@@ -76,7 +59,7 @@ fn bad_shapes_and_searches_are_refused_before_any_load() {
         ],
         "not --threshold",
     );
-    refused(
+    load_refused(
         &[
             "--find-max",
             "--slo",

@@ -241,3 +241,20 @@ pub fn wait_output(child: &mut Child, deadline: Duration) -> std::process::Outpu
         stderr: stderr.join().unwrap_or_default(),
     }
 }
+
+/// `ctx load` with `args`; refused input must never reach the load.
+pub fn load_refused(args: &[&str], because: &str) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(CTX)
+        .arg("load")
+        .args(args)
+        .arg("--report-dir")
+        .arg(tmp.path().join("r"))
+        .current_dir(tmp.path())
+        .output()
+        .expect("ctx load ran");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+    assert!(stderr.contains(because), "{args:?}: {stderr}");
+    assert!(!tmp.path().join("r").exists(), "{args:?} wrote a report");
+}

@@ -17,7 +17,7 @@ mod stages;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::{CTX, ChildServer};
+use common::{CTX, ChildServer, load_refused};
 use ctx_load::model::{LatencySummary, decode_histogram, new_histogram};
 use serde_json::Value;
 
@@ -108,31 +108,14 @@ fn added_here(workers: &[Value], scenario: usize, which: &str) -> LatencySummary
     LatencySummary::from_histogram(&sum)
 }
 
-/// `ctx load` with `args`; refused input must never reach the load.
-fn refused(args: &[&str], because: &str) {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let out = Command::new(CTX)
-        .arg("load")
-        .args(args)
-        .arg("--report-dir")
-        .arg(tmp.path().join("r"))
-        .current_dir(tmp.path())
-        .output()
-        .expect("ctx load ran");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-    assert!(stderr.contains(because), "{args:?}: {stderr}");
-    assert!(!tmp.path().join("r").exists(), "{args:?} wrote a report");
-}
-
 #[test]
 fn a_share_that_cannot_be_run_is_refused_before_any_load() {
-    refused(&["--workers", "3", "--worker-index", "3"], "0-based");
-    refused(
+    load_refused(&["--workers", "3", "--worker-index", "3"], "0-based");
+    load_refused(
         &["--workers", "2", "--worker-index", "0", "--no-report"],
         "must write its report",
     );
-    refused(
+    load_refused(
         &[
             "--workers",
             "2",
@@ -144,7 +127,7 @@ fn a_share_that_cannot_be_run_is_refused_before_any_load() {
         "does not split",
     );
     // concurrent_writes has 8 clients: a ninth worker would have none.
-    refused(
+    load_refused(
         &[
             "--workers",
             "9",
@@ -155,5 +138,5 @@ fn a_share_that_cannot_be_run_is_refused_before_any_load() {
         ],
         "fewer than --workers",
     );
-    refused(&["--worker-index", "1"], "--workers");
+    load_refused(&["--worker-index", "1"], "--workers");
 }
