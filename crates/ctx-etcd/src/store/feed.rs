@@ -98,7 +98,8 @@ impl Feed {
                 }
                 _ = self.stop.changed() => return Ok(next),
                 // Watch again, from a member still in rotation; nothing is missed (from `next`).
-                _ = self.rotation.changed() => return Ok(next),
+                // (Only a change: were the rotation task gone, `changed` would be ready at once.)
+                Ok(()) = self.rotation.changed() => return Ok(next),
             }
         }
     }

@@ -4,20 +4,23 @@
 //!
 //! A node counts on its memory (the keys it holds at the revision it has applied) plus
 //! what the writes already admitted into the batch create; the deletes of other writes
-//! do not make room until they are committed (they may fail their guard). Other nodes
-//! create keys this node may not have received yet, so near the limit (within
-//! [`GUARDED_MARGIN`] keys of it) a creating write is also guarded in etcd: it commits
-//! only if no ctx key was created after the revision the count stood at, so etcd holds at
-//! most the counted keys and the limit is exact. Beyond the margin no guard is needed
-//! while no node lags more than the margin's worth of creations behind etcd (a live watch
-//! lags milliseconds). The guard is a range compare over every ctx key (etcd reads them
-//! all: O(keys) per guarded write), which is why it is kept to the last stretch.
+//! do not make room until they are committed (they may fail their guard). Keys this node
+//! does not hold yet (its own batches in flight, other nodes' creates) may exist, so near
+//! the limit a creating write is also guarded in etcd: it commits only if no ctx key was
+//! created after the revision the count stood at, so etcd holds at most the counted keys
+//! and the limit is exact. "Near" is within [`GUARDED_MARGIN`] keys of the limit,
+//! counting this node's own creates in flight: what may still be unseen is other nodes'
+//! batches in flight (each at most `MAX_IN_FLIGHT × ETCD_MAX_TXN_OPS` creates, 512, so the
+//! margin covers 8 other nodes creating at once) and a lagging watch (milliseconds when
+//! live). The guard is a range compare over every ctx key (etcd reads them all: O(keys)
+//! per guarded write), which is why it is kept to the last stretch.
 
 use ctx_store::{Change, Memory, StoreError};
 use std::sync::Arc;
 
-/// How close to the limit creating writes are guarded in etcd.
-pub const GUARDED_MARGIN: usize = 1024;
+/// How close to the limit creating writes are guarded in etcd (`writer/queue.rs` checks
+/// that it covers the creates in flight of 8 other nodes).
+pub const GUARDED_MARGIN: usize = 4096;
 
 /// The keys a batch may still create.
 pub struct KeyBudget {
@@ -26,16 +29,30 @@ pub struct KeyBudget {
     keys: usize,
     /// The revision memory's count stands at.
     revision: u64,
+    /// This node's creates in flight, not in memory yet: they bring the guard nearer.
+    unseen: usize,
+    /// `keys` before the first write was admitted.
+    start: usize,
 }
 
 impl KeyBudget {
-    pub fn new(limit: Option<usize>, memory: &Memory) -> KeyBudget {
+    /// A budget on memory's count, with `unseen` creates of this node in flight. They count
+    /// only towards guarding, not refusing: a batch done but not yet released is in memory
+    /// too, and counting it twice could refuse a create the limit has room for.
+    pub fn new(limit: Option<usize>, memory: &Memory, unseen: usize) -> KeyBudget {
         let (keys, revision) = memory.key_count_at();
         KeyBudget {
             limit,
             keys,
             revision,
+            unseen,
+            start: keys,
         }
+    }
+
+    /// The keys the writes admitted so far create (net of their own deletes).
+    pub fn admitted(&self) -> usize {
+        self.keys - self.start
     }
 
     /// Admits a write's changes into the batch, or refuses it whole. `Some(revision)`:
@@ -60,7 +77,8 @@ impl KeyBudget {
             return Err(StoreError::TooManyKeys { limit });
         }
         self.keys = self.keys.max(after);
-        Ok((after > limit.saturating_sub(GUARDED_MARGIN)).then_some(self.revision))
+        let near = after + self.unseen > limit.saturating_sub(GUARDED_MARGIN);
+        Ok(near.then_some(self.revision))
     }
 }
 
@@ -102,7 +120,7 @@ mod tests {
     #[test]
     fn creates_count_across_a_batch_and_deletes_only_within_their_write() {
         let memory = memory_with(3, 7);
-        let mut budget = KeyBudget::new(Some(5), &memory);
+        let mut budget = KeyBudget::new(Some(5), &memory, 0);
         assert_eq!(
             budget.admit(&[change("a", None, Some(1))]).ok(),
             Some(Some(7))
@@ -124,9 +142,25 @@ mod tests {
     fn only_creates_near_the_limit_are_guarded() {
         let memory = memory_with(10, 42);
         let far = GUARDED_MARGIN + 100;
-        let mut budget = KeyBudget::new(Some(far), &memory);
+        let mut budget = KeyBudget::new(Some(far), &memory, 0);
         assert_eq!(budget.admit(&[change("x", None, Some(1))]).ok(), Some(None));
-        let mut budget = KeyBudget::new(None, &memory);
+        assert_eq!(budget.admitted(), 1);
+        let mut budget = KeyBudget::new(None, &memory, 0);
         assert_eq!(budget.admit(&[change("x", None, Some(1))]).ok(), Some(None));
+    }
+
+    #[test]
+    fn this_nodes_creates_in_flight_bring_the_guard_nearer_but_never_refuse() {
+        let memory = memory_with(10, 42);
+        let far = GUARDED_MARGIN + 100;
+        // 100 creates of batches in flight: the next create is within the margin.
+        let mut budget = KeyBudget::new(Some(far), &memory, 100);
+        assert_eq!(
+            budget.admit(&[change("x", None, Some(1))]).ok(),
+            Some(Some(42))
+        );
+        // Counted twice (done, not yet released) they must not refuse: 11 keys of 12.
+        let mut budget = KeyBudget::new(Some(12), &memory, 5);
+        assert!(budget.admit(&[change("y", None, Some(1))]).is_ok());
     }
 }

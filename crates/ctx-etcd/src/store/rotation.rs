@@ -67,12 +67,18 @@ pub(super) async fn keep(
             });
         }
         let mut has_leader = vec![false; members.len()];
-        while let Some(Ok((index, answered))) = probes.join_next().await {
-            has_leader[index] = answered;
+        while let Some(probe) = probes.join_next().await {
+            if let Ok((index, answered)) = probe {
+                has_leader[index] = answered;
+            }
         }
         let none = !has_leader.contains(&true);
-        for (member, has_leader) in members.iter_mut().zip(has_leader) {
-            let wanted = has_leader || none;
+        let wanted: Vec<bool> = has_leader.iter().map(|has| *has || none).collect();
+        // Members come in before others leave, so the rotation is never empty meanwhile.
+        let mut order: Vec<usize> = (0..members.len()).collect();
+        order.sort_by_key(|&index| !wanted[index]);
+        for index in order {
+            let (member, wanted) = (&mut members[index], wanted[index]);
             if wanted == member.in_rotation {
                 continue;
             }

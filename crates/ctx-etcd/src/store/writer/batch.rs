@@ -43,6 +43,22 @@ impl Committer {
             .iter()
             .map(|op| matches!(op, TxnOpResponse::Txn(nested) if nested.succeeded()))
             .collect();
+        if outcomes.len() != members.len() {
+            // Not an answer to this transaction: no write of it can be told its outcome (it
+            // may or may not be committed, as with a timeout).
+            let reason = format!(
+                "etcd answered {} of the {} writes of a transaction",
+                outcomes.len(),
+                members.len()
+            );
+            self.health.set_writes(Some(reason.clone()));
+            for (pending, _) in members {
+                let _ = pending
+                    .reply
+                    .send(Err(StoreError::Unavailable(reason.clone())));
+            }
+            return Vec::new();
+        }
         let wrote = members
             .iter()
             .zip(&outcomes)

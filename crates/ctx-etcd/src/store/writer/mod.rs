@@ -103,8 +103,9 @@ impl Writer {
         });
         let mut queue = Queue::default();
         let mut in_flight: JoinSet<Vec<Pending>> = JoinSet::new();
-        // The keys each batch in flight holds, to free them even if its task panicked.
-        let mut held: HashMap<Id, Vec<String>> = HashMap::new();
+        // The keys each batch in flight holds and the keys it creates, to free them even if
+        // its task panicked.
+        let mut held: HashMap<Id, (Vec<String>, usize)> = HashMap::new();
         let mut open = true;
         loop {
             while in_flight.len() < MAX_IN_FLIGHT
@@ -112,8 +113,9 @@ impl Writer {
                 && let Some(mut batch) = queue.take_batch(&self.memory, self.max_keys)
             {
                 let keys = std::mem::take(&mut batch.keys);
+                let batch_creates = batch.creates;
                 let task = in_flight.spawn(committer.clone().commit(batch));
-                held.insert(task.id(), keys);
+                held.insert(task.id(), (keys, batch_creates));
             }
             if !open && in_flight.is_empty() && queue.is_empty() {
                 return;
@@ -133,8 +135,8 @@ impl Writer {
                         Ok((id, done)) => (id, Some(done)),
                         Err(error) => (error.id(), None),
                     };
-                    if let Some(keys) = held.remove(&id) {
-                        queue.release(&keys);
+                    if let Some((keys, creates)) = held.remove(&id) {
+                        queue.release(&keys, creates);
                     }
                     if let Some(retry) = done {
                         queue.requeue(retry);

@@ -10,13 +10,16 @@ use super::{ETCD_MAX_TXN_OPS, MAX_BATCH_BYTES, MAX_IN_FLIGHT, Pending};
 use ctx_store::{Evaluated, Memory, StoreError, Timestamp, Txn};
 use std::collections::{HashSet, VecDeque};
 
-// The creates of the batches in flight stay within the margin `--max-keys` guards.
-const _: () = assert!(MAX_IN_FLIGHT * ETCD_MAX_TXN_OPS < GUARDED_MARGIN);
+// `--max-keys` is exact while the creates this node cannot see (other nodes' batches in
+// flight) stay within the guarded margin: 8 other nodes creating at once.
+const _: () = assert!(8 * MAX_IN_FLIGHT * ETCD_MAX_TXN_OPS <= GUARDED_MARGIN);
 
 /// The writes of one batch, evaluated, with the keys they hold busy until it is done.
 pub struct Batch {
     pub members: Vec<(Pending, Evaluated)>,
     pub keys: Vec<String>,
+    /// Keys its writes create (`key_limit.rs`), in flight until it is released.
+    pub creates: usize,
     pub now: Timestamp,
 }
 
@@ -26,6 +29,8 @@ pub struct Queue {
     waiting: VecDeque<Pending>,
     /// Keys of the batches in flight (disjoint, so a set).
     busy: HashSet<String>,
+    /// Keys the batches in flight create.
+    creating: usize,
     next_seq: u64,
 }
 
@@ -55,22 +60,23 @@ impl Queue {
     }
 
     /// A batch is done: its keys are free (memory holds its outcome, or it failed).
-    pub fn release(&mut self, keys: &[String]) {
+    pub fn release(&mut self, keys: &[String], creates: usize) {
         for key in keys {
             self.busy.remove(key);
         }
+        self.creating -= creates;
     }
 
     /// The next batch of waiting writes that can go now (its keys become busy), or None.
     /// A write whose evaluation fails (e.g. an increment of a text) or that would create
-    /// keys past `max_keys` is answered here. The key budget counts memory and this batch:
-    /// creates in the other batches in flight (at most `MAX_IN_FLIGHT × ETCD_MAX_TXN_OPS`, below
-    /// `key_limit::GUARDED_MARGIN`) are not in memory yet, the margin's guard covers them.
+    /// keys past `max_keys` is answered here. The key budget counts memory and this batch,
+    /// and guards sooner by the creates of this node's other batches in flight.
     pub fn take_batch(&mut self, memory: &Memory, max_keys: Option<usize>) -> Option<Batch> {
         let now = Timestamp::now();
         let mut batch = Batch {
             members: Vec::new(),
             keys: Vec::new(),
+            creates: 0,
             now,
         };
         // Keys of writes left waiting in this pass: later writes of them wait too.
@@ -80,13 +86,19 @@ impl Queue {
         let mut widest = 0;
         let mut full = false;
         let mut later = VecDeque::with_capacity(self.waiting.len());
-        let mut budget = KeyBudget::new(max_keys, memory);
+        let mut budget = KeyBudget::new(max_keys, memory, self.creating);
         while let Some(mut pending) = self.waiting.pop_front() {
             let taken = |key: &String| self.busy.contains(key) || blocked.contains(key);
             // A write that goes alone (its batch was refused whole) waits for an empty
             // batch, and nothing joins it.
             let alone_later = pending.alone && !batch.members.is_empty();
-            if full || alone_later || pending.keys.iter().any(taken) {
+            if full {
+                // Nothing more joins this batch: the rest waits as it is, unscanned.
+                later.push_back(pending);
+                later.extend(self.waiting.drain(..));
+                break;
+            }
+            if alone_later || pending.keys.iter().any(taken) {
                 blocked.extend(pending.keys.iter().cloned());
                 later.push_back(pending);
                 continue;
@@ -133,6 +145,8 @@ impl Queue {
             batch.members.push((pending, evaluated));
         }
         self.waiting = later;
+        batch.creates = budget.admitted();
+        self.creating += batch.creates;
         (!batch.members.is_empty()).then_some(batch)
     }
 }
@@ -205,10 +219,10 @@ mod tests {
         // second, left waiting before it.
         assert_eq!(keys_of_batch(&first), vec![vec!["a"], vec!["c"]]);
         assert!(queue.take_batch(&memory, None).is_none(), "a is in flight");
-        queue.release(&first.keys);
+        queue.release(&first.keys, first.creates);
         let second = queue.take_batch(&memory, None).expect("a batch");
         assert_eq!(keys_of_batch(&second), vec![vec!["a", "b"]]);
-        queue.release(&second.keys);
+        queue.release(&second.keys, second.creates);
         let third = queue.take_batch(&memory, None).expect("a batch");
         assert_eq!(keys_of_batch(&third), vec![vec!["b"]]);
     }
@@ -224,7 +238,7 @@ mod tests {
         let (retried, _) = batch.members.remove(0);
         let retried_seq = retried.seq;
         queue.requeue(vec![retried]);
-        queue.release(&batch.keys);
+        queue.release(&batch.keys, batch.creates);
         let next = queue.take_batch(&memory, None).expect("a batch");
         assert_eq!(next.members.len(), 1);
         assert_eq!(next.members[0].0.seq, retried_seq);
