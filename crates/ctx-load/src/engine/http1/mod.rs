@@ -328,9 +328,7 @@ fn parse_head(buf: &[u8], head_request: bool, wants_headers: bool) -> Result<Opt
     for header in response.headers.iter() {
         let name = header.name;
         if name.eq_ignore_ascii_case("content-length") {
-            let value = std::str::from_utf8(header.value)
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok())
+            let value = parse_digits(header.value.trim_ascii(), 10)
                 .ok_or_else(|| "malformed answer: bad Content-Length".to_string())?;
             if length.is_some_and(|known| known != value) {
                 return Err("malformed answer: conflicting Content-Length".into());
@@ -382,7 +380,12 @@ fn parse_head(buf: &[u8], head_request: bool, wants_headers: bool) -> Result<Opt
         status,
         len,
         framing,
-        keep_alive: !connection_close && (!http10 || connection_keep_alive),
+        // Both framings at once, or a transfer coding in HTTP/1.0, is faulty
+        // framing (RFC 9112 §6.1, §6.3): where the next answer starts is in
+        // doubt (how responses are smuggled), so close after this one.
+        keep_alive: !connection_close
+            && (!http10 || connection_keep_alive)
+            && !(transfer_encoded && (length.is_some() || http10)),
         headers,
     }))
 }
@@ -394,11 +397,21 @@ fn chunk_size(line: &[u8]) -> Result<u64, String> {
         .next()
         .unwrap_or_default()
         .trim_ascii();
-    std::str::from_utf8(digits)
-        .ok()
-        .filter(|d| !d.is_empty())
-        .and_then(|d| u64::from_str_radix(d, 16).ok())
-        .ok_or_else(|| "malformed chunked body (bad chunk size)".to_string())
+    parse_digits(digits, 16).ok_or_else(|| "malformed chunked body (bad chunk size)".to_string())
+}
+
+/// A number of at least one digit in `radix` and nothing else: no sign, no
+/// space (`str::parse` and `from_str_radix` take a leading `+`, which RFC 9112
+/// does not); None on overflow too.
+fn parse_digits(digits: &[u8], radix: u32) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        let digit = char::from(b).to_digit(radix)?;
+        n.checked_mul(u64::from(radix))?
+            .checked_add(u64::from(digit))
+    })
 }
 
 #[cfg(test)]

@@ -176,3 +176,62 @@ async fn malformed_answers_and_paths_are_errors() {
     );
     server.await.unwrap();
 }
+
+/// The parsed head of `answer` (a GET's), which must be complete.
+fn head_of(answer: &[u8]) -> Result<Head, String> {
+    parse_head(answer, false, false).map(|head| head.expect("a complete head"))
+}
+
+#[test]
+fn an_answer_framed_two_ways_is_read_once_and_its_connection_closed() {
+    let both =
+        head_of(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .unwrap();
+    assert!(matches!(both.framing, Framing::Chunked), "the coding wins");
+    assert!(!both.keep_alive, "Transfer-Encoding and Content-Length");
+    let http10 =
+        head_of(b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .unwrap();
+    assert!(!http10.keep_alive, "HTTP/1.0 with Transfer-Encoding");
+    // What stays reusable: one framing each, and HTTP/1.0 asking to keep.
+    for reusable in [
+        &b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"[..],
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 5\r\n\r\n",
+    ] {
+        let head = head_of(reusable).unwrap();
+        assert!(head.keep_alive, "{}", String::from_utf8_lossy(reusable));
+    }
+}
+
+#[test]
+fn lengths_and_chunk_sizes_are_digits_only() {
+    for bad in ["+5", "-5", "5 5", "0x5", "", "18446744073709551616"] {
+        let answer = format!("HTTP/1.1 200 OK\r\nContent-Length: {bad}\r\n\r\n");
+        let error = head_of(answer.as_bytes()).err();
+        assert!(
+            error
+                .as_ref()
+                .is_some_and(|e| e.contains("bad Content-Length")),
+            "{bad:?}: {error:?}"
+        );
+    }
+    let head = head_of(b"HTTP/1.1 200 OK\r\nContent-Length:  42 \r\n\r\n").unwrap();
+    assert!(matches!(head.framing, Framing::Length(42)));
+
+    for bad in [
+        &b"+a"[..],
+        b"-1",
+        b"",
+        b" ",
+        b"g",
+        b"0x1a",
+        b"1 a",
+        b"10000000000000000",
+    ] {
+        assert!(chunk_size(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+    }
+    assert_eq!(chunk_size(b"1a;name=value"), Ok(26));
+    assert_eq!(chunk_size(b"FF "), Ok(255));
+    assert_eq!(chunk_size(b"ffffffffffffffff"), Ok(u64::MAX));
+}
