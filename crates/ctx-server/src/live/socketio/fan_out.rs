@@ -2,34 +2,18 @@
 //! Socket.IO client (all but the sender of a change, which `Origins` names).
 
 use super::events::Snapshot;
+use super::order::EmitOrder;
 use super::origins::Origins;
 use crate::app::AppState;
 use crate::live::Rewrite;
 use crate::live::protocol::{ChangeEvent, Dumped, Updated};
 use crate::routes::Context;
 use ctx_store::{Change, Timestamp};
-use parking_lot::{Mutex, MutexGuard};
 use serde::Serialize;
 use socketioxide::socket::Sid;
 use socketioxide::{SendError, SocketError, SocketIo};
 use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
-
-/// Held while the fan-out emits a change, a rewrite or re-sent snapshots, and while a new
-/// connection takes and sends its snapshot. A socket is in the namespace (and gets the
-/// fan-out's events) before its connect handler runs: without this, the event of a change
-/// made just after the snapshot was taken could reach the client before the snapshot, and
-/// a client replacing its context with the snapshot lost that change (19 of 40
-/// connections made while another node took writes, tests/cluster_live/reconnect.rs).
-/// Now an event that comes before a snapshot is of a change the snapshot holds.
-#[derive(Default)]
-pub(super) struct EmitOrder(Mutex<()>);
-
-impl EmitOrder {
-    pub(super) fn hold(&self) -> MutexGuard<'_, ()> {
-        self.0.lock()
-    }
-}
 
 /// Emits every store change and dump to Socket.IO clients until shutdown.
 pub(super) async fn fan_out(
@@ -52,22 +36,23 @@ pub(super) async fn fan_out(
             // the two reach clients in the order they happened.
             biased;
             () = crate::live::closing(&mut shutdown) => return,
+            // The store reloaded its memory (cluster mode): changes may have been skipped.
+            // Before the feed, which steady writes keep ready, so it is never put off.
+            Ok(()) = reset.changed() => {
+                tracing::warn!("the store reloaded its memory; re-sending snapshots");
+                resend_snapshots(&app, &io, &order).await;
+            }
             change = feed.recv() => match change {
                 Ok(change) => emit_change(&io, &origins, &order, &change).await,
                 Err(RecvError::Lagged(missed)) => {
                     // Dashboards cannot replay: give them the whole context again.
                     tracing::warn!(missed, "Socket.IO fan-out fell behind; re-sending snapshots");
-                    resend_snapshots(&app, &io, &order);
+                    resend_snapshots(&app, &io, &order).await;
                 }
                 Err(RecvError::Closed) => return,
             },
-            // The store reloaded its memory (cluster mode): changes may have been skipped.
-            Ok(()) = reset.changed() => {
-                tracing::warn!("the store reloaded its memory; re-sending snapshots");
-                resend_snapshots(&app, &io, &order);
-            }
             rewrite = rewrites.recv() => if let Ok(rewrite) = rewrite {
-                let _order = order.hold();
+                let _order = order.hold().await;
                 emit_rewrite(&app, &io, &rewrite);
             },
             dump = dumps.recv() => if let Ok(dump) = dump {
@@ -80,7 +65,7 @@ pub(super) async fn fan_out(
 async fn emit_change(io: &SocketIo, origins: &Origins, order: &EmitOrder, change: &Change) {
     let origin = origins.origin_of(change).await;
     let event = ChangeEvent::of(change);
-    let _order = order.hold();
+    let _order = order.hold().await;
     match &event {
         ChangeEvent::Updated(e) => emit_to_all(io, origin, event.name(), e),
         ChangeEvent::Deleted(e) => emit_to_all(io, origin, event.name(), e),
@@ -126,9 +111,9 @@ fn emit_to_all<T: Serialize + ?Sized>(io: &SocketIo, except: Option<Sid>, event:
     }
 }
 
-fn resend_snapshots(app: &AppState, io: &SocketIo, order: &EmitOrder) {
+async fn resend_snapshots(app: &AppState, io: &SocketIo, order: &EmitOrder) {
     let Some(ns) = io.of("/") else { return };
-    let _order = order.hold();
+    let _order = order.hold().await;
     let snapshot = app.store.snapshot(None);
     let context = Context(snapshot.records);
     for socket in ns.sockets() {

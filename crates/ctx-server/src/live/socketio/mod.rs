@@ -13,10 +13,12 @@
 //!
 //! Here: the layer, the connection and its handlers. `events`: the payloads only
 //! Socket.IO sends or reads. `fan_out`: the task broadcasting changes, rewrites and
-//! dumps. `origins`: which socket's write made a change.
+//! dumps. `order`: a new connection's snapshot in turn with the events. `origins`: which
+//! socket's write made a change.
 
 mod events;
 mod fan_out;
+mod order;
 mod origins;
 
 use super::ClientGuard;
@@ -25,7 +27,8 @@ use crate::auth;
 use crate::routes::Context;
 use ctx_store::{JsonValue, Timestamp};
 use events::{ClientStats, ErrorEvent, Register, Registered, SetConfirmed, SetRequest, Snapshot};
-use fan_out::{EmitOrder, fan_out};
+use fan_out::fan_out;
+use order::EmitOrder;
 use origins::Origins;
 use parking_lot::Mutex;
 use serde_json::Value;
@@ -76,7 +79,7 @@ async fn on_connect(app: AppState, origins: Arc<Origins>, order: &EmitOrder, soc
     {
         // The socket already gets the fan-out's events: none of a change after the
         // snapshot may reach it first.
-        let _order = order.hold();
+        let _order = order.hold().await;
         let snapshot = app.store.snapshot(None);
         let _ = socket.emit(
             "context_snapshot",
