@@ -123,3 +123,57 @@ async fn python_socketio_client_sees_framework0_events() {
     let read = server.get("/ctx/sio/a").await.json();
     assert_eq!(read["value"], json!({"x": 1}));
 }
+
+/// Connects a python-socketio client with `key` (none: no header) and prints `connected`
+/// once it has its snapshot, or `refused: <why>` when the server refuses the connection.
+const CONNECT_PEER: &str = r#"
+import sys, threading, socketio
+base, key = sys.argv[1], (sys.argv[2] or None)
+got = threading.Event()
+sio = socketio.Client(reconnection=False)
+sio.on("context_snapshot", lambda data: got.set())
+headers = {"X-API-Key": key} if key else {}
+try:
+    sio.connect(base, headers=headers, transports=["websocket"], wait_timeout=20)
+except socketio.exceptions.ConnectionError as error:
+    print("refused:", error)
+    sys.exit(0)
+print("connected" if got.wait(20) else "connected, no snapshot")
+sio.disconnect()
+"#;
+
+async fn connect_peer(base: &str, key: &str) -> String {
+    let child = tokio::process::Command::new("python3")
+        .args(["-c", CONNECT_PEER, base, key])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python3 must be installed");
+    let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("the Socket.IO peer hung")
+        .expect("peer output");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "peer failed: {stderr}");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+#[tokio::test]
+async fn a_socketio_client_without_a_read_key_is_refused_before_it_joins() {
+    let server = TestServer::start_with(|c| {
+        c.api_keys = ["read:r-key"]
+            .iter()
+            .map(|entry| entry.parse().expect("key entry"))
+            .collect();
+        c.auth_scope = ctx_server::AuthScope::All;
+    })
+    .await;
+    // Refused by the connect middleware, before the socket is in the namespace (where
+    // the fan-out's events would reach it): the client's connect fails, naming why.
+    for key in ["", "not-a-key"] {
+        let answer = connect_peer(&server.base, key).await;
+        assert!(answer.starts_with("refused:"), "key {key:?}: {answer}");
+    }
+    assert_eq!(connect_peer(&server.base, "r-key").await, "connected");
+}

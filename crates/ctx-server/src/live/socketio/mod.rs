@@ -34,6 +34,7 @@ use parking_lot::Mutex;
 use serde_json::Value;
 use socketioxide::SocketIo;
 use socketioxide::extract::{Data, SocketRef};
+use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
 use std::sync::Arc;
 
@@ -56,21 +57,29 @@ pub fn layer(app: &AppState) -> SocketIoLayer {
     let handler_app = app.clone();
     let handler_origins = origins.clone();
     let handler_order = order.clone();
-    io.ns("/", async move |socket: SocketRef| {
+    let gate_app = app.clone();
+    let handler = async move |socket: SocketRef| {
         on_connect(handler_app, handler_origins, &handler_order, socket).await;
-    });
+    };
+    io.ns(
+        "/",
+        handler.with(async move |socket: SocketRef| read_allowed(&gate_app, &socket)),
+    );
     let _ = app.live.io.set(io.clone());
     tokio::spawn(fan_out(app.clone(), io, origins, order));
     layer
 }
 
+/// The connect middleware: a connection is a read (guarded with scope `all`). It runs
+/// before the socket joins the namespace, so a refused client never gets an event (it
+/// gets a `connect_error` naming why); in the handler, the fan-out could reach it first.
+fn read_allowed(app: &AppState, socket: &SocketRef) -> Result<(), String> {
+    auth::decide(&app.config, &socket.req_parts().headers, auth::Role::Read)
+        .map_err(|denied| denied.message())
+}
+
 async fn on_connect(app: AppState, origins: Arc<Origins>, order: &EmitOrder, socket: SocketRef) {
     let headers = &socket.req_parts().headers;
-    // A snapshot is a read (guarded with scope `all`).
-    if auth::decide(&app.config, headers, auth::Role::Read).is_err() {
-        let _ = socket.disconnect();
-        return;
-    }
     // Why this connection's writes are refused, decided once (the headers are the upgrade's).
     let write_refusal = auth::decide(&app.config, headers, auth::Role::Write)
         .err()
