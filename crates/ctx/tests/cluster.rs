@@ -10,10 +10,10 @@
 mod common;
 
 use common::cluster::{Watch, cluster};
-use common::{CTX, ChildServer, http};
+use common::{CTX, ChildServer, http, wait_output, wait_until};
 use ctx_etcd::local_cluster::LocalEtcdCluster;
 use serde_json::{Value, json};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -134,19 +134,6 @@ fn three_nodes_on_one_etcd_cluster_answer_the_same_api() {
     );
 }
 
-/// Polls `check` until it holds or PATIENCE runs out.
-#[track_caller]
-fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + PATIENCE;
-    while !check() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{what}: not within {PATIENCE:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn counters_transactions_and_leases_hold_across_nodes() {
     let cluster = cluster(3, &[]);
@@ -229,7 +216,7 @@ fn counters_transactions_and_leases_hold_across_nodes() {
         &json!({"key": "heartbeat", "value": 1, "ttl_secs": 2}),
     );
     assert_eq!(status, 200, "{short}");
-    wait_until("the expired key gone on C", || {
+    wait_until(PATIENCE, "the expired key gone on C", || {
         c.get("/ctx/heartbeat").1["found"] == json!(false)
     });
 }
@@ -308,12 +295,16 @@ fn cluster_mode_comes_from_the_config_file_or_the_environment_as_from_flags() {
         ),
         (vec!["--store", "zookeeper"], "zookeeper"),
     ] {
-        let out = Command::new(CTX)
+        let mut child = Command::new(CTX)
             .args(["serve", "--port", "0", "--data-dir"])
             .arg(dir.path().join("refused"))
             .args(&args)
-            .output()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .expect("run ctx serve");
+        // Bounded: a refusal that regressed would leave a server running.
+        let out = wait_output(&mut child, PATIENCE);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(because), "{args:?}: {stderr}");

@@ -4,20 +4,11 @@
 
 mod common;
 
-use common::ChildServer;
+use common::{ChildServer, wait_until};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
-
-/// Polls `check` until it holds, failing the test after `limit`.
-fn wait_until(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting: {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use std::time::Duration;
 
 fn metrics(server: &ChildServer) -> String {
     common::http_text(&server.addr, "GET", "/metrics", None).1

@@ -2,7 +2,7 @@
 
 use super::common::try_http;
 use super::writers::{Writers, assert_all_present, resumed_after};
-use super::{Cluster, RESUME_BOUND, post, status_revision, wait_for};
+use super::{Cluster, PATIENCE, RESUME_BOUND, post, status_revision, wait_until};
 use serde_json::json;
 use std::time::Instant;
 
@@ -58,7 +58,7 @@ fn without_etcd_quorum_writes_answer_503_and_reads_keep_serving_flagged_stale() 
     let (status, answer) = post(&cluster.addr(0), "before", json!("kept")).expect("write");
     assert_eq!(status, 200, "{answer}");
     let revision = answer["revision"].as_u64().expect("revision");
-    wait_for("node 1 to see the write", || {
+    wait_until(PATIENCE, "node 1 to see the write", || {
         status_revision(&cluster.addr(1)).is_some_and(|seen| seen >= revision)
     });
 
@@ -79,12 +79,16 @@ fn without_etcd_quorum_writes_answer_503_and_reads_keep_serving_flagged_stale() 
         assert_eq!(answer["value"], json!("kept"), "node {node}: {answer}");
 
         // Reads go on from memory, which may be stale: both say so.
-        wait_for(&format!("node {node} to flag its reads stale"), || {
-            let (_, status) = try_http(&addr, "GET", "/ctx/status", None).expect("status");
-            status["status"] == json!("degraded")
-                && status["writes"] == json!("unavailable")
-                && status["stale"] == json!(true)
-        });
+        wait_until(
+            PATIENCE,
+            &format!("node {node} to flag its reads stale"),
+            || {
+                let (_, status) = try_http(&addr, "GET", "/ctx/status", None).expect("status");
+                status["status"] == json!("degraded")
+                    && status["writes"] == json!("unavailable")
+                    && status["stale"] == json!(true)
+            },
+        );
         let (code, health) = try_http(&addr, "GET", "/health", None).expect("health");
         assert_eq!(code, 503, "node {node}: {health}");
         assert_eq!(
@@ -99,12 +103,16 @@ fn without_etcd_quorum_writes_answer_503_and_reads_keep_serving_flagged_stale() 
     cluster.etcd.restart_member(other).expect("restart");
     for node in 0..2 {
         let addr = cluster.addr(node);
-        wait_for(&format!("node {node} to accept writes again"), || {
-            matches!(post(&addr, "after", json!(node)), Ok((200, _)))
-        });
-        wait_for(&format!("node {node} to report healthy again"), || {
-            matches!(try_http(&addr, "GET", "/health", None), Ok((200, _)))
-        });
+        wait_until(
+            PATIENCE,
+            &format!("node {node} to accept writes again"),
+            || matches!(post(&addr, "after", json!(node)), Ok((200, _))),
+        );
+        wait_until(
+            PATIENCE,
+            &format!("node {node} to report healthy again"),
+            || matches!(try_http(&addr, "GET", "/health", None), Ok((200, _))),
+        );
         let (_, status) = try_http(&addr, "GET", "/ctx/status", None).expect("status");
         assert_eq!(status["stale"], json!(false), "node {node}: {status}");
         let (_, answer) = try_http(&addr, "GET", "/ctx/before", None).expect("read");

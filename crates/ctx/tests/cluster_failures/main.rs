@@ -20,16 +20,16 @@ mod partition;
 mod watcher;
 mod writers;
 
-use common::{CTX, try_http};
+use common::{CTX, try_http, wait_until};
 use ctx_etcd::local_cluster::{ClusterError, LocalEtcdCluster};
 use ctx_etcd::local_node::{LocalCtxNode, NodeConfig};
 use serde_json::{Value, json};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tempfile::TempDir;
 
 /// Bound on every wait: generous, for a 2-core machine shared with builds.
-const PATIENCE: Duration = Duration::from_secs(60);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(60);
 /// Issue 13: writes resume "within a couple of seconds" after a member (the leader too)
 /// dies. etcd's election timeout is 1 s; the margin is for a loaded machine.
 const RESUME_BOUND: Duration = Duration::from_secs(5);
@@ -100,17 +100,4 @@ fn post(addr: &str, key: &str, value: Value) -> std::io::Result<(u16, Value)> {
 fn status_revision(addr: &str) -> Option<u64> {
     let (status, body) = try_http(addr, "GET", "/ctx/status", None).ok()?;
     (status == 200).then(|| body["revision"].as_u64()).flatten()
-}
-
-/// Polls `condition` every 20 ms until it holds; panics with `what` after PATIENCE.
-#[track_caller]
-fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !condition() {
-        assert!(
-            started.elapsed() < PATIENCE,
-            "waited {PATIENCE:?} for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }

@@ -4,7 +4,7 @@
 //! keeps answering its clients, ctx's nodes among them.
 
 use super::writers::{Attempt, Writers, assert_all_present, resumed_after};
-use super::{Cluster, RESUME_BOUND, wait_for};
+use super::{Cluster, PATIENCE, RESUME_BOUND, wait_until};
 use std::time::{Duration, Instant};
 
 /// From the majority's election on, how long ctx may still send requests to the cut-off
@@ -31,7 +31,7 @@ fn cutting_the_etcd_leader_off_keeps_writes_acknowledged_and_loses_none() {
     let cut_at = Instant::now();
     cluster.etcd.isolate(isolated).expect("cut the leader off");
     let majority: Vec<usize> = (0..3).filter(|&member| member != isolated).collect();
-    wait_for("the majority to elect one of its own", || {
+    wait_until(PATIENCE, "the majority to elect one of its own", || {
         majority.iter().all(|&member| {
             cluster
                 .etcd
@@ -56,7 +56,7 @@ fn cutting_the_etcd_leader_off_keeps_writes_acknowledged_and_loses_none() {
         .filter_map(|a| a.revision)
         .max()
         .unwrap_or(0);
-    wait_for("the cut-off member to catch up", || {
+    wait_until(PATIENCE, "the cut-off member to catch up", || {
         cluster
             .etcd
             .member_status(isolated)

@@ -1,7 +1,7 @@
 //! Writers that record every attempt, and what is checked on what they saw acknowledged.
 
 use super::common::try_http;
-use super::{post, status_revision, wait_for};
+use super::{PATIENCE, post, status_revision, wait_until};
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -86,18 +86,26 @@ impl Writers {
     #[track_caller]
     pub(crate) fn wait_for_acknowledged(&self, more: usize) {
         let target = self.acknowledged_count() + more;
-        wait_for(&format!("{target} acknowledged writes"), || {
+        wait_until(PATIENCE, &format!("{target} acknowledged writes"), || {
             self.acknowledged_count() >= target
         });
     }
 
-    pub(crate) fn finish(self) -> Vec<Attempt> {
+    pub(crate) fn finish(mut self) -> Vec<Attempt> {
         self.stop.store(true, Ordering::Relaxed);
-        for thread in self.threads {
+        for thread in std::mem::take(&mut self.threads) {
             thread.join().expect("writer thread");
         }
         let attempts = self.attempts.lock().expect("attempts");
         attempts.clone()
+    }
+}
+
+/// A test that fails before `finish` stops its writers too: they would otherwise go on
+/// writing to the cluster while the binary's other tests run.
+impl Drop for Writers {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
     }
 }
 
@@ -113,9 +121,11 @@ pub(crate) fn assert_all_present(addr: &str, attempts: &[Attempt]) {
         .filter_map(|a| a.revision)
         .max()
         .unwrap_or(0);
-    wait_for(&format!("{addr} to reach revision {newest}"), || {
-        status_revision(addr).is_some_and(|revision| revision >= newest)
-    });
+    wait_until(
+        PATIENCE,
+        &format!("{addr} to reach revision {newest}"),
+        || status_revision(addr).is_some_and(|revision| revision >= newest),
+    );
     let (status, all) = try_http(addr, "GET", "/ctx/all?consistent=true", None).expect("/ctx/all");
     assert_eq!(status, 200, "{all}");
     let context = all["context"].as_object().expect("context");

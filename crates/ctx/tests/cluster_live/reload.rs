@@ -3,25 +3,11 @@
 //! (`snapshots.py`).
 
 use super::{PATIENCE, Peer};
-use crate::common::ChildServer;
 use crate::common::cluster::{Watch, cluster};
+use crate::common::{ChildServer, wait_until};
 use ctx_etcd::local_cluster::LocalEtcdCluster;
 use serde_json::json;
 use std::process::Command;
-use std::time::Duration;
-
-/// Polls `check` every 20 ms until it holds; fails the test after PATIENCE.
-#[track_caller]
-fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
-    let started = std::time::Instant::now();
-    while !check() {
-        assert!(
-            started.elapsed() < PATIENCE,
-            "{what}: not within {PATIENCE:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// SIGSTOP or SIGCONT to a node.
 fn signal(node: &ChildServer, signal: &str) {
@@ -69,7 +55,7 @@ fn a_node_reloading_after_etcd_compacted_past_it_tells_ws_watchers_to_resync() {
     for n in 2..=4 {
         let write = json!({"key": format!("r/{n}"), "value": n, "who": "t"});
         // B's own connections were cut too: a write may fail once while it reconnects.
-        wait_until("B takes a write", || {
+        wait_until(PATIENCE, "B takes a write", || {
             let (status, answer) = cluster.nodes[1].post("/ctx", &write);
             last = answer["revision"].as_u64().unwrap_or(0);
             status == 200

@@ -258,3 +258,16 @@ pub fn load_refused(args: &[&str], because: &str) {
     assert!(stderr.contains(because), "{args:?}: {stderr}");
     assert!(!tmp.path().join("r").exists(), "{args:?} wrote a report");
 }
+
+/// Waits until `check` holds, polling every 20 ms; fails the test after `limit`.
+#[track_caller]
+pub fn wait_until(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !check() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
