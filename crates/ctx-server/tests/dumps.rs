@@ -216,7 +216,7 @@ async fn dumps_never_overwrite_each_other() {
     assert_eq!(std::fs::read_dir(server.dump_dir()).unwrap().count(), 6);
 }
 
-/// Found by `properties.rs`: a name that fits the limit only until `_1` is added was
+/// Found by `tests/properties/`: a name that fits the limit only until `_1` is added was
 /// answered 500 ("File name too long") the second time.
 #[tokio::test]
 async fn a_taken_name_at_the_length_limit_is_refused_with_400_not_500() {

@@ -1,6 +1,6 @@
 //! Cluster-mode writes under concurrency (`--features etcd`): two ctx nodes on a real
 //! 3-member etcd, each with many writers at once, so each node has several batches in
-//! flight to etcd (ctx-etcd's store/writer). Every per-key rule must survive that:
+//! flight to etcd (ctx-etcd's store/writer/). Every per-key rule must survive that:
 //! increments from both nodes each get a distinct value and sum exactly, one of several
 //! compare-and-set contenders wins, a key's history holds every acknowledged write once in
 //! revision order, and a read on the node right after an acknowledgement sees the write.
@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Writer threads per node, each with its own connection per request: enough that more
-/// than ctx-etcd's `writer::MIN_BEHIND` (32) writes wait while a batch is in flight.
+/// than ctx-etcd's `store::writer::MIN_BEHIND` (32, store/writer/mod.rs) writes wait while a batch is in flight.
 const WRITERS_PER_NODE: usize = 48;
 /// Rounds per writer; each round writes four ways.
 const ROUNDS: usize = 6;
