@@ -180,7 +180,7 @@ async fn context_set(
         return emit_error(socket, &refused.message);
     }
     let who = request.who.unwrap_or_else(|| DEFAULT_WHO.to_owned());
-    let mut ticket = origins.begin(&key, socket.id);
+    let mut ticket = origins.begin(&key, socket.id, app.store.revision());
     let result = app.store.set(&key, JsonValue::from(&value), &who).await;
     ticket.finish(
         result

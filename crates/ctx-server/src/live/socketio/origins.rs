@@ -10,7 +10,10 @@ use tokio::sync::Notify;
 ///
 /// A write is registered before it reaches the store and resolved when the store answers,
 /// which is *after* the change was published. So when the fan-out sees a change to a key
-/// with a Socket.IO write still unresolved, it waits (at most one commit) for the answer.
+/// with a Socket.IO write still unresolved that could have made it (registered before the
+/// change's revision), it waits (at most one commit) for the answer. Writes registered
+/// after it are never waited for: in cluster mode one write can take seconds (etcd's
+/// request timeout), and the fan-out serves every client.
 #[derive(Default)]
 pub(super) struct Origins {
     pending: Mutex<Vec<PendingWrite>>,
@@ -21,18 +24,21 @@ struct PendingWrite {
     ticket: u64,
     key: String,
     sid: Sid,
+    /// The store's revision when the write was registered: its change comes after it.
+    since: u64,
     /// `None` while the store has not answered; `Some(None)` for a write that changed nothing.
     revision: Option<Option<u64>>,
 }
 
 impl Origins {
-    pub(super) fn begin<'a>(&'a self, key: &str, sid: Sid) -> Ticket<'a> {
+    pub(super) fn begin<'a>(&'a self, key: &str, sid: Sid, since: u64) -> Ticket<'a> {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let ticket = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.pending.lock().push(PendingWrite {
             ticket,
             key: key.to_owned(),
             sid,
+            since,
             revision: None,
         });
         Ticket {
@@ -64,10 +70,9 @@ impl Origins {
                 {
                     return Some(pending.swap_remove(i).sid);
                 }
-                if !pending
-                    .iter()
-                    .any(|p| p.revision.is_none() && p.key == *change.key)
-                {
+                if !pending.iter().any(|p| {
+                    p.revision.is_none() && p.since < change.revision && p.key == *change.key
+                }) {
                     return None;
                 }
             }
