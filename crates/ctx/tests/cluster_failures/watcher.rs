@@ -1,50 +1,18 @@
 //! `ctx watch` following a node that is killed: it resumes on another node from its
 //! revision, without gaps or duplicates.
 
-use super::common::Reaped;
+use super::common::cluster::Watch;
 use super::writers::Writers;
-use super::{CTX, Cluster, PATIENCE, status_revision};
-use serde_json::Value;
+use super::{Cluster, PATIENCE, status_revision};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
 use std::time::Instant;
-
-/// `ctx watch --json` as a child: its stdout lines on a channel.
-fn watch(servers: &str, since: u64) -> (Reaped, Receiver<String>) {
-    let mut child = Command::new(CTX)
-        .args([
-            "watch",
-            "--json",
-            "w",
-            "--since",
-            &since.to_string(),
-            "--server",
-            servers,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn ctx watch");
-    let stdout = child.stdout.take().expect("stdout");
-    let (sender, lines) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if sender.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    (Reaped(child), lines)
-}
 
 #[test]
 fn a_watcher_of_a_killed_node_resumes_on_another_from_its_revision_without_gaps_or_duplicates() {
     let mut cluster = Cluster::start(3);
     let start = status_revision(&cluster.addr(2)).expect("status");
     let servers = format!("{},{}", cluster.nodes[0].url(), cluster.nodes[1].url());
-    let (watcher, lines) = watch(&servers, start);
+    let watcher = Watch::of(&servers, Some("w"), start);
 
     // Writes through node 2 before, during and after node 0's death; eight at a time, so
     // node 2 batches some into one etcd transaction (one revision, several changes).
@@ -67,10 +35,9 @@ fn a_watcher_of_a_killed_node_resumes_on_another_from_its_revision_without_gaps_
     let started = Instant::now();
     while seen.len() < expected.len() || order.last().copied().unwrap_or(0) < newest {
         let remaining = PATIENCE.saturating_sub(started.elapsed());
-        let Ok(line) = lines.recv_timeout(remaining) else {
+        let Some(event) = watcher.next_within(remaining) else {
             break;
         };
-        let event: Value = serde_json::from_str(&line).expect("a JSON event");
         if let (Some(revision), Some(key)) = (event["revision"].as_u64(), event["key"].as_str()) {
             *seen.entry((revision, key.to_owned())).or_default() += 1;
             order.push(revision);

@@ -55,15 +55,16 @@ pub struct Watch {
 
 impl Watch {
     pub fn start(node: &ChildServer, since: u64) -> Watch {
+        Watch::of(&node.url, None, since)
+    }
+
+    /// `ctx watch --json [KEY] --since SINCE --server SERVERS` (comma-separated: it moves to
+    /// the next when one dies).
+    pub fn of(servers: &str, key: Option<&str>, since: u64) -> Watch {
         let mut child = Command::new(CTX)
-            .args([
-                "watch",
-                "--json",
-                "--since",
-                &since.to_string(),
-                "--server",
-                &node.url,
-            ])
+            .args(["watch", "--json"])
+            .args(key)
+            .args(["--since", &since.to_string(), "--server", servers])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -87,9 +88,13 @@ impl Watch {
     /// The next line (a change, or `resync_required`).
     #[track_caller]
     pub fn change(&self) -> Value {
-        self.lines
-            .recv_timeout(PATIENCE)
-            .unwrap_or_else(|_| panic!("no event within {PATIENCE:?}"))
+        self.next_within(PATIENCE)
+            .unwrap_or_else(|| panic!("no event within {PATIENCE:?}"))
+    }
+
+    /// The next line, or None when none comes within `limit`.
+    pub fn next_within(&self, limit: Duration) -> Option<Value> {
+        self.lines.recv_timeout(limit).ok()
     }
 }
 
