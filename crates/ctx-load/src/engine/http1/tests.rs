@@ -12,10 +12,20 @@ use crate::engine::Target;
 /// A server that reads one request head per entry of `answers` and writes
 /// the entry back; returns the requests it received.
 async fn serve(answers: Vec<&'static [u8]>) -> (Target, tokio::task::JoinHandle<Vec<String>>) {
+    serve_in_pieces(answers, usize::MAX).await
+}
+
+/// [`serve`], writing each answer `piece` bytes at a time with a flush and a
+/// pause after each, so that the client reads it across many reads.
+async fn serve_in_pieces(
+    answers: Vec<&'static [u8]>,
+    piece: usize,
+) -> (Target, tokio::task::JoinHandle<Vec<String>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let task = tokio::spawn(async move {
         let (mut socket, _) = listener.accept().await.unwrap();
+        socket.set_nodelay(true).unwrap();
         let mut seen = Vec::new();
         let mut pending = Vec::new();
         for answer in answers {
@@ -42,7 +52,13 @@ async fn serve(answers: Vec<&'static [u8]>) -> (Target, tokio::task::JoinHandle<
                 }
                 pending.extend_from_slice(&buf[..n]);
             }
-            socket.write_all(answer).await.unwrap();
+            for bytes in answer.chunks(piece) {
+                socket.write_all(bytes).await.unwrap();
+                socket.flush().await.unwrap();
+                if bytes.len() < answer.len() {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
         }
         seen
     });
@@ -234,4 +250,117 @@ fn lengths_and_chunk_sizes_are_digits_only() {
     assert_eq!(chunk_size(b"1a;name=value"), Ok(26));
     assert_eq!(chunk_size(b"FF "), Ok(255));
     assert_eq!(chunk_size(b"ffffffffffffffff"), Ok(u64::MAX));
+}
+
+/// `fetch`, failing instead of hanging when the client waits for bytes that
+/// never come.
+async fn fetch_within(
+    conn: &mut Connection,
+    target: &Target,
+    req: &Request,
+) -> Result<(Answer, Vec<u8>), String> {
+    tokio::time::timeout(Duration::from_secs(5), conn.fetch(target, req))
+        .await
+        .expect("the answer was read without waiting for more")
+}
+
+#[tokio::test]
+async fn head_and_not_modified_answers_have_no_body_whatever_their_length_says() {
+    let (target, server) = serve(vec![
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+        b"HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext",
+    ])
+    .await;
+    let mut conn = connect(&target).await;
+    let head = Request {
+        method: Method::HEAD,
+        ..Request::get("/h")
+    };
+    let (answer, body) = fetch_within(&mut conn, &target, &head).await.unwrap();
+    assert_eq!((answer.status, answer.reusable, body.len()), (200, true, 0));
+    let (answer, body) = fetch_within(&mut conn, &target, &Request::get("/n"))
+        .await
+        .unwrap();
+    assert_eq!((answer.status, answer.reusable, body.len()), (304, true, 0));
+    // The same connection carries the next exchange, its answer intact.
+    let (answer, body) = fetch_within(&mut conn, &target, &Request::get("/x"))
+        .await
+        .unwrap();
+    assert_eq!((answer.status, body.as_slice()), (200, &b"next"[..]));
+    let seen = server.await.unwrap();
+    assert!(
+        seen[0].starts_with("HEAD /base/h HTTP/1.1\r\n"),
+        "{}",
+        seen[0]
+    );
+}
+
+#[tokio::test]
+async fn an_answer_arriving_a_few_bytes_at_a_time_is_read_whole() {
+    let (target, server) = serve_in_pieces(
+        vec![
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Padding: a header long enough to span reads\r\n\r\n\
+              5;ext=1\r\nhello\r\n11\r\n, over many reads\r\n0\r\nTrailer: t\r\n\r\n",
+            b"HTTP/1.1 201 Created\r\nContent-Length: 12\r\n\r\nsecond body!",
+        ],
+        3,
+    )
+    .await;
+    let mut conn = connect(&target).await;
+    let (answer, body) = fetch_within(&mut conn, &target, &Request::get("/a"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (answer.status, answer.reusable, body.as_slice()),
+        (200, true, &b"hello, over many reads"[..])
+    );
+    let (answer, body) = fetch_within(&mut conn, &target, &Request::get("/b"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (answer.status, answer.reusable, body.as_slice()),
+        (201, true, &b"second body!"[..])
+    );
+    assert_eq!(server.await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_server_closing_before_the_head_is_an_error() {
+    for (answer, piece) in [
+        (&b""[..], usize::MAX),
+        (b"HTTP/1.1 200 OK\r\nContent-Len", usize::MAX),
+        (b"HTTP/1.1 200 OK\r\nContent-Len", 4),
+    ] {
+        let (target, server) = serve_in_pieces(vec![answer], piece).await;
+        let mut conn = connect(&target).await;
+        // The server task ends after its one answer, closing the socket.
+        let error = fetch_within(&mut conn, &target, &Request::get("/"))
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            error.contains("connection closed by the server before the answer"),
+            "{answer:?}: {error}"
+        );
+        server.await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_garbage_status_line_is_an_error() {
+    for answer in [
+        &b"220 smtp.example.com ESMTP ready\r\n\r\n"[..],
+        b"HTTP/1.1 OK 200\r\n\r\n",
+        b"HTTP/1.1 2000 OK\r\n\r\n",
+    ] {
+        let (target, server) = serve(vec![answer]).await;
+        let mut conn = connect(&target).await;
+        let error = fetch_within(&mut conn, &target, &Request::get("/"))
+            .await
+            .err()
+            .unwrap();
+        assert!(error.contains("malformed answer"), "{answer:?}: {error}");
+        server.await.unwrap();
+    }
 }
