@@ -134,11 +134,6 @@ impl Target {
         &self.head_lines[usize::from(with_body)]
     }
 
-    /// The base path requests are under (`""` or `/base`, no trailing slash).
-    pub(super) fn base_path(&self) -> &str {
-        &self.base_path
-    }
-
     /// The headers sent on every request (see [`Target::with_headers`]).
     pub fn headers(&self) -> &[(HeaderName, HeaderValue)] {
         &self.headers
@@ -183,8 +178,15 @@ impl Target {
 
     /// The full path for a generator path (adds the base path and a leading `/`).
     pub(super) fn full_path(&self, path: &str) -> String {
-        let path = path.trim_start_matches('/');
-        format!("{}/{}", self.base_path, path)
+        let (base, path) = self.full_path_parts(path);
+        format!("{base}/{path}")
+    }
+
+    /// [`Target::full_path`] as the base path and the path without its leading
+    /// `/`s, to be joined by one `/`: for a request line written straight into
+    /// a buffer (no `String` per request).
+    pub(super) fn full_path_parts<'a>(&'a self, path: &'a str) -> (&'a str, &'a str) {
+        (&self.base_path, path.trim_start_matches('/'))
     }
 
     /// The `ws://` URL of a path on this target (same host, port and base path).

@@ -16,6 +16,7 @@
 //! `Content-Length`, or until the server closes.
 
 use std::future::poll_fn;
+use std::io;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::Poll;
@@ -165,12 +166,19 @@ impl Connection {
         Ok((answer, head.headers, body))
     }
 
-    /// Reads more bytes; an error when the server closed the connection.
-    async fn fill(&mut self, what: &str) -> Result<(), String> {
+    /// Reads more bytes into `read`, room for them made first; 0 when the
+    /// server closed the connection. (The read future itself: no state
+    /// machine of its own.)
+    fn read_more(&mut self) -> impl Future<Output = io::Result<usize>> + '_ {
         if self.read.capacity() - self.read.len() < READ_CHUNK / 4 {
             self.read.reserve(READ_CHUNK);
         }
-        match tokio::io::AsyncReadExt::read_buf(&mut self.stream, &mut self.read).await {
+        tokio::io::AsyncReadExt::read_buf(&mut self.stream, &mut self.read)
+    }
+
+    /// Reads more bytes; an error when the server closed the connection.
+    async fn fill(&mut self, what: &str) -> Result<(), String> {
+        match self.read_more().await {
             Ok(0) => Err(format!("connection closed by the server {what}")),
             Ok(_) => Ok(()),
             Err(e) => Err(format!("reading {what}: {e}")),
@@ -208,10 +216,7 @@ impl Connection {
             }
             Framing::UntilClose => loop {
                 self.consume_all(keep.as_deref_mut());
-                if self.read.capacity() - self.read.len() < READ_CHUNK / 4 {
-                    self.read.reserve(READ_CHUNK);
-                }
-                match tokio::io::AsyncReadExt::read_buf(&mut self.stream, &mut self.read).await {
+                match self.read_more().await {
                     Ok(0) => return Ok(true),
                     Ok(_) => {}
                     Err(e) => return Err(format!("reading the body: {e}")),
@@ -276,7 +281,7 @@ impl Connection {
 /// Writes the request into `out`: request line, the target's headers (built
 /// once, see [`Target::head_lines`]), `Content-Length`, body.
 fn encode(out: &mut Vec<u8>, target: &Target, req: &Request) -> Result<(), String> {
-    let path = req.path.trim_start_matches('/');
+    let (base, path) = target.full_path_parts(&req.path);
     // What would break the request line (the URI parser refused them before).
     if path.bytes().any(|b| b <= b' ' || b == 0x7f) {
         return Err(format!("cannot send {:?}: not a valid URL path", req.path));
@@ -284,7 +289,7 @@ fn encode(out: &mut Vec<u8>, target: &Target, req: &Request) -> Result<(), Strin
     out.clear();
     out.extend_from_slice(req.method.as_str().as_bytes());
     out.push(b' ');
-    out.extend_from_slice(target.base_path().as_bytes());
+    out.extend_from_slice(base.as_bytes());
     out.push(b'/');
     out.extend_from_slice(path.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
