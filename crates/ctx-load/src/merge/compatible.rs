@@ -16,9 +16,17 @@ pub(super) fn incompatible(a: &Path, b: &Path, what: String) -> LoadError {
     ))
 }
 
+/// What [`check_compatible`] found about inputs that can be merged.
+pub(super) struct Compatible {
+    /// The inputs are every worker of one distributed run (none missing).
+    pub whole_run: bool,
+    /// What the caller should be told (e.g. which workers are missing).
+    pub warnings: Vec<String>,
+}
+
 /// The inputs must be parts of one run: the same scenarios, modes and
 /// thresholds, and (for workers) distinct shares of the same split.
-pub(super) fn check_compatible(inputs: &[(&Path, RunReport)]) -> Result<Vec<String>, LoadError> {
+pub(super) fn check_compatible(inputs: &[(&Path, RunReport)]) -> Result<Compatible, LoadError> {
     let (first_path, first) = &inputs[0];
     let names = |r: &RunReport| {
         r.scenarios
@@ -67,6 +75,7 @@ pub(super) fn check_compatible(inputs: &[(&Path, RunReport)]) -> Result<Vec<Stri
         }
     }
     let mut warnings = Vec::new();
+    let mut whole_run = false;
     let shares: Vec<_> = inputs.iter().map(|(_, r)| r.worker).collect();
     if let Some(workers) = shares.iter().flatten().map(|s| s.workers).next() {
         let mut seen = BTreeSet::new();
@@ -90,7 +99,8 @@ pub(super) fn check_compatible(inputs: &[(&Path, RunReport)]) -> Result<Vec<Stri
             .filter(|i| !seen.contains(i))
             .map(|i| i.to_string())
             .collect();
-        if !missing.is_empty() {
+        whole_run = missing.is_empty();
+        if !whole_run {
             warnings.push(format!(
                 "only {} of the {workers} workers were merged (missing: {}): the figures cover \
                  part of the load",
@@ -99,5 +109,8 @@ pub(super) fn check_compatible(inputs: &[(&Path, RunReport)]) -> Result<Vec<Stri
             ));
         }
     }
-    Ok(warnings)
+    Ok(Compatible {
+        whole_run,
+        warnings,
+    })
 }

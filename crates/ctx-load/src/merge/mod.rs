@@ -27,7 +27,7 @@ mod stages;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use compatible::check_compatible;
+use compatible::{Compatible, check_compatible};
 
 use crate::engine::{OpenLoopResult, RunResult};
 use crate::error::LoadError;
@@ -58,10 +58,11 @@ pub fn merge(paths: &[PathBuf], baseline: Option<Baseline>) -> Result<Merged, Lo
         .iter()
         .map(|p| input::read(p).map(|r| (p.as_path(), r)))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut warnings = check_compatible(&inputs)?;
-    let workers = inputs[0].1.worker.is_some();
     // Every worker of one distributed run: its requested rate is known exactly.
-    let whole_run = workers && warnings.is_empty();
+    let Compatible {
+        whole_run,
+        mut warnings,
+    } = check_compatible(&inputs)?;
     let scenario_count = inputs[0].1.scenarios.len();
     let scenarios = (0..scenario_count)
         .map(|i| {
