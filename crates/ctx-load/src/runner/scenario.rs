@@ -184,7 +184,9 @@ fn stage_headings(opts: &LoadOptions, plan: &StagePlan) -> Vec<(f64, String)> {
                 StageKind::Rate => opts.share.rate(to),
                 StageKind::Clients => to,
             };
-            (end, format!("stage {}/{count} → {to} {unit}", i + 1))
+            // Whole numbers, as the line's other rates (a third of 100 req/s
+            // printed as 33.333333333333336).
+            (end, format!("stage {}/{count} → {to:.0} {unit}", i + 1))
         })
         .collect()
 }
@@ -308,4 +310,30 @@ pub(crate) fn raw_histograms(run: &engine::RunResult) -> Option<RawHistograms> {
 enum Measured {
     Engine(Box<engine::RunResult>),
     Fanout(Box<fanout::FanoutRun>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Stage, WorkerShare};
+
+    #[test]
+    fn a_workers_stage_share_is_shown_as_a_whole_rate() {
+        let opts = LoadOptions {
+            share: WorkerShare {
+                index: 0,
+                workers: 3,
+            },
+            ..LoadOptions::default()
+        };
+        let plan = StagePlan {
+            ramps: StageKind::Rate,
+            stages: vec![Stage {
+                duration_secs: 10.0,
+                target: 100.0,
+            }],
+        };
+        let headings = stage_headings(&opts, &plan);
+        assert_eq!(headings, [(10.0, "stage 1/1 → 33 req/s".to_string())]);
+    }
 }
