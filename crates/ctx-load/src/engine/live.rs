@@ -117,6 +117,15 @@ impl PendingProgress {
         }
     }
 
+    /// Counts `count` requests dropped unsent (finished, as errors) and
+    /// passes the batch on at once: the client sends nothing more, and its
+    /// recorder is kept until every client is done.
+    pub(super) fn add_dropped(&mut self, count: u64) {
+        self.done += count;
+        self.errors += count;
+        self.flush();
+    }
+
     /// Adds the batch to the shared counters.
     pub(super) fn flush(&mut self) {
         let shared = &self.shared;
@@ -181,6 +190,11 @@ mod tests {
         }
         // The batch passed on at FLUSH_EVERY: answers 0..=500 are in, not the rest.
         assert_eq!(shared.done.load(Ordering::Relaxed), 501);
+        // The rest of the schedule dropped: passed on at once, with the batch.
+        pending.add_dropped(40);
+        direct.done.fetch_add(40, Ordering::Relaxed);
+        direct.errors.fetch_add(40, Ordering::Relaxed);
+        assert_eq!(shared.done.load(Ordering::Relaxed), 1040);
         drop(pending);
         let counts = |p: &Progress| {
             let bins: Vec<u64> = p
@@ -195,7 +209,7 @@ mod tests {
             )
         };
         assert_eq!(counts(&shared), counts(&direct));
-        assert_eq!(counts(&shared).1, 100);
+        assert_eq!(counts(&shared).1, 140);
         assert_eq!(
             shared.latency_quantile_ms(0.99),
             direct.latency_quantile_ms(0.99)

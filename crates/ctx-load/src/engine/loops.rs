@@ -215,11 +215,7 @@ pub(super) async fn open(shared: Shared, client_id: u64, schedule: Schedule) -> 
             // The rest of this client's schedule can no longer be sent.
             let remaining = (planned - g).div_ceil(step);
             recorder.errors.dropped += remaining;
-            shared.progress.done.fetch_add(remaining, Ordering::Relaxed);
-            shared
-                .progress
-                .errors
-                .fetch_add(remaining, Ordering::Relaxed);
+            recorder.progress.add_dropped(remaining);
             break;
         }
         if sent.saturating_duration_since(intended) > slack {
