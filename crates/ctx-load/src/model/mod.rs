@@ -36,7 +36,7 @@ pub use run::{
     ScenarioReport, ServerInfo, Summary,
 };
 pub use stages::{Stage, StageFigures, StageKind, StagePlan, StageSpan};
-pub use thresholds::{CheckStatus, THRESHOLD_METRICS, ThresholdCheck, Thresholds};
+pub use thresholds::{CheckStatus, STEP_METRICS, THRESHOLD_METRICS, ThresholdCheck, Thresholds};
 pub use timeline::{
     LATENCY_BIN_COUNT, LatencyBins, TimeBucket, Timeline, TimelineTally, bin_middle_us, bin_of,
 };

@@ -65,10 +65,9 @@ impl Default for Thresholds {
     }
 }
 
-/// The metric names accepted by [`Thresholds::set`], for error messages and docs.
-/// The first seven, a step's latency and success figures, are also what a
-/// `--find-max` SLO may limit (`search::SLO_METRICS`).
-pub const THRESHOLD_METRICS: [&str; 18] = [
+/// The threshold metrics of one load's latency and success figures: also
+/// what a `--find-max` SLO may limit (`search::SLO_METRICS`).
+pub const STEP_METRICS: [&str; 7] = [
     "success_rate",
     "avg_ms",
     "p50_ms",
@@ -76,6 +75,11 @@ pub const THRESHOLD_METRICS: [&str; 18] = [
     "p95_ms",
     "p99_ms",
     "p999_ms",
+];
+
+/// The threshold metrics a saturation step does not judge by: throughput,
+/// the server's memory, fan-out delivery, the open loop's pace and checks.
+const OTHER_METRICS: [&str; 11] = [
     "ops_per_sec",
     "peak_memory_mb",
     "leak",
@@ -88,6 +92,24 @@ pub const THRESHOLD_METRICS: [&str; 18] = [
     "late_pct",
     "checks_pct",
 ];
+
+/// The metric names accepted by [`Thresholds::set`], for error messages and docs.
+pub const THRESHOLD_METRICS: [&str; 18] = concat(STEP_METRICS, OTHER_METRICS);
+
+/// `a` then `b` (`N` must be `A + B`: checked at compile time).
+const fn concat<const A: usize, const B: usize, const N: usize>(
+    a: [&'static str; A],
+    b: [&'static str; B],
+) -> [&'static str; N] {
+    assert!(A + B == N);
+    let mut out = [""; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = if i < A { a[i] } else { b[i - A] };
+        i += 1;
+    }
+    out
+}
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]

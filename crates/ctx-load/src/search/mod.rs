@@ -40,9 +40,8 @@ pub struct FindMaxOptions {
     pub max_duration: Duration,
 }
 
-/// The metrics an SLO may limit: the latency and success figures of one step,
-/// the first seven of the threshold metrics.
-pub const SLO_METRICS: &[&str] = model::THRESHOLD_METRICS.split_at(7).0;
+/// The metrics an SLO may limit: the latency and success figures of one step.
+pub const SLO_METRICS: &[&str] = &model::STEP_METRICS;
 
 /// A checked [`FindMaxOptions`]: each step's thresholds (the SLO plus the
 /// open-loop rules), and the SLO as the report shows it.
