@@ -287,7 +287,23 @@ mod tests {
             (first.name.as_str(), first.mode, first.target_rate),
             ("concurrent_reads", crate::model::RunMode::Open, Some(100.0))
         );
-        assert_eq!(first.figures, figure_values(&report.scenarios[0].metrics));
+        // The figures are the written ones (not figure_values of the same
+        // parsed report, which would prove nothing about reading).
+        let written = &raw["scenarios"][0]["metrics"];
+        let throughput = written["throughput_ops_sec"].as_f64().expect("throughput");
+        let cpu = written["avg_cpu_percent"].as_f64().expect("CPU");
+        assert_eq!(
+            first.figures,
+            FigureValues {
+                throughput_ops_sec: Some(throughput),
+                p50_ms: written["latency"]["p50_ms"].as_f64(),
+                p99_ms: written["latency"]["p99_ms"].as_f64(),
+                success_rate_pct: written["success_rate_pct"].as_f64(),
+                peak_memory_mb: written["peak_memory_mb"].as_f64(),
+                cpu_ms_per_1000_requests: Some(cpu * 10_000.0 / throughput),
+            }
+        );
+        assert_eq!(first.figures.p50_ms, Some(0.713), "the fixture's p50");
         assert!(
             first.figures.peak_memory_mb.is_some(),
             "{:?}",
