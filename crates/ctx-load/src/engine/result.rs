@@ -34,7 +34,7 @@ pub struct RunResult {
     /// Latency of every request that got an HTTP answer (any status), in µs.
     /// Closed loop: from the actual send. Open loop: from the intended send (corrected).
     pub latency: Histogram<u64>,
-    /// Connection set-up (TCP connect + HTTP handshake) of every connection
+    /// Connection set-up (TCP connect + TLS handshake for https) of every connection
     /// opened, in µs; never part of `latency`.
     pub connect: Histogram<u64>,
     /// Content checks, per check (empty without an [`Inspection`]).

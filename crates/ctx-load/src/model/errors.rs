@@ -11,7 +11,7 @@ pub struct ErrorBreakdown {
     pub status: BTreeMap<u16, u64>,
     /// No complete answer within the per-request timeout.
     pub timeout: u64,
-    /// Could not open a TCP connection / HTTP handshake.
+    /// Could not open a connection: TCP connect (+ TLS handshake for https).
     pub connect: u64,
     /// The connection failed mid-request (reset, closed, malformed answer).
     pub io: u64,

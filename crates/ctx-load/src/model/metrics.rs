@@ -122,7 +122,7 @@ pub struct PerformanceMetrics {
     /// Closed loop: from actual send. Open loop: from intended send (corrected).
     /// Fan-out: write-to-delivery at each subscriber, from the write's due time.
     pub latency: LatencySummary,
-    /// Connection set-up (TCP connect + HTTP handshake), one sample per
+    /// Connection set-up (TCP connect + TLS handshake for https), one sample per
     /// connection opened; never part of `latency` (k6's `http_req_connecting`).
     pub connect: LatencySummary,
     pub latency_curve: Vec<PercentilePoint>,
